@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "tincan",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tincan", targets: ["tincan"]),
+        .library(name: "TinCanCore", targets: ["TinCanCore"]),
+        .library(name: "TinCanRelay", targets: ["TinCanRelay"]),
+        .library(name: "TinCanEcho", targets: ["TinCanEcho"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .target(
+            name: "TinCanCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TinCanRelay",
+            dependencies: [
+                "TinCanCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TinCanEcho",
+            dependencies: [
+                "TinCanCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TinCanCLI",
+            dependencies: [
+                "TinCanCore",
+                "TinCanRelay",
+                "TinCanEcho",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "tincan", dependencies: ["TinCanCLI"]),
+        .target(
+            name: "TinCanTestSupport",
+            dependencies: [
+                "TinCanCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(name: "TinCanCoreTests", dependencies: ["TinCanCore", "TinCanTestSupport"]),
+        .testTarget(
+            name: "TinCanRelayTests",
+            dependencies: [
+                "TinCanRelay", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "TinCanEchoTests",
+            dependencies: [
+                "TinCanEcho", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "TinCanCLITests",
+            dependencies: ["TinCanCLI", "TinCanTestSupport", "tincan"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

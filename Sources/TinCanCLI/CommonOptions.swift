@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Logging
+import NIOCore
+import TinCanCore
+import TinCanRelay
+
+/// `-v` and `--debug`, shared by every subcommand.
+struct LoggingOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Report connection events on stderr (listening, accepted, half-closed, closed, byte counts).")
+    var verbose = false
+
+    @Flag(help: "Report everything -v does and per-attempt details.")
+    var debug = false
+
+    func logger(default level: Logger.Level = .warning) -> Logger {
+        let chosen: Logger.Level = self.debug ? .debug : (self.verbose ? .info : level)
+        return StderrLogHandler.logger(level: chosen)
+    }
+}
+
+/// `-4` and `-6`.
+struct FamilyOptions: ParsableArguments {
+    @Flag(name: .customShort("4"), help: "Use IPv4 only.")
+    var ipv4Only = false
+
+    @Flag(name: .customShort("6"), help: "Use IPv6 only.")
+    var ipv6Only = false
+
+    var family: AddressFamily { self.ipv4Only ? .ipv4 : (self.ipv6Only ? .ipv6 : .any) }
+
+    func validate() throws {
+        if self.ipv4Only, self.ipv6Only { throw ValidationError("-4 and -6 cannot be used together") }
+    }
+}
+
+/// What the relay sends instead of standard input, and which directions it uses.
+struct RelayIOOptions: ParsableArguments {
+    @Option(name: .customLong("send"), help: ArgumentHelp("Send TEXT (as is, no newline added) instead of reading stdin, then half-close.", valueName: "TEXT"))
+    var sendText: String?
+
+    @Option(name: .customLong("send-file"), help: ArgumentHelp("Send the file at PATH instead of reading stdin, then half-close.", valueName: "PATH"))
+    var sendFile: String?
+
+    @Flag(name: .customLong("send-only"), help: "Only send: read and drop whatever the peer sends.")
+    var sendOnly = false
+
+    @Flag(name: .customLong("recv-only"), help: "Only receive: never read stdin and never half-close first.")
+    var receiveOnly = false
+
+    @Option(name: .customLong("exec"), help: ArgumentHelp("Join each connection to '/bin/sh -c CMD' (its stdin and stdout). Anyone who connects runs CMD: use with care.", valueName: "CMD"))
+    var exec: String?
+
+    @Option(name: [.customShort("i"), .customLong("idle-timeout")], help: ArgumentHelp("Close a connection idle for SECONDS (nothing sent or received).", valueName: "SECONDS"))
+    var idleTimeout: Double?
+
+    func validate() throws {
+        if self.sendText != nil, self.sendFile != nil { throw ValidationError("--send and --send-file cannot be used together") }
+        if self.sendOnly, self.receiveOnly { throw ValidationError("--send-only and --recv-only cannot be used together") }
+        if self.exec != nil, self.sendText != nil || self.sendFile != nil {
+            throw ValidationError("--exec cannot be combined with --send or --send-file")
+        }
+        if let exec, exec.allSatisfy(\.isWhitespace) { throw ValidationError("--exec needs a command") }
+        if let idleTimeout { try validateSeconds(idleTimeout, "--idle-timeout") }
+    }
+
+    var relayOptions: RelayOptions {
+        RelayOptions(
+            sendOnly: self.sendOnly,
+            receiveOnly: self.receiveOnly,
+            inputIsTerminal: self.sendText == nil && self.sendFile == nil && isatty(0) == 1,
+            idleTimeout: self.idleTimeout.map(timeAmount)
+        )
+    }
+
+    /// The ends of the relay: a command, or stdin (or the --send text or file) and stdout.
+    ///
+    /// - Parameter chunkSize: the largest read from the input (datagram size for UDP).
+    func makeEnds(chunkSize: Int = FileDescriptorReader.defaultChunkSize) throws -> RelayEnds {
+        if let exec { return .exec(exec) }
+        let input: RelayInput
+        if self.receiveOnly {
+            input = .none
+        } else if let sendText {
+            input = .bytes(ByteBuffer(string: sendText))
+        } else if let sendFile {
+            let fd = open(sendFile, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw TinCanError(operation: "open \(sendFile)", cause: TinCanError.describeErrno(errno))
+            }
+            input = .reader(FileDescriptorReader(fd: fd, chunkSize: chunkSize, closeWhenDone: true))
+        } else {
+            input = .reader(FileDescriptorReader(fd: 0, chunkSize: chunkSize))
+        }
+        return .local(input: input, output: RelayOutput(writer: FileDescriptorWriter(fd: 1)))
+    }
+}
+
+func validateSeconds(_ value: Double, _ flag: String) throws {
+    guard value.isFinite, value > 0, value <= 86_400 * 365 else {
+        throw ValidationError("\(flag) takes a number of seconds greater than 0")
+    }
+}
+
+func timeAmount(_ seconds: Double) -> TimeAmount {
+    .nanoseconds(Int64(seconds * 1_000_000_000))
+}
+
+/// Runs `body`; a failure becomes one `tincan: ...` line on stderr and exit status 1.
+func reportingFailures(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as CleanExit {
+        throw error
+    } catch is CancellationError {
+        throw ExitCode(130)
+    } catch {
+        StderrLogHandler.logger(level: .error).error("\(error)")
+        throw ExitCode.failure
+    }
+}

@@ -1,0 +1,330 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TinCanCore
+
+/// What the far side of each connection is joined to.
+public enum RelayEnds: Sendable {
+    /// Our own input and output (standard input and output in the CLI).
+    case local(input: RelayInput, output: RelayOutput)
+    /// A new `/bin/sh -c COMMAND` for each connection, its stdin and stdout joined to the socket (`--exec`).
+    case exec(String)
+}
+
+/// The TCP side of `tincan connect`: dial, then relay until both directions end.
+public enum TCPRelayClient {
+    /// Connects to `endpoint` and relays between the connection and `ends`.
+    ///
+    /// - Throws: ``TinCanError`` for connect failures (refused, timed out, unknown host, ...) and for
+    ///   connections that fail before both directions have ended.
+    public static func run(
+        to endpoint: Endpoint,
+        settings: SocketSettings,
+        options: RelayOptions,
+        ends: RelayEnds,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws -> RelayStats {
+        let idle = options.idleTimeout
+        let (connection, address) = try await TCPDialer.connect(
+            to: endpoint, settings: settings, group: group, logger: logger
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.makeRelayConnection(idleTimeout: idle) }
+        }
+        let local = connection.channel.localAddress?.endpointDescription ?? "?"
+        logger.info("connected to \(address.endpointDescription) from \(local)")
+        return try await relay(connection, peerName: address.endpointDescription, ends: ends, options: options, logger: logger)
+    }
+
+    /// Connects and closes at once (`-z`): true when the port accepted the connection.
+    public static func probe(
+        _ endpoint: Endpoint,
+        settings: SocketSettings,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws {
+        let (channel, address) = try await TCPDialer.connect(
+            to: endpoint, settings: settings, group: group, logger: logger
+        ) { channel in channel.eventLoop.makeSucceededFuture(channel) }
+        try? await channel.close()
+        logger.info("connection to \(endpoint) (\(address.endpointDescription)) succeeded")
+    }
+}
+
+/// Relays one connection to its ends, starting the `--exec` child when there is one.
+func relay(
+    _ connection: RelayConnection,
+    peerName: String,
+    ends: RelayEnds,
+    options: RelayOptions,
+    logger: Logger
+) async throws -> RelayStats {
+    switch ends {
+    case .local(let input, let output):
+        return try await ConnectionRelay.run(
+            connection, input: options.receiveOnly ? .none : input,
+            output: options.sendOnly ? .discard : output,
+            options: options, peerName: peerName, logger: logger
+        )
+    case .exec(let command):
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(command, environment: execEnvironment(connection.channel))
+        } catch {
+            try? await connection.channel.close()
+            throw error
+        }
+        logger.info("started '\(command)' (pid \(child.pid)) for \(peerName)")
+        let writer = FileDescriptorWriter(fd: child.stdinFD, name: "exec stdin", closeWhenDone: true)
+        let reader = FileDescriptorReader(fd: child.stdoutFD, closeWhenDone: true)
+        defer { writer.finish() }
+        var childOptions = options
+        childOptions.inputIsTerminal = false
+        let result: Result<RelayStats, any Error>
+        do {
+            result = .success(try await ConnectionRelay.run(
+                connection, input: .reader(reader),
+                output: RelayOutput(writer: writer, dropAfterFailure: true, onEnd: { writer.finish() }),
+                options: childOptions, peerName: peerName, logger: logger
+            ))
+        } catch {
+            result = .failure(error)
+        }
+        writer.finish()
+        let status = await child.reap()
+        logger.info("'\(command)' (pid \(child.pid)) exited with status \(status)")
+        return try result.get()
+    }
+}
+
+/// Variables a `--exec` command can read to learn who it talks to (the names ncat uses).
+private func execEnvironment(_ channel: any Channel) -> [String: String] {
+    var env: [String: String] = [:]
+    if let remote = channel.remoteAddress {
+        env["NCAT_REMOTE_ADDR"] = remote.ipAddress ?? ""
+        env["NCAT_REMOTE_PORT"] = remote.port.map(String.init) ?? ""
+    }
+    if let local = channel.localAddress {
+        env["NCAT_LOCAL_ADDR"] = local.ipAddress ?? ""
+        env["NCAT_LOCAL_PORT"] = local.port.map(String.init) ?? ""
+    }
+    env["NCAT_PROTO"] = "TCP"
+    return env
+}
+
+/// The TCP side of `tincan listen`: one connection by default; with `keepOpen`, many at once.
+public struct TCPRelayListener: Sendable {
+    /// Where to bind; a nil host binds every address.
+    public var endpoint: Endpoint
+    public var settings: SocketSettings
+    public var options: RelayOptions
+    /// Serve many clients at once and keep listening (`-k`).
+    public var keepOpen: Bool
+    /// Relay what each client sends to all the others (`--broker`); implies `keepOpen`.
+    public var broker: Bool
+    /// Most clients connected at once in keep-open mode (`--max-clients`); others are closed at once.
+    public var maxClients: Int
+
+    /// Default most clients at once in keep-open mode.
+    public static let defaultMaxClients = 100
+
+    public init(
+        endpoint: Endpoint,
+        settings: SocketSettings = SocketSettings(),
+        options: RelayOptions = RelayOptions(),
+        keepOpen: Bool = false,
+        broker: Bool = false,
+        maxClients: Int = TCPRelayListener.defaultMaxClients
+    ) {
+        self.endpoint = endpoint
+        self.settings = settings
+        self.options = options
+        self.keepOpen = keepOpen || broker
+        self.broker = broker
+        self.maxClients = maxClients
+    }
+
+    /// Binds, reports the bound address through `onListening`, and serves until done: after the one
+    /// connection by default, or, with `keepOpen`, until the task is cancelled.
+    public func run(
+        ends: RelayEnds,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onListening: @Sendable (SocketAddress) async -> Void = { _ in }
+    ) async throws {
+        let server = try await self.bind(group: group, logger: logger)
+        if let local = server.channel.localAddress {
+            logger.info("listening on \(local.endpointDescription) (tcp)")
+            await onListening(local)
+        }
+        if !self.keepOpen {
+            let first: RelayConnection?
+            do {
+                first = try await server.executeThenClose { inbound in
+                    var iterator = inbound.makeAsyncIterator()
+                    return try await iterator.next()
+                }
+            } catch {
+                throw TinCanError(operation: "accept on \(self.endpoint)", underlying: error)
+            }
+            guard let connection = first else { return }
+            let peer = connection.channel.remoteAddress?.endpointDescription ?? "?"
+            logger.info("accepted connection from \(peer)")
+            _ = try await relay(connection, peerName: peer, ends: ends, options: self.options, logger: logger)
+            return
+        }
+        try await self.serveMany(server, ends: ends, logger: logger)
+    }
+
+    private func bind(
+        group: any EventLoopGroup,
+        logger: Logger
+    ) async throws -> NIOAsyncChannel<RelayConnection, Never> {
+        let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .tcp)
+        let idle = self.options.idleTimeout
+        var lastError: (any Error)?
+        for address in addresses {
+            do {
+                return try await ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: self.settings.backlog)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .bind(to: address) { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.makeRelayConnection(idleTimeout: idle) }
+                    }
+            } catch {
+                lastError = error
+                // A machine without IPv6 cannot bind the dual-stack wildcard; fall back to IPv4.
+                if self.endpoint.host == nil, self.settings.family == .any, address.protocol == .inet6,
+                    let code = TinCanError.errno(of: error), code == EAFNOSUPPORT || code == EADDRNOTAVAIL
+                {
+                    let v4 = try SocketAddress(ipAddress: "0.0.0.0", port: self.endpoint.port)
+                    logger.debug("IPv6 unavailable, binding \(v4.endpointDescription)")
+                    var retry = self
+                    retry.settings.family = .ipv4
+                    return try await retry.bind(group: group, logger: logger)
+                }
+            }
+        }
+        throw TinCanError(operation: "listen on \(self.endpoint)", underlying: lastError ?? TinCanError(operation: "", cause: "no address"))
+    }
+
+    private func serveMany(
+        _ server: NIOAsyncChannel<RelayConnection, Never>,
+        ends: RelayEnds,
+        logger: Logger
+    ) async throws {
+        let hub = Hub(broker: self.broker)
+        let options = self.options
+        let maxClients = self.maxClients
+        try await withThrowingDiscardingTaskGroup { group in
+            if case .local(let input, _) = ends, !options.receiveOnly {
+                group.addTask {
+                    do {
+                        for try await buffer in input.makeChunks() {
+                            await hub.broadcast(buffer, except: nil)
+                        }
+                        logger.info("end of input: nothing more will be sent to clients")
+                    } catch {
+                        logger.error("\(error)")
+                    }
+                }
+            }
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    let peer = connection.channel.remoteAddress?.endpointDescription ?? "?"
+                    guard let id = hub.admit(connection.channel, limit: maxClients) else {
+                        logger.info("refused \(peer): \(maxClients) clients already connected (--max-clients)")
+                        connection.channel.close(promise: nil)
+                        continue
+                    }
+                    logger.info("accepted connection from \(peer) (\(hub.count) connected)")
+                    group.addTask {
+                        defer { hub.remove(id) }
+                        do {
+                            switch ends {
+                            case .exec:
+                                _ = try await relay(connection, peerName: peer, ends: ends, options: options, logger: logger)
+                            case .local(_, let output):
+                                try await hub.serve(
+                                    connection, id: id, output: options.sendOnly ? .discard : output,
+                                    peerName: peer, logger: logger
+                                )
+                            }
+                        } catch {
+                            logger.info("\(error)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The clients of a keep-open listener: what our input says goes to all of them, and with
+/// `--broker` what each says goes to all the others.
+final class Hub: Sendable {
+    private struct State {
+        var nextID = 0
+        var channels: [Int: any Channel] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let broker: Bool
+
+    init(broker: Bool) { self.broker = broker }
+
+    var count: Int { self.state.withLock { $0.channels.count } }
+
+    /// Registers a client, or returns nil when `limit` are already connected.
+    func admit(_ channel: any Channel, limit: Int) -> Int? {
+        self.state.withLock { state in
+            guard state.channels.count < limit else { return nil }
+            state.nextID += 1
+            state.channels[state.nextID] = channel
+            return state.nextID
+        }
+    }
+
+    func remove(_ id: Int) {
+        _ = self.state.withLock { $0.channels.removeValue(forKey: id) }
+    }
+
+    /// Sends `buffer` to every client but `except`, and waits until each has taken it, so that the
+    /// slowest client paces the sender rather than our memory growing.
+    func broadcast(_ buffer: ByteBuffer, except: Int?) async {
+        let targets = self.state.withLock { state in state.channels.filter { $0.key != except }.map(\.value) }
+        await withTaskGroup(of: Void.self) { group in
+            for channel in targets {
+                group.addTask { try? await channel.writeAndFlush(buffer) }
+            }
+        }
+    }
+
+    /// Copies what the client sends to `output` (and to the other clients with `--broker`) until it
+    /// closes; then closes our side too.
+    func serve(_ connection: RelayConnection, id: Int, output: RelayOutput, peerName: String, logger: Logger) async throws {
+        var received = 0
+        do {
+            for try await buffer in connection.inbound {
+                received += buffer.readableBytes
+                if self.broker { await self.broadcast(buffer, except: id) }
+                try await output.write(buffer)
+            }
+            logger.info("\(peerName) half-closed the connection (FIN received)")
+        } catch is IdleTimeoutError {
+            logger.info("closing \(peerName): idle too long (--idle-timeout)")
+        } catch {
+            logger.info("\(TinCanError(operation: "receive from \(peerName)", underlying: error))")
+        }
+        try? await connection.channel.close()
+        logger.info("closed connection with \(peerName): \(received) bytes received")
+    }
+}

@@ -1,0 +1,252 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TinCanCore
+
+/// A UDP socket wrapped for async use.
+typealias DatagramConnection = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+
+/// UDP limits and defaults.
+public enum UDPLimits {
+    /// The largest UDP payload over IPv4 (65535 - 20 - 8); each read of the input becomes one datagram
+    /// of at most this size.
+    public static let maxDatagram = 65507
+    /// How long `connect -u` waits for replies after its input ends, when `-w` is not given.
+    public static let defaultLinger = TimeAmount.seconds(1)
+}
+
+/// The UDP side of `tincan connect -u`: each read of the input is sent as one datagram; replies are
+/// written out; after the input ends, replies are awaited until none has come for the linger time.
+public enum UDPRelayClient {
+    public static func run(
+        to endpoint: Endpoint,
+        settings: SocketSettings,
+        options: RelayOptions,
+        input: RelayInput,
+        output: RelayOutput,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws -> RelayStats {
+        let addresses = try await Resolver.resolve(endpoint, family: settings.family, transport: .udp)
+        let address = addresses[0]
+        let peer = address.endpointDescription
+        let socket: DatagramConnection
+        do {
+            socket = try await DatagramBootstrap(group: group)
+                .connect(to: address) { channel in
+                    channel.eventLoop.makeCompletedFuture { try DatagramConnection(wrappingChannelSynchronously: channel) }
+                }
+        } catch {
+            throw TinCanError(operation: "udp to \(endpoint)", underlying: error)
+        }
+        let local = socket.channel.localAddress?.endpointDescription ?? "?"
+        logger.info("sending datagrams to \(peer) from \(local) (udp)")
+        let linger = settings.wait ?? UDPLimits.defaultLinger
+        let clock = ContinuousClock()
+        let lastActivity = LockedInstant(clock.now)
+        let counters = RelayCounters()
+        let sendInput = !options.receiveOnly
+        let sink = options.sendOnly ? RelayOutput.discard : output
+
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    do {
+                        for try await envelope in socket.inbound {
+                            counters.received.add(envelope.data.readableBytes, ordering: .relaxed)
+                            lastActivity.withLock { $0 = clock.now }
+                            try await sink.write(envelope.data)
+                        }
+                    } catch let error as TinCanError {
+                        throw error
+                    } catch {
+                        let cause = TinCanError.cause(of: error)
+                        throw TinCanError(operation: "udp to \(endpoint)", cause: cause + (
+                            TinCanError.errno(of: error) == ECONNREFUSED ? " (ICMP port unreachable: nothing listens there)" : ""))
+                    }
+                    return false
+                }
+                if sendInput {
+                    group.addTask {
+                        for try await chunk in input.makeChunks() {
+                            var rest = chunk
+                            while let datagram = rest.readSlice(length: min(rest.readableBytes, UDPLimits.maxDatagram)),
+                                datagram.readableBytes > 0
+                            {
+                                do {
+                                    try await socket.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram))
+                                } catch {
+                                    throw TinCanError(operation: "udp to \(endpoint)", underlying: error)
+                                }
+                                counters.sent.add(datagram.readableBytes, ordering: .relaxed)
+                            }
+                        }
+                        lastActivity.withLock { $0 = clock.now }
+                        logger.info("end of input; waiting \(TinCanError.seconds(linger)) for more replies")
+                        // Replies keep the socket open: wait until the line has been quiet for `linger`.
+                        while true {
+                            let quietUntil = lastActivity.withLock { $0 } + .nanoseconds(linger.nanoseconds)
+                            if clock.now >= quietUntil { break }
+                            try await Task.sleep(until: quietUntil, clock: clock)
+                        }
+                        return true
+                    }
+                }
+                while let done = try await group.next() {
+                    if done { break }
+                }
+                group.cancelAll()
+                try? await socket.channel.close()
+            }
+        } catch {
+            try? await socket.channel.close()
+            throw error
+        }
+        let stats = counters.stats
+        logger.info("closed: \(stats.sent) bytes sent, \(stats.received) bytes received")
+        return stats
+    }
+}
+
+/// The time of the last datagram, shared between the sending and receiving tasks.
+final class LockedInstant: Sendable {
+    private let value: Mutex<ContinuousClock.Instant>
+    init(_ instant: ContinuousClock.Instant) { self.value = Mutex(instant) }
+    func withLock<R>(_ body: (inout ContinuousClock.Instant) -> R) -> R { self.value.withLock { body(&$0) } }
+}
+
+/// The UDP side of `tincan listen -u`: every datagram is written out; the input goes to the last
+/// sender, or with `keepOpen` to every peer heard from (the most recent `maxClients` of them).
+public struct UDPRelayListener: Sendable {
+    public var endpoint: Endpoint
+    public var settings: SocketSettings
+    public var options: RelayOptions
+    /// Remember and answer many peers (`-k`) instead of only the last sender.
+    public var keepOpen: Bool
+    /// Most peers remembered in keep-open mode; the least recently heard is forgotten first.
+    public var maxClients: Int
+
+    public init(
+        endpoint: Endpoint,
+        settings: SocketSettings = SocketSettings(),
+        options: RelayOptions = RelayOptions(),
+        keepOpen: Bool = false,
+        maxClients: Int = TCPRelayListener.defaultMaxClients
+    ) {
+        self.endpoint = endpoint
+        self.settings = settings
+        self.options = options
+        self.keepOpen = keepOpen
+        self.maxClients = maxClients
+    }
+
+    /// Serves until the task is cancelled or the socket fails.
+    public func run(
+        input: RelayInput,
+        output: RelayOutput,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onListening: @Sendable (SocketAddress) async -> Void = { _ in }
+    ) async throws {
+        let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .udp)
+        let socket: DatagramConnection
+        do {
+            socket = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
+                .bind(to: addresses[0]) { channel in
+                    channel.eventLoop.makeCompletedFuture { try DatagramConnection(wrappingChannelSynchronously: channel) }
+                }
+        } catch {
+            throw TinCanError(operation: "listen on \(self.endpoint) (udp)", underlying: error)
+        }
+        if let local = socket.channel.localAddress {
+            logger.info("listening on \(local.endpointDescription) (udp)")
+            await onListening(local)
+        }
+        let peers = PeerList(limit: self.keepOpen ? self.maxClients : 1)
+        let sink = self.options.sendOnly ? RelayOutput.discard : output
+        let sendInput = !self.options.receiveOnly
+        defer { socket.channel.close(promise: nil) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await envelope in socket.inbound {
+                    if peers.heard(envelope.remoteAddress) {
+                        logger.info("datagrams from \(envelope.remoteAddress.endpointDescription)")
+                    }
+                    try await sink.write(envelope.data)
+                }
+            }
+            if sendInput {
+                group.addTask {
+                    await peers.waitForFirst()
+                    for try await chunk in input.makeChunks() {
+                        var rest = chunk
+                        while let datagram = rest.readSlice(length: min(rest.readableBytes, UDPLimits.maxDatagram)),
+                            datagram.readableBytes > 0
+                        {
+                            for peer in peers.current {
+                                try? await socket.channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram))
+                            }
+                        }
+                    }
+                    logger.info("end of input: nothing more will be sent")
+                }
+            }
+            // The listener ends when its socket does; the input ending is not a reason to stop.
+            try await group.next()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// The peers a UDP listener answers, most recent last.
+final class PeerList: Sendable {
+    private struct State {
+        var peers: [SocketAddress] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private let limit: Int
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Records a datagram from `peer`; true when the peer is new.
+    func heard(_ peer: SocketAddress) -> Bool {
+        let (isNew, waiters) = self.state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            let isNew: Bool
+            if let index = state.peers.firstIndex(of: peer) {
+                state.peers.remove(at: index)
+                isNew = false
+            } else {
+                isNew = true
+            }
+            state.peers.append(peer)
+            if state.peers.count > self.limit { state.peers.removeFirst(state.peers.count - self.limit) }
+            let waiters = state.waiters
+            state.waiters.removeAll()
+            return (isNew, waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        return isNew
+    }
+
+    var current: [SocketAddress] { self.state.withLock { $0.peers } }
+
+    func waitForFirst() async {
+        await withCheckedContinuation { continuation in
+            let ready = self.state.withLock { state in
+                if state.peers.isEmpty {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                return true
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
