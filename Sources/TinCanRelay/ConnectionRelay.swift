@@ -173,9 +173,14 @@ extension Channel {
                 IdleTimeoutHandler(),
             ])
         }
-        return try RelayConnection(
+        let connection = try RelayConnection(
             wrappingChannelSynchronously: self,
             configuration: .init(isOutboundHalfClosureEnabled: false)
         )
+        // The relay writes with `Channel.writeAndFlush`, which any task may call and whose future
+        // says when the kernel has the bytes; the async writer stays unused, and must be finished
+        // so that dropping the connection (a refused client, say) is not mistaken for a leak.
+        connection.outbound.finish()
+        return connection
     }
 }
