@@ -13,7 +13,8 @@
  *
  *   echo_load -p PORT --idle N -d SECONDS
  *       Opens N connections, sends nothing, holds them SECONDS after the last
- *       one has connected, then exits. Prints one line:
+ *       one has connected, then exits. When all are open it says so on stderr
+ *       ("echo_load: N idle connections open; ..."). Prints one line:
  *         idle=N open=M closed=K seconds=D
  *       where closed counts connections the server closed while they were held.
  *       Used to measure a server's memory with many idle connections.
@@ -293,6 +294,8 @@ int main(int argc, char **argv) {
     if (!conns) die("calloc");
 
     connect_all(conns, n, &addr);
+    if (idle_n > 0) /* run.sh waits for this line before sampling the server */
+        fprintf(stderr, "echo_load: %zu idle connections open; holding %.3g s\n", n, duration);
     int rc = idle_n > 0 ? run_idle(conns, n, duration) : run_roundtrips(conns, n, warmup, duration);
     fflush(stdout);
     return rc;

@@ -93,13 +93,13 @@ public final class EchoServer: Service, Sendable {
         if let address = addresses.udp { self.logger.info("echo listening on \(address.endpointDescription) (udp)") }
         await self.onServerRunning(addresses)
 
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for channel in [tcp, udp].compactMap({ $0 }) {
                     group.addTask { try? await channel.closeFuture.get() }
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             tcp?.close(promise: nil)
             udp?.close(promise: nil)
         }

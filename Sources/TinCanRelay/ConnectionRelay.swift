@@ -54,6 +54,11 @@ enum ConnectionRelay {
                         throw error
                     } catch let error as TinCanError {
                         throw error
+                    } catch where TinCanError.errno(of: error) == EPIPE {
+                        // Linux reports a reset that follows the peer's FIN as EPIPE: the peer had
+                        // finished sending, then closed for good because we sent more. Its stream
+                        // ended normally; the send side decides whether that is a failure.
+                        logger.debug("receive from \(peerName) after its FIN: reset")
                     } catch {
                         throw TinCanError(operation: "receive from \(peerName)", underlying: error)
                     }

@@ -31,6 +31,7 @@ public final class TestProcess: Sendable {
 
     public let pid: pid_t
     public let arguments: [String]
+    private static let setpriv: String? = Programs.find("setpriv")
     private let inputFD: Mutex<CInt>
     private let out = Capture()
     private let err = Capture()
@@ -97,10 +98,16 @@ public final class TestProcess: Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
 
+        // If the test runner dies (a crash, a kill), the child must not outlive it: setpriv asks the
+        // kernel to kill it with its parent. posix_spawn cannot set that itself.
+        var command = self.arguments
+        if let setpriv = TestProcess.setpriv {
+            command = [setpriv, "--pdeathsig", "KILL", "--"] + command
+        }
         var pid: pid_t = 0
-        let argv = self.arguments.map { strdup($0) } + [nil]
+        let argv = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let rc = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
         for fd in toClose { close(fd) }
         guard rc == 0 else {
             for fd in [parentInput, outFDs[0], errFDs[0]] where fd >= 0 { close(fd) }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TinCanTestSupport
 
-@Suite struct KeepOpenTests {
+@Suite(.timeLimit(.minutes(2))) struct KeepOpenTests {
     /// Connects `count` clients to a `tincan listen -k` and waits until tincan has accepted them all.
     func clients(_ count: Int, to process: TestProcess, port: Int) async throws -> [TestSocket] {
         var sockets: [TestSocket] = []
@@ -92,7 +92,7 @@ import TinCanTestSupport
     }
 }
 
-@Suite struct ExecTests {
+@Suite(.timeLimit(.minutes(2))) struct ExecTests {
     @Test("listen --exec 'tr a-z A-Z': the classic upper-casing server")
     func upperCasingServer() async throws {
         let process = try tincan(["listen", "-v", "127.0.0.1", "0", "--exec", "tr a-z A-Z"], input: .null)
@@ -130,7 +130,7 @@ import TinCanTestSupport
     }
 }
 
-@Suite struct ErrorMessageTests {
+@Suite(.timeLimit(.minutes(2))) struct ErrorMessageTests {
     @Test("connection refused")
     func refused() async throws {
         let port = try closedPort()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TinCanTestSupport
 
-@Suite struct BinaryTransferTests {
+@Suite(.timeLimit(.minutes(2))) struct BinaryTransferTests {
     static let size = 16 << 20
 
     @Test("16 MiB of random bytes from stdin reach the peer intact", arguments: Mode.allCases)
@@ -35,7 +35,7 @@ import TinCanTestSupport
     }
 }
 
-@Suite struct OneShotTests {
+@Suite(.timeLimit(.minutes(2))) struct OneShotTests {
     @Test("--send TEXT: send, half-close, print the reply, exit 0")
     func sendText() async throws {
         let server = try TestSocket.listen()
@@ -83,7 +83,7 @@ import TinCanTestSupport
     }
 }
 
-@Suite struct IPv6Tests {
+@Suite(.timeLimit(.minutes(2))) struct IPv6Tests {
     @Test("IPv6 on ::1, as [::1]:PORT and as -6 ::1 PORT", arguments: Mode.allCases)
     func loopback6(mode: Mode) async throws {
         let (process, peer) = try await relaySession(mode, ["-6"], host: "::1")
@@ -107,7 +107,7 @@ import TinCanTestSupport
     }
 }
 
-@Suite struct UDPTests {
+@Suite(.timeLimit(.minutes(2))) struct UDPTests {
     @Test("connect -u: stdin goes as datagrams, replies are printed, exit after the linger")
     func client() async throws {
         let server = try TestSocket.udp()

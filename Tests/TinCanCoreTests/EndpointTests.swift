@@ -4,7 +4,7 @@ import Glibc
 import Testing
 import TinCanCore
 
-@Suite struct EndpointTests {
+@Suite(.timeLimit(.minutes(2))) struct EndpointTests {
     @Test(arguments: [
         (["example.com", "80"], Endpoint(host: "example.com", port: 80)),
         (["example.com:80"], Endpoint(host: "example.com", port: 80)),
@@ -69,7 +69,7 @@ import TinCanCore
     }
 }
 
-@Suite struct ResolverTests {
+@Suite(.timeLimit(.minutes(2))) struct ResolverTests {
     @Test func literalsResolveWithoutDNS() async throws {
         let v4 = try await Resolver.resolve(Endpoint(host: "127.0.0.1", port: 80), family: .any, transport: .tcp)
         #expect(v4.map(\.endpointDescription) == ["127.0.0.1:80"])
@@ -98,7 +98,7 @@ import TinCanCore
     }
 }
 
-@Suite struct ErrorTextTests {
+@Suite(.timeLimit(.minutes(2))) struct ErrorTextTests {
     @Test func errnoCausesReadAsSentences() {
         #expect(TinCanError.describeErrno(ECONNREFUSED) == "connection refused")
         #expect(TinCanError.describeErrno(EADDRINUSE) == "address already in use")

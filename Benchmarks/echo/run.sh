@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# TCP echo benchmark: tincan echo vs. a C epoll server vs. Python asyncio.
+#
+# 1. Round trips per second: for each connection count in CONNS, echo_load
+#    keeps that many connections busy with closed-loop 64-byte request/response
+#    round trips for DURATION seconds (after WARMUP seconds not counted), against
+#    each server in turn (tincan, C, asyncio; interleaved per connection count,
+#    ROUNDS times, median reported). The three servers are started once, each
+#    on its own free port, and kept up across the connection counts.
+# 2. Memory: each server is started fresh, echo_load opens IDLE idle
+#    connections and holds them IDLE_HOLD seconds; VmRSS and VmHWM are read
+#    from /proc/PID/status while they are held.
+# Prints two Markdown tables on stdout; progress goes to stderr.
+#
+# Run (from anywhere):
+#   Benchmarks/echo/run.sh                       # full: ~3 x 4 x 6 s + memory
+#   DURATION=1 WARMUP=0 CONNS="1 16" IDLE=1000 IDLE_HOLD=2 Benchmarks/echo/run.sh
+# Environment (defaults): TINCAN (<repo>/.build/release/tincan), PYTHON (python3),
+#   DURATION (5), WARMUP (1), CONNS ("1 16 256 1024"), ROUNDS (1),
+#   IDLE (10000), IDLE_HOLD (5).
+# The load generator shares the machine with the server, so the numbers are
+# comparative, not absolute.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=$root/Benchmarks/bin
+# shellcheck source=../common.sh
+source "$root/Benchmarks/common.sh"
+
+TINCAN=${TINCAN:-$root/.build/release/tincan}
+PYTHON=${PYTHON:-python3}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
+CONNS=${CONNS:-1 16 256 1024}
+ROUNDS=${ROUNDS:-1}
+IDLE=${IDLE:-10000}
+IDLE_HOLD=${IDLE_HOLD:-5}
+
+ulimit -n 65536 2>/dev/null || {
+    ulimit -n "$(ulimit -Hn)"
+    log "note: open-file limit capped at $(ulimit -n) (hard limit)"
+}
+(( $(ulimit -n) > IDLE + 100 )) || die "open-file limit $(ulimit -n) is too low for IDLE=$IDLE"
+
+[[ -x $TINCAN ]] || die "no tincan binary at $TINCAN (build it, or set TINCAN=...)"
+python_bin=$("$PYTHON" -c 'import sys; print(sys.executable)') ||
+    die "cannot run $PYTHON"
+
+tmp=$(mktemp -d)
+trap 'stop_all; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+log "building into $bin"
+mkdir -p "$bin"
+gcc -O2 -Wall -o "$bin/epoll_echo" "$here/epoll_echo.c"
+gcc -O2 -Wall -o "$bin/echo_load" "$here/echo_load.c"
+
+servers=(tincan c asyncio)
+declare -A label=([tincan]="tincan echo" [c]="C epoll" [asyncio]="Python asyncio")
+
+# start_server NAME PORT PIDVAR: start server NAME on 127.0.0.1:PORT
+start_server() {
+    local name=$1 port=$2
+    local -n _spid=$3
+    case $name in
+    tincan)  start_bg _spid "$TINCAN" echo --tcp "$port" --host 127.0.0.1 ;;
+    c)       start_bg _spid "$bin/epoll_echo" "$port" ;;
+    asyncio) start_bg _spid "$python_bin" "$here/asyncio_echo.py" "$port" ;;
+    esac
+    wait_listening "$port" "$_spid"
+}
+
+# status_kib PID FIELD: a VmXXX field of /proc/PID/status, in KiB
+status_kib() {
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+### 1. round trips per second #################################################
+
+declare -A port pid rps
+for s in "${servers[@]}"; do
+    port[$s]=$(free_port)
+    start_server "$s" "${port[$s]}" "pid[$s]"
+    log "$s echo server: pid ${pid[$s]}, port ${port[$s]}"
+done
+
+for c in $CONNS; do
+    for s in "${servers[@]}"; do rps[$s,$c]=""; done
+    for (( r = 1; r <= ROUNDS; r++ )); do
+        for s in "${servers[@]}"; do
+            line=$("$bin/echo_load" -p "${port[$s]}" -c "$c" -d "$DURATION" -w "$WARMUP") ||
+                die "echo_load failed against $s with $c connections"
+            log "$s: $line"
+            rps[$s,$c]+=" $(field rps "$line")"
+        done
+    done
+    for s in "${servers[@]}"; do
+        # shellcheck disable=SC2086
+        rps[$s,$c]=$(median ${rps[$s,$c]})
+    done
+done
+
+for s in "${servers[@]}"; do stop "${pid[$s]}"; done
+
+### 2. memory with idle connections ############################################
+
+declare -A rss_before rss_held hwm_held held
+for s in "${servers[@]}"; do
+    p=$(free_port)
+    start_server "$s" "$p" spid
+    sleep 0.5
+    rss_before[$s]=$(status_kib "$spid" VmRSS)
+    start_bg lpid "$bin/echo_load" -p "$p" --idle "$IDLE" -d "$IDLE_HOLD" \
+        > "$tmp/$s.out" 2> "$tmp/$s.err"
+    # wait until every connection is open, let the server catch up, then sample
+    for _ in $(seq 600); do
+        grep -q 'idle connections open' "$tmp/$s.err" && break
+        kill -0 "$lpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q 'idle connections open' "$tmp/$s.err" ||
+        die "echo_load --idle against $s: $(cat "$tmp/$s.err")"
+    sleep 1
+    rss_held[$s]=$(status_kib "$spid" VmRSS)
+    hwm_held[$s]=$(status_kib "$spid" VmHWM)
+    wait "$lpid" || die "echo_load --idle against $s failed: $(cat "$tmp/$s.err")"
+    line=$(cat "$tmp/$s.out")
+    held[$s]=$(field open "$line")
+    log "$s: $line; VmRSS ${rss_before[$s]} -> ${rss_held[$s]} KiB, VmHWM ${hwm_held[$s]} KiB"
+    stop "$spid"
+done
+
+### report ######################################################################
+
+echo
+echo "Echo round trips per second (64-byte messages, ${DURATION}s after ${WARMUP}s warm-up, median of $ROUNDS)"
+echo
+echo "| connections | tincan rps | C epoll rps | asyncio rps | tincan/C | tincan/asyncio |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for c in $CONNS; do
+    t=${rps[tincan,$c]} e=${rps[c,$c]} a=${rps[asyncio,$c]}
+    printf '| %s | %.0f | %.0f | %.0f | %s | %s |\n' "$c" "$t" "$e" "$a" \
+        "$(ratio "$t" "$e")" "$(ratio "$t" "$a")"
+done
+echo
+echo "Server memory with $IDLE idle connections (held ${IDLE_HOLD}s; sampled 1s after the last connected)"
+echo
+echo "| server | connections still open | VmRSS idle, no connections (MiB) | VmRSS held (MiB) | VmHWM (MiB) | per connection (KiB) |"
+echo "|---|---:|---:|---:|---:|---:|"
+for s in "${servers[@]}"; do
+    per=$(awk -v a="${rss_held[$s]}" -v b="${rss_before[$s]}" -v n="$IDLE" \
+        'BEGIN { printf "%.2f", (a - b) / n }')
+    printf '| %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${held[$s]}" \
+        "$(mib "${rss_before[$s]}")" "$(mib "${rss_held[$s]}")" "$(mib "${hwm_held[$s]}")" "$per"
+done
