@@ -25,6 +25,7 @@ public enum TCPDialer {
         for address in addresses {
             var bootstrap = ClientBootstrap(group: group)
                 .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.recvAllocator, value: RelayTuning.receiveAllocator)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             if let wait = settings.wait {
                 bootstrap = bootstrap.connectTimeout(wait)

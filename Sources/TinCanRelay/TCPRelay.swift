@@ -195,6 +195,7 @@ public struct TCPRelayListener: Sendable {
                     .serverChannelOption(.backlog, value: self.settings.backlog)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelOption(.recvAllocator, value: RelayTuning.receiveAllocator)
                     .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .bind(to: address) { channel in
                         channel.eventLoop.makeCompletedFuture { try channel.makeRelayConnection(idleTimeout: idle) }
