@@ -215,3 +215,17 @@ import TinCanTestSupport
         #expect(process.stderr.contains(message))
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct ListenSocketTests {
+    @Test("--backlog reaches listen(2): ss shows it as the listening socket's Send-Q")
+    func backlog() async throws {
+        guard let ss = try Programs.peer("ss") else { return }
+        let process = try tincan(["listen", "-v", "--backlog", "7", "127.0.0.1", "0"], input: .null)
+        defer { process.kill() }
+        let port = try await process.listeningPort()
+        let query = try TestProcess(ss, ["-Hltn", "sport = :\(port)"], input: .null)
+        #expect(try await query.waitForExit() == 0)
+        let fields = query.stdout.text.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count >= 3 && fields[2] == "7", "ss printed: \(query.stdout.text)")
+    }
+}
