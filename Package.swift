@@ -27,10 +27,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "CTinCanShims"),
         .target(
             name: "TinCanRelay",
             dependencies: [
                 "TinCanCore",
+                "CTinCanShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,6 +66,7 @@ let package = Package(
             name: "TinCanTestSupport",
             dependencies: [
                 "TinCanCore",
+                "CTinCanShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTinCanShims
 import NIOPosix
 import TinCanCore
 
@@ -40,6 +41,8 @@ public struct ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+        // Our sockets are not close-on-exec: the child must not hold other connections open.
+        _ = ctincan_spawn_file_actions_addclosefrom(&actions, 3)
 
         // The child should die of SIGPIPE like any shell command would, even though we ignore it.
         var attributes = posix_spawnattr_t()

@@ -110,6 +110,12 @@ public final class FileDescriptorWriter: Sendable {
 
     private func run() {
         defer { if self.closeWhenDone { close(self.fd) } }
+        // A reader that goes away must give this thread EPIPE, not kill the whole process with
+        // SIGPIPE: an embedding program may not ignore it as the tincan command does.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         while true {
             self.hasWork.lock(whenValue: true)
             if self.state.queue.isEmpty, self.state.finished {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTinCanShims
 import Foundation
 import Synchronization
 
@@ -32,6 +33,8 @@ public final class TestProcess: Sendable {
     public let pid: pid_t
     public let arguments: [String]
     private static let setpriv: String? = Programs.find("setpriv")
+    /// Writing to the stdin of a child that has exited must fail with EPIPE, not kill the test runner.
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
     private let inputFD: Mutex<CInt>
     private let out = Capture()
     private let err = Capture()
@@ -40,6 +43,7 @@ public final class TestProcess: Sendable {
     /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
     public init(_ executable: String, _ arguments: [String], input: Input = .pipe, output: Output = .capture) throws {
         self.arguments = [executable] + arguments
+        TestProcess.ignoreSIGPIPE
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -93,7 +97,8 @@ public final class TestProcess: Sendable {
         guard pipe(&errFDs) == 0 else { throw posixError("pipe") }
         posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
         toClose.append(errFDs[1])
-        // The child gets only 0, 1 and 2; our other ends must not leak into it.
+        // The child gets only 0, 1 and 2: neither our pipe ends nor the sockets of other tests.
+        _ = ctincan_spawn_file_actions_addclosefrom(&actions, 3)
         for fd in [parentInput, outFDs[0], errFDs[0]] where fd >= 0 {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }

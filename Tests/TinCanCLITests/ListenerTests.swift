@@ -69,24 +69,24 @@ import TinCanTestSupport
 
     @Test("-i with -k closes only the idle connection")
     func idleTimeoutClosesOnlyTheIdle() async throws {
-        let process = try tincan(["listen", "-k", "-i", "0.6", "-v", "127.0.0.1", "0"])
+        let process = try tincan(["listen", "-k", "-i", "1", "-v", "127.0.0.1", "0"])
         defer { process.kill() }
         let port = try await process.listeningPort()
         let sockets = try await self.clients(2, to: process, port: port)
         let idle = sockets[0]
         let busy = sockets[1]
         let start = ContinuousClock.now
-        // The busy client talks every 150 ms; the idle one says nothing and must be closed.
+        // The busy client talks every 100 ms; the idle one says nothing and must be closed.
         async let idleEnded = idle.receiveAllAsync()
-        for index in 0..<8 {
-            try busy.send("\(index)")
-            try await Task.sleep(for: .milliseconds(150))
+        for index in 0..<15 {
+            try busy.send("\(index % 10)")
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(try await idleEnded.isEmpty)
-        #expect(ContinuousClock.now - start >= .milliseconds(500))
+        #expect(ContinuousClock.now - start >= .milliseconds(900))
         try busy.send("!")
-        try await process.waitForStdout(count: 9)
-        #expect(process.stdout.text == "01234567!")
+        try await process.waitForStdout(count: 16)
+        #expect(process.stdout.text == "012345678901234!")
         try process.write("alive")
         #expect(try await busy.receiveAsync(count: 5).text == "alive")
     }

@@ -147,15 +147,18 @@ func readToEnd(_ fd: CInt) async throws -> Data {
     }
 
     /// Serves one connection on a kernel-chosen port, closing first (so the port is in TIME_WAIT).
+    ///
+    /// On 127.0.0.2, because a port in TIME_WAIT on 127.0.0.1 may be handed to the next port-0
+    /// listener with SO_REUSEADDR that another test starts meanwhile.
     func serveOnceClosingFirst() async throws -> Int {
-        let listener = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.1", port: 0))
+        let listener = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.2", port: 0))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         async let served: Void = listener.run(ends: .local(input: .bytes(ByteBuffer(string: "bye")), output: .discard), logger: self.logger) {
             continuation.yield($0.port!)
         }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
-        let client = try await Blocking.run { try TestSocket.connect(port: port) }
+        let client = try await Blocking.run { try TestSocket.connect(host: "127.0.0.2", port: port) }
         #expect(try await Blocking.run { try client.receiveAll() } == Data("bye".utf8))
         client.close()
         try await served
@@ -164,13 +167,13 @@ func readToEnd(_ fd: CInt) async throws -> Data {
 
     @Test func reuseAddressLetsARestartedListenerBindAtOnce() async throws {
         let port = try await self.serveOnceClosingFirst()
-        let strict = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.1", port: port), settings: SocketSettings(reuseAddress: false))
+        let strict = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.2", port: port), settings: SocketSettings(reuseAddress: false))
         await #expect {
             try await strict.run(ends: .local(input: .none, output: .discard), logger: self.logger)
         } throws: { error in
-            String(describing: error) == "listen on 127.0.0.1:\(port): address already in use"
+            String(describing: error) == "listen on 127.0.0.2:\(port): address already in use"
         }
-        let again = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        let again = TCPRelayListener(endpoint: Endpoint(host: "127.0.0.2", port: port))
         let (rebound, reboundContinuation) = AsyncStream.makeStream(of: Int.self)
         let logger = self.logger
         let task = Task {
@@ -183,6 +186,9 @@ func readToEnd(_ fd: CInt) async throws -> Data {
         let reboundPort = await reboundIterator.next()
         task.cancel()
         let result = await task.result
-        #expect(reboundPort == port, "\(result)")
+        let sockets = try TestProcess("ss", ["-tanp"], input: .null)
+        _ = try await sockets.waitForExit()
+        let lines = String(decoding: sockets.stdout, as: UTF8.self).split(separator: "\n").filter { $0.contains(":\(port)") }
+        #expect(reboundPort == port, "\(result) \(lines)")
     }
 }
