@@ -119,6 +119,18 @@ import TinCanTestSupport
         }
     }
 
+    @Test("--exec children inherit no sockets: the listener is really closed after the one accept")
+    func childrenInheritNoSockets() async throws {
+        let process = try tincan(["listen", "-v", "127.0.0.1", "0", "--exec", "sleep 5"], input: .null)
+        defer { process.kill() }
+        let port = try await process.listeningPort()
+        let peer = try await Blocking.run { try TestSocket.connect(port: port) }
+        try await process.waitForStderr("started 'sleep 5'")
+        // Had `sleep` inherited the listening socket, this connection would land in its backlog.
+        #expect(throws: HarnessError.self) { try TestSocket.connect(port: port) }
+        peer.close()
+    }
+
     @Test("connect --exec joins the connection to the command")
     func connectExec() async throws {
         let server = try TestSocket.listen()
