@@ -201,3 +201,15 @@ public final class TestSocket: @unchecked Sendable {
 func posixError(_ what: String) -> HarnessError {
     HarnessError("\(what): \(String(cString: strerror(errno)))")
 }
+
+extension TestSocket {
+    /// ``receiveAll()`` off the cooperative pool.
+    public func receiveAllAsync() async throws -> Data { try await Blocking.run { try self.receiveAll() } }
+    /// ``receive(count:)`` off the cooperative pool.
+    public func receiveAsync(count: Int) async throws -> Data { try await Blocking.run { try self.receive(count: count) } }
+}
+
+extension Data {
+    /// The bytes as UTF-8 text, for assertions.
+    public var text: String { String(decoding: self, as: UTF8.self) }
+}

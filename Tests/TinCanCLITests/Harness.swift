@@ -37,19 +37,10 @@ func relaySession(
     }
 }
 
-extension TestSocket {
-    func receiveAllAsync() async throws -> Data { try await Blocking.run { try self.receiveAll() } }
-    func receiveAsync(count: Int) async throws -> Data { try await Blocking.run { try self.receive(count: count) } }
-}
-
 /// A port nothing listens on now (bound, then released).
 func closedPort() throws -> Int {
     let socket = try TestSocket.listen()
     let port = socket.port
     socket.close()
     return port
-}
-
-extension Data {
-    var text: String { String(decoding: self, as: UTF8.self) }
 }

@@ -144,12 +144,3 @@ func withEchoServer(
         }
     }
 }
-
-extension TestSocket {
-    func receiveAllAsync() async throws -> Data { try await Blocking.run { try self.receiveAll() } }
-    func receiveAsync(count: Int) async throws -> Data { try await Blocking.run { try self.receive(count: count) } }
-}
-
-extension Data {
-    var text: String { String(decoding: self, as: UTF8.self) }
-}

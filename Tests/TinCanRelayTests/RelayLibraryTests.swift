@@ -188,7 +188,7 @@ func readToEnd(_ fd: CInt) async throws -> Data {
         let result = await task.result
         let sockets = try TestProcess("ss", ["-tanp"], input: .null)
         _ = try await sockets.waitForExit()
-        let lines = String(decoding: sockets.stdout, as: UTF8.self).split(separator: "\n").filter { $0.contains(":\(port)") }
+        let lines = sockets.stdout.text.split(separator: "\n").filter { $0.contains(":\(port)") }
         #expect(reboundPort == port, "\(result) \(lines)")
     }
 }
