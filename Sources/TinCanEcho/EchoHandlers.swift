@@ -19,17 +19,14 @@ public enum EchoTransform: Sendable {
     }
 }
 
-/// Echoes a TCP stream. Reads pause while the peer is not reading our replies (the channel is not
-/// writable), so a client that only sends cannot grow the server's memory. When the client half-closes,
-/// the replies already queued are flushed and the connection is closed.
-final class TCPEchoHandler: ChannelDuplexHandler {
+/// Echoes a TCP stream. Reading stops (`autoRead` off) while the peer is not reading our replies
+/// (the channel is not writable), so a client that only sends cannot grow the server's memory.
+/// When the client half-closes, the replies already queued are flushed and the connection is closed.
+final class TCPEchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = Never
-    typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
     private let transform: EchoTransform
-    private var readPending = false
 
     init(transform: EchoTransform) {
         self.transform = transform
@@ -45,19 +42,9 @@ final class TCPEchoHandler: ChannelDuplexHandler {
         context.flush()
     }
 
-    func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            context.read()
-        } else {
-            self.readPending = true
-        }
-    }
-
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, self.readPending {
-            self.readPending = false
-            context.read()
-        }
+        // Toggling autoRead costs nothing per message, unlike intercepting every read().
+        try? context.channel.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 

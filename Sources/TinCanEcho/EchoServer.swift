@@ -105,6 +105,8 @@ public final class EchoServer: Service, Sendable {
         }
         let open = self.connections.withLock { Array($0.values) }
         for channel in open { channel.close(promise: nil) }
+        // Return only once every connection is closed, so nothing outlives the service.
+        for channel in open { try? await channel.closeFuture.get() }
         self.logger.info("echo stopped; closed \(open.count) connections")
     }
 
