@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "TinCanCore", targets: ["TinCanCore"]),
         .library(name: "TinCanRelay", targets: ["TinCanRelay"]),
         .library(name: "TinCanEcho", targets: ["TinCanEcho"]),
+        .library(name: "TinCanTFTP", targets: ["TinCanTFTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -40,6 +41,16 @@ let package = Package(
         ),
         .target(
             name: "TinCanEcho",
+            dependencies: [
+                "TinCanCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TinCanTFTP",
             dependencies: [
                 "TinCanCore",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,6 +99,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "TinCanTFTPTests",
+            dependencies: [
+                "TinCanTFTP", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
