@@ -1,0 +1,129 @@
+import NIOCore
+
+/// Timing of a transfer: retries, timeouts and block-number rollover, with their defaults.
+public struct TFTPTiming: Hashable, Sendable {
+    /// Timeouts in a row after which a transfer fails. Default 6.
+    public var maxRetries: Int
+    /// The timeout before any round trip has been measured. Default 1 s.
+    public var initialTimeout: TimeAmount
+    /// The shortest adaptive timeout. Default 20 ms: well above a LAN's round trip and scheduling
+    /// jitter, far below the fixed 1-6 s that makes other implementations crawl under loss.
+    public var minTimeout: TimeAmount
+    /// The longest timeout, after backing off. Default 5 s.
+    public var maxTimeout: TimeAmount
+    /// The block number that follows 65535: 0 (the common choice, and tftp-hpa's) or 1.
+    public var rolloverTo: UInt16
+    /// How long a receiver keeps answering a repeated final block after its final ACK (restarted
+    /// by each repeat). The sender may have backed off as far as `maxTimeout`, so a server should
+    /// wait at least twice that; nil means four current timeouts, which suits a client that should
+    /// exit promptly.
+    /// Default nil.
+    public var dally: TimeAmount?
+
+    public init(
+        maxRetries: Int = 6,
+        initialTimeout: TimeAmount = .seconds(1),
+        minTimeout: TimeAmount = .milliseconds(20),
+        maxTimeout: TimeAmount = .seconds(5),
+        rolloverTo: UInt16 = 0,
+        dally: TimeAmount? = nil
+    ) {
+        self.dally = dally
+        self.maxRetries = maxRetries
+        self.initialTimeout = initialTimeout
+        self.minTimeout = minTimeout
+        self.maxTimeout = maxTimeout
+        self.rolloverTo = rolloverTo == 1 ? 1 : 0
+    }
+}
+
+/// The retransmission timeout: fixed when the peers negotiated one (RFC 2349), otherwise adapted
+/// to the measured round trip the way TCP does it (RFC 6298: SRTT + 4 * RTTVAR, doubled on each
+/// timeout, samples only from packets sent once).
+struct RetransmissionTimer: Hashable, Sendable {
+    private let timing: TFTPTiming
+    private let fixed: TimeAmount?
+    private var smoothed: Int64?
+    private var variation: Int64 = 0
+    private var backoff: Int64 = 1
+    private(set) var current: TimeAmount
+
+    init(timing: TFTPTiming, negotiatedSeconds: Int?) {
+        self.timing = timing
+        self.fixed = negotiatedSeconds.map { .seconds(Int64($0)) }
+        self.current = self.fixed ?? timing.initialTimeout
+    }
+
+    /// A round trip measured on a packet that was sent once.
+    mutating func sample(_ rtt: TimeAmount) {
+        self.backoff = 1
+        guard self.fixed == nil else { return }
+        let r = max(rtt.nanoseconds, 0)
+        if let srtt = self.smoothed {
+            self.variation = (3 * self.variation + abs(srtt - r)) / 4
+            self.smoothed = (7 * srtt + r) / 8
+        } else {
+            self.smoothed = r
+            self.variation = r / 2
+        }
+        self.recompute()
+    }
+
+    /// A timeout fired: wait twice as long next time.
+    mutating func timedOut() {
+        self.backoff = min(self.backoff * 2, 64)
+        self.recompute()
+    }
+
+    /// Progress was made without a usable sample: stop backing off.
+    mutating func progressed() {
+        if self.backoff != 1 {
+            self.backoff = 1
+            self.recompute()
+        }
+    }
+
+    private mutating func recompute() {
+        if let fixed = self.fixed {
+            self.current = fixed
+            return
+        }
+        let base = self.smoothed.map { $0 + 4 * self.variation } ?? self.timing.initialTimeout.nanoseconds
+        let clamped = min(max(base, self.timing.minTimeout.nanoseconds), self.timing.maxTimeout.nanoseconds)
+        self.current = .nanoseconds(min(clamped * self.backoff, self.timing.maxTimeout.nanoseconds))
+    }
+}
+
+/// Maps absolute block indices (1, 2, 3, ...) to the 16-bit numbers on the wire and back.
+///
+/// With rollover to 0 the wire number is the index modulo 65536; with rollover to 1, block 65536
+/// is numbered 1 again (index 0 stays 0: it is the ACK of a write request).
+struct BlockNumbering: Hashable, Sendable {
+    let rolloverTo: UInt16
+
+    /// The wire number of absolute block `index`.
+    func wire(_ index: Int) -> UInt16 {
+        if self.rolloverTo == 0 || index == 0 { return UInt16(truncatingIfNeeded: index) }
+        return UInt16((index - 1) % 65535 + 1)
+    }
+
+    /// The latest absolute index in `range` whose wire number is `number`, if any. Windows are at
+    /// most 65535 blocks wide, so within one window the answer is unique.
+    func absolute(_ number: UInt16, in range: ClosedRange<Int>) -> Int? {
+        let upper = range.upperBound
+        let candidate: Int
+        if self.rolloverTo == 0 {
+            candidate = upper - Self.modulo(upper - Int(number), 65536)
+        } else if number == 0 {
+            candidate = 0
+        } else {
+            candidate = upper - Self.modulo(upper - Int(number), 65535)
+        }
+        return range.contains(candidate) ? candidate : nil
+    }
+
+    private static func modulo(_ value: Int, _ divisor: Int) -> Int {
+        let r = value % divisor
+        return r < 0 ? r + divisor : r
+    }
+}

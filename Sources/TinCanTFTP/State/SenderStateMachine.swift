@@ -1,0 +1,257 @@
+import NIOCore
+
+/// The sending side of a transfer (a server answering an RRQ, a client doing a put): cuts the file
+/// into blocks, sends them a window at a time (RFC 7440; a window of 1 is RFC 1350's lock-step),
+/// and moves on when the receiver acknowledges.
+///
+/// - A duplicate ACK never causes a resend (no Sorcerer's Apprentice): only the timer does.
+/// - An ACK for a block inside the window means the receiver saw a gap after it; sending resumes
+///   right after that block.
+/// - A timeout resends the window from the first unacknowledged block and doubles the timeout;
+///   after `maxRetries` timeouts in a row the transfer fails.
+///
+/// Pure: no sockets, files or clocks. Time comes in with each event.
+struct TFTPSenderStateMachine {
+    /// How the transfer begins.
+    enum Start: Hashable, Sendable {
+        /// Server, RRQ without options: DATA 1 goes out at once.
+        case sendData
+        /// Server, RRQ with options: OACK first, then wait for ACK 0.
+        case sendOptionAck([TFTPOption])
+        /// Client put: the WRQ is sent; wait for ACK 0 (no options) or an OACK for `requested`.
+        case sendRequest(TFTPRequest)
+    }
+
+    private enum State: Hashable {
+        case idle
+        /// Waiting for ACK 0 (or an OACK) to the packet we sent first.
+        case handshake(first: TFTPPacket, requested: [TFTPOption]?, sentAt: NIODeadline, resent: Bool)
+        case transferring
+        case finished
+    }
+
+    private var state: State = .idle
+    private let start: Start
+    private let timing: TFTPTiming
+    private(set) var options: TFTPTransferOptions
+    private var timer: RetransmissionTimer
+    private let numbering: BlockNumbering
+
+    /// File bytes read but not yet cut into blocks.
+    private var pending = ByteBuffer()
+    /// Blocks `acked + 1 ...` that are cut, sent or not.
+    private var blocks = CircularBuffer<ByteBuffer>()
+    /// The last block the receiver acknowledged.
+    private var acked = 0
+    /// The next block to send.
+    private var next = 1
+    /// The index of the final block, once the file's end is known.
+    private var finalBlock: Int?
+    private var endOfFile = false
+    private var readOutstanding = false
+    private var retries = 0
+    /// The block whose ACK will measure a round trip (sent once, at `sampleSentAt`).
+    private var sampleBlock: Int?
+    private var sampleSentAt: NIODeadline = .uptimeNanoseconds(0)
+    private(set) var stats = TFTPTransferStats()
+
+    init(start: Start, options: TFTPTransferOptions, timing: TFTPTiming) {
+        self.start = start
+        self.options = options
+        self.timing = timing
+        self.timer = RetransmissionTimer(timing: timing, negotiatedSeconds: options.timeoutSeconds)
+        self.numbering = BlockNumbering(rolloverTo: timing.rolloverTo)
+    }
+
+    var isFinished: Bool { self.state == .finished }
+
+    // MARK: events
+
+    mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
+        precondition(self.state == .idle, "begin called twice")
+        var actions: [TFTPTransferAction] = [.read(self.readAhead)]
+        self.readOutstanding = true
+        switch self.start {
+        case .sendData:
+            self.state = .transferring
+        case .sendOptionAck(let acknowledged):
+            let packet = TFTPPacket.optionAcknowledgment(acknowledged)
+            self.state = .handshake(first: packet, requested: nil, sentAt: now, resent: false)
+            actions += [.send(packet), .setTimer(now + self.timer.current)]
+        case .sendRequest(let request):
+            let packet = TFTPPacket.writeRequest(request)
+            self.state = .handshake(first: packet, requested: request.options, sentAt: now, resent: false)
+            actions += [.send(packet), .setTimer(now + self.timer.current)]
+        }
+        return actions
+    }
+
+    /// The file bytes asked for by `.read` (all of them, or fewer at the end of the file).
+    mutating func supply(_ data: ByteBuffer, endOfFile: Bool, now: NIODeadline) -> [TFTPTransferAction] {
+        guard self.state != .finished else { return [] }
+        self.readOutstanding = false
+        var data = data
+        self.pending.writeBuffer(&data)
+        self.endOfFile = self.endOfFile || endOfFile
+        self.cutBlocks()
+        guard self.state == .transferring else { return self.prefetch() }
+        return self.fillWindow(now: now)
+    }
+
+    mutating func received(_ packet: TFTPPacket, now: NIODeadline) -> [TFTPTransferAction] {
+        switch (self.state, packet) {
+        case (.finished, _), (.idle, _):
+            return []
+        case (_, .error(let error)):
+            self.state = .finished
+            return [.fail(error, sendToPeer: false), .close]
+        case (.handshake(_, _, let sentAt, let resent), .acknowledgment(0)):
+            if !resent { self.timer.sample(now - sentAt) }
+            self.state = .transferring
+            self.retries = 0
+            return self.fillWindow(now: now)
+        case (.handshake(_, let requested?, let sentAt, let resent), .optionAcknowledgment(let acknowledged)):
+            switch TFTPNegotiation.accept(acknowledged, requested: requested) {
+            case .success(let negotiated):
+                self.options = negotiated
+                self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: negotiated.timeoutSeconds)
+                if !resent { self.timer.sample(now - sentAt) }
+                self.state = .transferring
+                self.retries = 0
+                // Blocks already cut used the default size; cut again with the negotiated one.
+                self.recut()
+                return self.fillWindow(now: now)
+            case .failure(let error):
+                self.state = .finished
+                return [.fail(error, sendToPeer: true), .close]
+            }
+        case (.transferring, .acknowledgment(let number)):
+            return self.acknowledged(number, now: now)
+        default:
+            // Stray packets of the wrong kind from the right peer are ignored, not fatal.
+            return []
+        }
+    }
+
+    mutating func timerFired(now: NIODeadline) -> [TFTPTransferAction] {
+        switch self.state {
+        case .idle, .finished:
+            return []
+        case .handshake(let first, let requested, _, _):
+            guard let failure = self.countTimeout() else {
+                self.state = .handshake(first: first, requested: requested, sentAt: now, resent: true)
+                self.stats.retransmissions += 1
+                return [.send(first), .setTimer(now + self.timer.current)]
+            }
+            return failure
+        case .transferring:
+            if let failure = self.countTimeout() { return failure }
+            // Go back to the first unacknowledged block and send the window again.
+            self.next = self.acked + 1
+            self.sampleBlock = nil
+            return self.fillWindow(now: now, resending: true)
+        }
+    }
+
+    // MARK: internals
+
+    private var blockSize: Int { self.options.blockSize }
+    private var readAhead: Int { max(self.options.windowSize, 2) * self.options.blockSize * 2 }
+
+    private mutating func countTimeout() -> [TFTPTransferAction]? {
+        self.retries += 1
+        self.stats.timeouts += 1
+        self.timer.timedOut()
+        guard self.retries > self.timing.maxRetries else { return nil }
+        self.state = .finished
+        return [.fail(TFTPError(.notDefined, "timed out after \(self.timing.maxRetries) retries"), sendToPeer: true), .close]
+    }
+
+    private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {
+        guard let block = self.numbering.absolute(number, in: self.acked...(self.next - 1)), block > self.acked else {
+            // A duplicate or stale ACK: the timer, not this, decides about resending.
+            return []
+        }
+        if block == self.sampleBlock { self.timer.sample(now - self.sampleSentAt) } else { self.timer.progressed() }
+        if let sample = self.sampleBlock, sample <= block { self.sampleBlock = nil }
+        for _ in self.acked..<block {
+            let sent = self.blocks.removeFirst()
+            self.stats.bytes += sent.readableBytes
+            self.stats.blocks += 1
+        }
+        self.acked = block
+        self.retries = 0
+        if block == self.finalBlock {
+            self.state = .finished
+            return [.complete(self.stats), .close]
+        }
+        // An ACK short of what was sent means a gap: resume right after it (RFC 7440).
+        if self.next > block + 1 {
+            self.next = block + 1
+            self.sampleBlock = nil
+        }
+        return self.fillWindow(now: now)
+    }
+
+    private mutating func fillWindow(now: NIODeadline, resending: Bool = false) -> [TFTPTransferAction] {
+        var actions: [TFTPTransferAction] = []
+        let windowEnd = self.acked + self.options.windowSize
+        while self.next <= windowEnd {
+            let offset = self.next - self.acked - 1
+            guard offset < self.blocks.count else { break }
+            let block = self.blocks[self.blocks.index(self.blocks.startIndex, offsetBy: offset)]
+            actions.append(.send(.data(block: self.numbering.wire(self.next), payload: block)))
+            if resending || self.next <= self.highestSent {
+                self.stats.retransmissions += 1
+            } else {
+                self.highestSent = self.next
+                if self.sampleBlock == nil {
+                    self.sampleBlock = self.next
+                    self.sampleSentAt = now
+                }
+            }
+            if self.next == self.finalBlock {
+                self.next += 1
+                break
+            }
+            self.next += 1
+        }
+        actions += self.prefetch()
+        actions.append(.setTimer(now + self.timer.current))
+        return actions
+    }
+
+    private var highestSent = 0
+
+    /// Asks for more of the file while less than a window or two is ready.
+    private mutating func prefetch() -> [TFTPTransferAction] {
+        guard !self.endOfFile, !self.readOutstanding else { return [] }
+        let unsentBlocks = self.blocks.count - (self.next - self.acked - 1)
+        guard unsentBlocks < 2 * self.options.windowSize else { return [] }
+        self.readOutstanding = true
+        return [.read(self.readAhead)]
+    }
+
+    private mutating func cutBlocks() {
+        while self.pending.readableBytes >= self.blockSize {
+            self.blocks.append(self.pending.readSlice(length: self.blockSize)!)
+        }
+        if self.endOfFile, self.finalBlock == nil {
+            // The last block is shorter than a full one, and empty when the size is a multiple.
+            self.blocks.append(self.pending.readSlice(length: self.pending.readableBytes)!)
+            self.finalBlock = self.acked + self.blocks.count
+        }
+    }
+
+    /// Before any block is sent (handshake), re-cuts the read-ahead with the negotiated size.
+    private mutating func recut() {
+        guard self.acked == 0, self.next == 1 else { return }
+        var all = ByteBuffer()
+        for var block in self.blocks { all.writeBuffer(&block) }
+        all.writeBuffer(&self.pending)
+        self.blocks.removeAll()
+        self.pending = all
+        self.finalBlock = nil
+        self.cutBlocks()
+    }
+}
