@@ -92,7 +92,7 @@ struct RelayIOOptions: ParsableArguments {
             guard fd >= 0 else {
                 throw TinCanError(operation: "open \(sendFile)", cause: TinCanError.describeErrno(errno))
             }
-            input = .reader(FileDescriptorReader(fd: fd, chunkSize: chunkSize, closeWhenDone: true))
+            input = .reader(FileDescriptorReader(fd: fd, name: sendFile, chunkSize: chunkSize, closeWhenDone: true))
         } else {
             input = .reader(FileDescriptorReader(fd: 0, chunkSize: chunkSize))
         }

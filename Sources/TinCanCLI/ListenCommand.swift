@@ -51,6 +51,9 @@ struct ListenCommand: AsyncParsableCommand {
         if self.broker, self.io.exec != nil { throw ValidationError("--broker and --exec cannot be used together") }
         if self.udp, self.io.exec != nil { throw ValidationError("--exec works with TCP only") }
         if self.udp, self.broker { throw ValidationError("--broker works with TCP only") }
+        if self.keepOpen || self.broker, self.io.sendText != nil || self.io.sendFile != nil {
+            throw ValidationError("--send and --send-file answer one connection; they cannot be used with -k or --broker")
+        }
     }
 
     func run() async throws {

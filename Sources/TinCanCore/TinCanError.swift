@@ -75,7 +75,7 @@ public struct TinCanError: Error, Sendable, CustomStringConvertible {
         case ENETUNREACH: return "network unreachable"
         case EHOSTUNREACH: return "host unreachable"
         case EADDRNOTAVAIL: return "address not available on this machine"
-        case EPIPE: return "broken pipe (peer closed the connection)"
+        case EPIPE: return "broken pipe (the reader went away)"
         default:
             guard let text = strerror(code) else { return "error \(code)" }
             let message = String(cString: text)

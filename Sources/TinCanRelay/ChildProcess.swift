@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import CTinCanShims
+import Foundation
 import NIOPosix
 import TinCanCore
 
@@ -75,27 +76,40 @@ public struct ChildProcess: Sendable {
         return ChildProcess(pid: pid, stdinFD: toChild[1], stdoutFD: fromChild[0])
     }
 
-    /// Waits for the child to exit, sending SIGTERM if it has not within `grace` seconds.
+    /// Waits for the child to exit: after `graceSeconds` it gets SIGTERM, and SIGKILL after as
+    /// long again. The waiting happens on a thread of its own, never on a shared pool.
     ///
     /// - Returns: the exit status, or 128 + signal number when a signal ended it.
     @discardableResult
     public func reap(graceSeconds: Double = 2) async -> Int32 {
         let pid = self.pid
-        return (try? await NIOThreadPool.singleton.runIfActive {
-            var status: CInt = 0
-            let deadline = graceSeconds * 1000
-            var waited = 0.0
-            while waited < deadline {
-                let r = waitpid(pid, &status, WNOHANG)
-                if r == pid { return ChildProcess.decode(status) }
-                if r < 0 { return -1 }
-                usleep(10_000)
-                waited += 10
+        return await withCheckedContinuation { continuation in
+            let thread = Thread {
+                var status: CInt = 0
+                var waited = 0.0
+                var signalled: CInt = 0
+                while true {
+                    let r = waitpid(pid, &status, WNOHANG)
+                    if r == pid { break }
+                    if r < 0, errno != EINTR {
+                        continuation.resume(returning: -1)
+                        return
+                    }
+                    usleep(10_000)
+                    waited += 0.01
+                    if waited >= graceSeconds, signalled == 0 {
+                        kill(pid, SIGTERM)
+                        signalled = SIGTERM
+                    } else if waited >= 2 * graceSeconds, signalled == SIGTERM {
+                        kill(pid, SIGKILL)
+                        signalled = SIGKILL
+                    }
+                }
+                continuation.resume(returning: ChildProcess.decode(status))
             }
-            kill(pid, SIGTERM)
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            return ChildProcess.decode(status)
-        }) ?? -1
+            thread.name = "tincan-reap-\(pid)"
+            thread.start()
+        }
     }
 
     private static func decode(_ status: CInt) -> Int32 {

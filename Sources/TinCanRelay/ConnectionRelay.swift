@@ -51,6 +51,7 @@ enum ConnectionRelay {
                             try await output.write(buffer)
                         }
                     } catch let error as IdleTimeoutError {
+                        try? await output.end()
                         throw error
                     } catch let error as TinCanError {
                         throw error
@@ -60,6 +61,8 @@ enum ConnectionRelay {
                         // ended normally; the send side decides whether that is a failure.
                         logger.debug("receive from \(peerName) after its FIN: reset")
                     } catch {
+                        // What arrived before the failure still reaches the output.
+                        try? await output.end()
                         throw TinCanError(operation: "receive from \(peerName)", underlying: error)
                     }
                     counters.peerFinished.store(true, ordering: .relaxed)
@@ -102,6 +105,11 @@ enum ConnectionRelay {
                     // conversation ends; before, our data was cut off.
                     let code = TinCanError.errno(of: failure.error)
                     let peerGone = code == EPIPE || code == ECONNRESET || failure.error is ChannelError
+                    if peerGone, !counters.peerFinished.load(ordering: .relaxed) {
+                        // The FIN may have arrived but not been read yet (our output was slow):
+                        // let the receiving side finish before judging.
+                        while let side = try? await group.next(), side != .peerFinished {}
+                    }
                     if !(peerGone && counters.peerFinished.load(ordering: .relaxed)) {
                         channel.close(promise: nil)
                         throw TinCanError(operation: "send to \(peerName)", underlying: failure.error)

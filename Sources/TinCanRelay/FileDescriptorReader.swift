@@ -26,6 +26,7 @@ public final class FileDescriptorReader: Sendable {
     public static let defaultChunkSize = 256 * 1024
 
     private let fd: CInt
+    private let name: String
     private let closeWhenDone: Bool
     private let chunkSize: Int
     private let demand: Demand
@@ -38,9 +39,16 @@ public final class FileDescriptorReader: Sendable {
     /// - Parameters:
     ///   - fd: the descriptor to read until end of file.
     ///   - chunkSize: the largest single read, and so the largest chunk handed out.
+    ///   - name: how errors name the descriptor, e.g. `standard input`.
     ///   - closeWhenDone: close `fd` when reading ends (end of file, error, or the consumer gone).
-    public init(fd: CInt, chunkSize: Int = FileDescriptorReader.defaultChunkSize, closeWhenDone: Bool = false) {
+    public init(
+        fd: CInt,
+        name: String = "standard input",
+        chunkSize: Int = FileDescriptorReader.defaultChunkSize,
+        closeWhenDone: Bool = false
+    ) {
         self.fd = fd
+        self.name = name
         self.closeWhenDone = closeWhenDone
         self.chunkSize = chunkSize
         let demand = Demand()
@@ -72,7 +80,7 @@ public final class FileDescriptorReader: Sendable {
                 self.source.finish()
                 return
             case .failed(let code):
-                self.source.finish(TinCanError(operation: "read standard input", cause: TinCanError.describeErrno(code), errno: code))
+                self.source.finish(TinCanError(operation: "read \(self.name)", cause: TinCanError.describeErrno(code), errno: code))
                 return
             }
         }

@@ -34,6 +34,8 @@ public enum TCPDialer {
                 logger.debug("connecting to \(address.endpointDescription)")
                 let output = try await bootstrap.connect(to: address, channelInitializer: initializer)
                 return (output, address)
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 var operation = "connect to \(endpoint)"
                 if endpoint.host != address.ipAddress { operation += " (\(address.endpointDescription))" }

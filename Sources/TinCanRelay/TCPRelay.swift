@@ -82,8 +82,7 @@ func relay(
         }
         logger.info("started '\(command)' (pid \(child.pid)) for \(peerName)")
         let writer = FileDescriptorWriter(fd: child.stdinFD, name: "exec stdin", closeWhenDone: true)
-        let reader = FileDescriptorReader(fd: child.stdoutFD, closeWhenDone: true)
-        defer { writer.finish() }
+        let reader = FileDescriptorReader(fd: child.stdoutFD, name: "exec stdout", closeWhenDone: true)
         var childOptions = options
         childOptions.inputIsTerminal = false
         let result: Result<RelayStats, any Error>
@@ -191,7 +190,12 @@ public struct TCPRelayListener: Sendable {
         var lastError: (any Error)?
         for address in addresses {
             do {
-                return try await ServerBootstrap(group: group)
+                var bootstrap = ServerBootstrap(group: group)
+                if self.settings.family == .ipv6, address.protocol == .inet6 {
+                    // `-6` means IPv6 only, even on the wildcard address.
+                    bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+                }
+                return try await bootstrap
                     .serverChannelOption(.backlog, value: self.settings.backlog)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)

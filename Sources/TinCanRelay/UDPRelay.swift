@@ -17,6 +17,16 @@ public enum UDPLimits {
     public static let maxDatagram = 65507
     /// How long `connect -u` waits for replies after its input ends, when `-w` is not given.
     public static let defaultLinger = TimeAmount.seconds(1)
+    /// Room for the largest datagram: NIO's default 2 KiB would silently cut longer ones short.
+    static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 65536)
+
+    /// The one-line failure for a UDP socket error, worded the same on the send and receive paths.
+    static func failure(_ endpoint: Endpoint, _ error: any Error) -> TinCanError {
+        if let error = error as? TinCanError { return error }
+        var cause = TinCanError.cause(of: error)
+        if TinCanError.errno(of: error) == ECONNREFUSED { cause += " (ICMP port unreachable: nothing listens there)" }
+        return TinCanError(operation: "udp to \(endpoint)", cause: cause, errno: TinCanError.errno(of: error))
+    }
 }
 
 /// The UDP side of `tincan connect -u`: each read of the input is sent as one datagram; replies are
@@ -37,6 +47,7 @@ public enum UDPRelayClient {
         let socket: DatagramConnection
         do {
             socket = try await DatagramBootstrap(group: group)
+                .channelOption(.recvAllocator, value: UDPLimits.receiveAllocator)
                 .connect(to: address) { channel in
                     channel.eventLoop.makeCompletedFuture { try DatagramConnection(wrappingChannelSynchronously: channel) }
                 }
@@ -61,12 +72,8 @@ public enum UDPRelayClient {
                             lastActivity.withLock { $0 = clock.now }
                             try await sink.write(envelope.data)
                         }
-                    } catch let error as TinCanError {
-                        throw error
                     } catch {
-                        let cause = TinCanError.cause(of: error)
-                        throw TinCanError(operation: "udp to \(endpoint)", cause: cause + (
-                            TinCanError.errno(of: error) == ECONNREFUSED ? " (ICMP port unreachable: nothing listens there)" : ""))
+                        throw UDPLimits.failure(endpoint, error)
                     }
                     return false
                 }
@@ -80,7 +87,7 @@ public enum UDPRelayClient {
                                 do {
                                     try await socket.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram))
                                 } catch {
-                                    throw TinCanError(operation: "udp to \(endpoint)", underlying: error)
+                                    throw UDPLimits.failure(endpoint, error)
                                 }
                                 counters.sent.add(datagram.readableBytes, ordering: .relaxed)
                             }
@@ -106,6 +113,7 @@ public enum UDPRelayClient {
             try? await socket.channel.close()
             throw error
         }
+        try await sink.end()
         let stats = counters.stats
         logger.info("closed: \(stats.sent) bytes sent, \(stats.received) bytes received")
         return stats
@@ -155,8 +163,14 @@ public struct UDPRelayListener: Sendable {
         let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .udp)
         let socket: DatagramConnection
         do {
-            socket = try await DatagramBootstrap(group: group)
+            var bootstrap = DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
+                .channelOption(.recvAllocator, value: UDPLimits.receiveAllocator)
+            if self.settings.family == .ipv6, addresses[0].protocol == .inet6 {
+                // `-6` means IPv6 only, even on the wildcard address.
+                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+            }
+            socket = try await bootstrap
                 .bind(to: addresses[0]) { channel in
                     channel.eventLoop.makeCompletedFuture { try DatagramConnection(wrappingChannelSynchronously: channel) }
                 }
@@ -171,18 +185,20 @@ public struct UDPRelayListener: Sendable {
         let sink = self.options.sendOnly ? RelayOutput.discard : output
         let sendInput = !self.options.receiveOnly
         defer { socket.channel.close(promise: nil) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            let endpoint = self.endpoint
             group.addTask {
-                for try await envelope in socket.inbound {
-                    if peers.heard(envelope.remoteAddress) {
-                        logger.info("datagrams from \(envelope.remoteAddress.endpointDescription)")
-                    }
-                    try await sink.write(envelope.data)
+                defer { peers.cancelWaiters() }
+                do {
+                    try await Self.receive(socket, peers: peers, sink: sink, logger: logger)
+                } catch {
+                    throw TinCanError(operation: "udp on \(endpoint)", underlying: error)
                 }
+                return true
             }
             if sendInput {
                 group.addTask {
-                    await peers.waitForFirst()
+                    guard await peers.waitForFirst() else { return false }
                     for try await chunk in input.makeChunks() {
                         var rest = chunk
                         while let datagram = rest.readSlice(length: min(rest.readableBytes, UDPLimits.maxDatagram)),
@@ -194,11 +210,22 @@ public struct UDPRelayListener: Sendable {
                         }
                     }
                     logger.info("end of input: nothing more will be sent")
+                    return false
                 }
             }
-            // The listener ends when its socket does; the input ending is not a reason to stop.
-            try await group.next()
-            try await group.waitForAll()
+            // The listener ends when its socket does (the first task to finish); the input
+            // ending is not a reason to stop.
+            while let socketEnded = try await group.next(), !socketEnded {}
+            group.cancelAll()
+        }
+    }
+
+    private static func receive(_ socket: DatagramConnection, peers: PeerList, sink: RelayOutput, logger: Logger) async throws {
+        for try await envelope in socket.inbound {
+            if peers.heard(envelope.remoteAddress) {
+                logger.info("datagrams from \(envelope.remoteAddress.endpointDescription)")
+            }
+            try await sink.write(envelope.data)
         }
     }
 }
@@ -207,7 +234,8 @@ public struct UDPRelayListener: Sendable {
 final class PeerList: Sendable {
     private struct State {
         var peers: [SocketAddress] = []
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [CheckedContinuation<Bool, Never>] = []
+        var cancelled = false
     }
 
     private let state = Mutex(State())
@@ -217,7 +245,7 @@ final class PeerList: Sendable {
 
     /// Records a datagram from `peer`; true when the peer is new.
     func heard(_ peer: SocketAddress) -> Bool {
-        let (isNew, waiters) = self.state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+        let (isNew, waiters) = self.state.withLock { state -> (Bool, [CheckedContinuation<Bool, Never>]) in
             let isNew: Bool
             if let index = state.peers.firstIndex(of: peer) {
                 state.peers.remove(at: index)
@@ -231,22 +259,36 @@ final class PeerList: Sendable {
             state.waiters.removeAll()
             return (isNew, waiters)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
         return isNew
     }
 
     var current: [SocketAddress] { self.state.withLock { $0.peers } }
 
-    func waitForFirst() async {
-        await withCheckedContinuation { continuation in
-            let ready = self.state.withLock { state in
-                if state.peers.isEmpty {
+    /// Waits until a first peer is heard from; false when cancelled or the socket ended first.
+    func waitForFirst() async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let ready: Bool? = self.state.withLock { state in
+                    if state.cancelled { return false }
+                    if !state.peers.isEmpty { return true }
                     state.waiters.append(continuation)
-                    return false
+                    return nil
                 }
-                return true
+                if let ready { continuation.resume(returning: ready) }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            self.cancelWaiters()
         }
+    }
+
+    /// Releases every waiter with `false`, now and later.
+    func cancelWaiters() {
+        let waiters = self.state.withLock { state in
+            state.cancelled = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: false) }
     }
 }

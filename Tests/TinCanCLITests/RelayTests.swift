@@ -148,6 +148,38 @@ import TinCanTestSupport
         #expect(process.stdout.text == "ping")
     }
 
+    @Test("datagrams up to 64 KiB pass whole in both directions")
+    func largeDatagrams() async throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let outbound = TestData.random(count: 60_000, seed: 31)
+        try outbound.write(to: URL(fileURLWithPath: directory + "/in"))
+        let server = try TestSocket.udp()
+        // -w 3: the reply must come within the linger even on a machine busy with other tests.
+        let process = try tincan(["connect", "-u", "-w", "3", "127.0.0.1", String(server.port)], input: .file(directory + "/in"))
+        let (datagram, port) = try await Blocking.run { try server.receiveDatagram() }
+        #expect(datagram == outbound)
+        let reply = TestData.random(count: 65_000, seed: 32)
+        try server.sendDatagram(reply, port: port)
+        #expect(try await process.waitForExit() == 0)
+        #expect(process.stdout == reply)
+    }
+
+    @Test("listen -u keeps serving after its stdin ends")
+    func listenerOutlivesInput() async throws {
+        let process = try tincan(["listen", "-u", "-v", "127.0.0.1", "0"], input: .null)
+        defer { process.kill() }
+        let port = try await process.listeningPort()
+        let client = try TestSocket.udp()
+        try client.sendDatagram(Data("first".utf8), port: port)
+        try await process.waitForStdout(count: 5)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(process.isRunning)
+        try client.sendDatagram(Data("second".utf8), port: port)
+        try await process.waitForStdout(count: 11)
+        #expect(process.stdout.text == "firstsecond")
+    }
+
     @Test("listen -u -k: stdin goes to every peer heard from")
     func keepOpen() async throws {
         let process = try tincan(["listen", "-u", "-k", "-v", "127.0.0.1", "0"])
