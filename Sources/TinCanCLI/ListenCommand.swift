@@ -30,6 +30,9 @@ struct ListenCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-clients"), help: "Most clients at once with -k; more are closed at once.")
     var maxClients: Int = TCPRelayListener.defaultMaxClients
 
+    @Option(name: .customLong("slow-client-timeout"), help: ArgumentHelp("With -k: disconnect a client that a write has waited on for SECONDS (default 10).", valueName: "SECONDS"))
+    var slowClientTimeout: Double = 10
+
     @Option(help: "Length of the queue of connections not yet accepted (listen(2) backlog).")
     var backlog: Int32 = 128
 
@@ -48,6 +51,7 @@ struct ListenCommand: AsyncParsableCommand {
         }
         if self.maxClients < 1 { throw ValidationError("--max-clients must be at least 1") }
         if self.backlog < 0 { throw ValidationError("--backlog must not be negative") }
+        try validateSeconds(self.slowClientTimeout, "--slow-client-timeout")
         if self.broker, self.io.exec != nil { throw ValidationError("--broker and --exec cannot be used together") }
         if self.udp, self.io.exec != nil { throw ValidationError("--exec works with TCP only") }
         if self.udp, self.broker { throw ValidationError("--broker works with TCP only") }
@@ -71,7 +75,8 @@ struct ListenCommand: AsyncParsableCommand {
             } else {
                 let listener = TCPRelayListener(
                     endpoint: endpoint, settings: settings, options: self.io.relayOptions,
-                    keepOpen: self.keepOpen, broker: self.broker, maxClients: self.maxClients
+                    keepOpen: self.keepOpen, broker: self.broker, maxClients: self.maxClients,
+                    slowClientTimeout: timeAmount(self.slowClientTimeout)
                 )
                 try await listener.run(ends: try self.io.makeEnds(), logger: logger)
             }

@@ -129,6 +129,9 @@ public struct TCPRelayListener: Sendable {
     public var broker: Bool
     /// Most clients connected at once in keep-open mode (`--max-clients`); others are closed at once.
     public var maxClients: Int
+    /// In keep-open mode, a client that a write has waited on this long is disconnected
+    /// (`--slow-client-timeout`), so it cannot stall the others.
+    public var slowClientTimeout: TimeAmount
 
     /// Default most clients at once in keep-open mode.
     public static let defaultMaxClients = 100
@@ -139,7 +142,8 @@ public struct TCPRelayListener: Sendable {
         options: RelayOptions = RelayOptions(),
         keepOpen: Bool = false,
         broker: Bool = false,
-        maxClients: Int = TCPRelayListener.defaultMaxClients
+        maxClients: Int = TCPRelayListener.defaultMaxClients,
+        slowClientTimeout: TimeAmount = Hub.defaultSlowClientTimeout
     ) {
         self.endpoint = endpoint
         self.settings = settings
@@ -147,6 +151,7 @@ public struct TCPRelayListener: Sendable {
         self.keepOpen = keepOpen || broker
         self.broker = broker
         self.maxClients = maxClients
+        self.slowClientTimeout = slowClientTimeout
     }
 
     /// Binds, reports the bound address through `onListening`, and serves until done: after the one
@@ -226,7 +231,7 @@ public struct TCPRelayListener: Sendable {
         ends: RelayEnds,
         logger: Logger
     ) async throws {
-        let hub = Hub(broker: self.broker)
+        let hub = Hub(broker: self.broker, slowClientTimeout: self.slowClientTimeout, logger: logger)
         let options = self.options
         let maxClients = self.maxClients
         try await withThrowingDiscardingTaskGroup { group in
@@ -234,7 +239,7 @@ public struct TCPRelayListener: Sendable {
                 group.addTask {
                     do {
                         for try await buffer in input.makeChunks() {
-                            await hub.broadcast(buffer, except: nil)
+                            for write in hub.broadcast(buffer, except: nil) { try? await write.get() }
                         }
                         logger.info("end of input: nothing more will be sent to clients")
                     } catch {
@@ -275,42 +280,89 @@ public struct TCPRelayListener: Sendable {
 
 /// The clients of a keep-open listener: what our input says goes to all of them, and with
 /// `--broker` what each says goes to all the others.
-final class Hub: Sendable {
+///
+/// A client that stops reading is disconnected, so that one slow reader can neither stall the
+/// others for long nor grow our memory: when more than ``maxQueuedBytesPerClient`` bytes wait for
+/// it, or when a write to it has waited ``slowClientTimeout``.
+public final class Hub: Sendable {
+    /// Bytes that may wait for one client before it is disconnected.
+    static let maxQueuedBytesPerClient = 4 << 20
+    /// How long one write may wait for a client, by default, before it is disconnected.
+    public static let defaultSlowClientTimeout = TimeAmount.seconds(10)
+
+    private final class Client: Sendable {
+        let channel: any Channel
+        let queued = Atomic<Int>(0)
+        init(_ channel: any Channel) { self.channel = channel }
+    }
+
     private struct State {
         var nextID = 0
-        var channels: [Int: any Channel] = [:]
+        var clients: [Int: Client] = [:]
     }
 
     private let state = Mutex(State())
     private let broker: Bool
+    private let slowClientTimeout: TimeAmount
+    private let logger: Logger
 
-    init(broker: Bool) { self.broker = broker }
+    init(broker: Bool, slowClientTimeout: TimeAmount, logger: Logger) {
+        self.broker = broker
+        self.slowClientTimeout = slowClientTimeout
+        self.logger = logger
+    }
 
-    var count: Int { self.state.withLock { $0.channels.count } }
+    var count: Int { self.state.withLock { $0.clients.count } }
 
     /// Registers a client, or returns nil when `limit` are already connected.
     func admit(_ channel: any Channel, limit: Int) -> Int? {
         self.state.withLock { state in
-            guard state.channels.count < limit else { return nil }
+            guard state.clients.count < limit else { return nil }
             state.nextID += 1
-            state.channels[state.nextID] = channel
+            state.clients[state.nextID] = Client(channel)
             return state.nextID
         }
     }
 
     func remove(_ id: Int) {
-        _ = self.state.withLock { $0.channels.removeValue(forKey: id) }
+        _ = self.state.withLock { $0.clients.removeValue(forKey: id) }
     }
 
-    /// Sends `buffer` to every client but `except`, and waits until each has taken it, so that the
-    /// slowest client paces the sender rather than our memory growing.
-    func broadcast(_ buffer: ByteBuffer, except: Int?) async {
-        let targets = self.state.withLock { state in state.channels.filter { $0.key != except }.map(\.value) }
-        await withTaskGroup(of: Void.self) { group in
-            for channel in targets {
-                group.addTask { try? await channel.writeAndFlush(buffer) }
+    /// Queues `buffer` for every client but `except`, disconnecting any client that has more than
+    /// ``maxQueuedBytesPerClient`` waiting.
+    ///
+    /// Returns the writes' futures; the source waits for them, so the clients pace it, and a
+    /// client that stops reading holds it up for at most the slow-client timeout.
+    @discardableResult
+    func broadcast(_ buffer: ByteBuffer, except: Int?) -> [EventLoopFuture<Void>] {
+        let targets = self.state.withLock { state in state.clients.filter { $0.key != except }.map(\.value) }
+        let count = buffer.readableBytes
+        var writes: [EventLoopFuture<Void>] = []
+        for client in targets {
+            let queued = client.queued.add(count, ordering: .relaxed).newValue
+            if queued > Self.maxQueuedBytesPerClient {
+                client.queued.subtract(count, ordering: .relaxed)
+                let peer = client.channel.remoteAddress?.endpointDescription ?? "?"
+                self.logger.info("disconnecting \(peer): it is not reading (more than \(Self.maxQueuedBytesPerClient) bytes waiting)")
+                client.channel.close(promise: nil)
+                continue
             }
+            let channel = client.channel
+            let logger = self.logger
+            let timeout = self.slowClientTimeout
+            let watchdog = channel.eventLoop.scheduleTask(in: timeout) {
+                let peer = channel.remoteAddress?.endpointDescription ?? "?"
+                logger.info("disconnecting \(peer): a write waited \(TinCanError.seconds(timeout)), it is not reading")
+                channel.close(promise: nil)
+            }
+            let write = channel.writeAndFlush(buffer)
+            write.whenComplete { _ in
+                watchdog.cancel()
+                client.queued.subtract(count, ordering: .relaxed)
+            }
+            writes.append(write)
         }
+        return writes
     }
 
     /// Copies what the client sends to `output` (and to the other clients with `--broker`) until it
@@ -320,7 +372,9 @@ final class Hub: Sendable {
         do {
             for try await buffer in connection.inbound {
                 received += buffer.readableBytes
-                if self.broker { await self.broadcast(buffer, except: id) }
+                if self.broker {
+                    for write in self.broadcast(buffer, except: id) { try? await write.get() }
+                }
                 try await output.write(buffer)
             }
             logger.info("\(peerName) half-closed the connection (FIN received)")

@@ -54,6 +54,25 @@ import TinCanTestSupport
         #expect(process.stdout.text == "from Afrom C")
     }
 
+    @Test("--broker: a client that stops reading is disconnected; the others get everything")
+    func brokerDropsANonReader() async throws {
+        let process = try tincan(["listen", "--broker", "--slow-client-timeout", "3", "-v", "127.0.0.1", "0"], input: .null, output: .file("/dev/null"))
+        defer { process.kill() }
+        let port = try await process.listeningPort()
+        let sockets = try await self.clients(3, to: process, port: port)
+        let (sender, reader, stalled) = (sockets[0], sockets[1], sockets[2])
+        let data = TestData.random(count: 32 << 20, seed: 41)
+        async let received = reader.receiveAsync(count: data.count)
+        try await Blocking.run { try sender.send(data) }
+        #expect(TestData.sha256(try await received) == TestData.sha256(data))
+        try await process.waitForStderr("it is not reading")
+        // The stalled client gets what was queued for it, then the end of the stream.
+        stalled.setTimeout(5)
+        var drained = 0
+        while let chunk = try? stalled.receiveSome() { drained += chunk.count }
+        #expect(drained < data.count)
+    }
+
     @Test("--max-clients: a client over the limit is closed at once, the others stay")
     func maxClients() async throws {
         let process = try tincan(["listen", "-k", "--max-clients", "1", "-v", "127.0.0.1", "0"])
