@@ -20,6 +20,16 @@ public enum UDPLimits {
     /// Room for the largest datagram: NIO's default 2 KiB would silently cut longer ones short.
     static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 65536)
 
+    /// `chunk` cut into datagrams of at most ``maxDatagram`` bytes (slices, not copies).
+    static func datagrams(of chunk: ByteBuffer) -> [ByteBuffer] {
+        var rest = chunk
+        var datagrams: [ByteBuffer] = []
+        while rest.readableBytes > 0 {
+            datagrams.append(rest.readSlice(length: min(rest.readableBytes, maxDatagram))!)
+        }
+        return datagrams
+    }
+
     /// The one-line failure for a UDP socket error, worded the same on the send and receive paths.
     static func failure(_ endpoint: Endpoint, _ error: any Error) -> TinCanError {
         if let error = error as? TinCanError { return error }
@@ -80,10 +90,7 @@ public enum UDPRelayClient {
                 if sendInput {
                     group.addTask {
                         for try await chunk in input.makeChunks() {
-                            var rest = chunk
-                            while let datagram = rest.readSlice(length: min(rest.readableBytes, UDPLimits.maxDatagram)),
-                                datagram.readableBytes > 0
-                            {
+                            for datagram in UDPLimits.datagrams(of: chunk) {
                                 do {
                                     try await socket.channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram))
                                 } catch {
@@ -200,10 +207,7 @@ public struct UDPRelayListener: Sendable {
                 group.addTask {
                     guard await peers.waitForFirst() else { return false }
                     for try await chunk in input.makeChunks() {
-                        var rest = chunk
-                        while let datagram = rest.readSlice(length: min(rest.readableBytes, UDPLimits.maxDatagram)),
-                            datagram.readableBytes > 0
-                        {
+                        for datagram in UDPLimits.datagrams(of: chunk) {
                             for peer in peers.current {
                                 try? await socket.channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram))
                             }

@@ -214,7 +214,7 @@ struct TFTPReceiverStateMachine {
         self.timer.timedOut()
         guard self.retries > self.timing.maxRetries else { return nil }
         self.state = .finished
-        return [.fail(TFTPError(.notDefined, "timed out after \(self.timing.maxRetries) retries"), sendToPeer: true), .close]
+        return TFTPTransferAction.timedOut(after: self.timing.maxRetries)
     }
 
     /// How long to keep answering a repeated final block (``TFTPTiming/dally``).

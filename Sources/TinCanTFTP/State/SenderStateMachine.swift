@@ -164,7 +164,7 @@ struct TFTPSenderStateMachine {
         self.timer.timedOut()
         guard self.retries > self.timing.maxRetries else { return nil }
         self.state = .finished
-        return [.fail(TFTPError(.notDefined, "timed out after \(self.timing.maxRetries) retries"), sendToPeer: true), .close]
+        return TFTPTransferAction.timedOut(after: self.timing.maxRetries)
     }
 
     private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {

@@ -19,6 +19,13 @@ enum TFTPTransferAction: Hashable, Sendable {
     case fail(TFTPError, sendToPeer: Bool)
 }
 
+extension TFTPTransferAction {
+    /// What both sides do when `maxRetries` timeouts in a row have passed: tell the peer, and stop.
+    static func timedOut(after maxRetries: Int) -> [TFTPTransferAction] {
+        [.fail(TFTPError(.notDefined, "timed out after \(maxRetries) retries"), sendToPeer: true), .close]
+    }
+}
+
 /// Counters of one transfer, for the log line and the stats hook.
 public struct TFTPTransferStats: Hashable, Sendable {
     /// File bytes transferred (before netascii translation on the receiving side).
