@@ -65,6 +65,7 @@ let package = Package(
                 "TinCanCore",
                 "TinCanRelay",
                 "TinCanEcho",
+                "TinCanTFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,15 +6,16 @@ public struct TinCanCommand: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "tincan",
-        abstract: "TCP and UDP socket tools: a netcat-class client and server, and echo servers.",
+        abstract: "TCP and UDP socket tools: a netcat-class client and server, echo servers, TFTP.",
         discussion: """
             Run 'tincan serve' to start every server on its default unprivileged port, or one tool:
               tincan listen 5000              wait for one TCP connection, relay it to stdin/stdout
               tincan connect localhost 5000   connect and relay
               tincan echo --tcp 7007          a TCP echo server
+              tincan tftp serve --root DIR    a TFTP server (tftp get/put: the client)
             """,
         version: TinCanCommand.version,
-        subcommands: [ConnectCommand.self, ListenCommand.self, EchoCommand.self, ServeCommand.self]
+        subcommands: [ConnectCommand.self, ListenCommand.self, EchoCommand.self, TFTPCommand.self, ServeCommand.self]
     )
 
     public init() {}

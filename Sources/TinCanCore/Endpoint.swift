@@ -110,6 +110,16 @@ extension Endpoint {
         throw EndpointParseError("missing PORT after '\(word)': use HOST PORT or HOST:PORT")
     }
 
+    /// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address; `defaultPort` when none is
+    /// given (a TFTP server, for example).
+    public static func parse(host word: String, defaultPort: Int) throws(EndpointParseError) -> Endpoint {
+        let colons = word.count(where: { $0 == ":" })
+        if word.hasPrefix("[") || colons == 1 {
+            return try parseSingle(word, role: .connect)
+        }
+        return Endpoint(host: try parseHost(word), port: defaultPort)
+    }
+
     private static func parseHost(_ host: String) throws(EndpointParseError) -> String {
         if host.isEmpty { throw EndpointParseError("empty host name") }
         if host.utf8.count > 253 { throw EndpointParseError("host name longer than 253 bytes") }

@@ -73,10 +73,19 @@ public struct TFTPDirectory: TFTPFileSystem {
             let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             guard fd >= 0 else { throw Self.openError(errno, name: name) }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            // mkstemp makes the file private; give it the mode a new file would get.
+            fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
             let temporary = String(cString: template)
             return DescriptorWriter(fd: fd, temporary: temporary, target: path, name: name, limit: limit, pool: self.pool)
         }
     }
+
+    /// The process's umask, read once (reading it means setting it, which is not thread-safe).
+    static let processUmask: mode_t = {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }()
 
     static func openError(_ code: CInt, name: String) -> TFTPError {
         switch code {
@@ -95,7 +104,7 @@ final class DescriptorReader: TFTPFileReader {
     private let pool: NIOThreadPool
     private let closed = Atomic<Bool>(false)
 
-    init(fd: CInt, size: Int, pool: NIOThreadPool) {
+    init(fd: CInt, size: Int?, pool: NIOThreadPool) {
         self.fd = fd
         self.size = size
         self.pool = pool

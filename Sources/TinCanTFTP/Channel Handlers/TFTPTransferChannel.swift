@@ -1,0 +1,155 @@
+import Logging
+import NIOCore
+import NIOPosix
+import TinCanCore
+
+/// What one finished transfer looked like: for the server's log line and stats hook, and the
+/// client's summary.
+public struct TFTPTransferReport: Sendable, CustomStringConvertible {
+    /// Which way the file went, seen from the server: a read request sends it to the client.
+    public enum Direction: String, Sendable {
+        case read = "RRQ"
+        case write = "WRQ"
+    }
+
+    /// The other end (for the server, the client; for the client, the server's transfer port).
+    public var peer: SocketAddress
+    public var filename: String
+    public var direction: Direction
+    public var mode: TFTPMode
+    /// The options in force (after negotiation, or RFC 1350 defaults).
+    public var options: TFTPTransferOptions
+    public var stats: TFTPTransferStats
+    public var duration: Duration
+    /// Nil for success.
+    public var error: TFTPError?
+    /// The error came in an ERROR packet from the peer.
+    public var errorFromPeer: Bool
+    /// The report is the client's (its summary says get/put) rather than the server's.
+    public var isClient: Bool = false
+
+    /// File bytes per second.
+    public var bytesPerSecond: Double {
+        let seconds = Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(self.stats.bytes) / seconds : 0
+    }
+
+    /// One line: peer, request, options, bytes, duration, rate, result.
+    public var description: String {
+        var options = "blksize=\(self.options.blockSize) windowsize=\(self.options.windowSize)"
+        if let tsize = self.options.transferSize { options += " tsize=\(tsize)" }
+        if let timeout = self.options.timeoutSeconds { options += " timeout=\(timeout)" }
+        let seconds = Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
+        let rate = self.bytesPerSecond / 1_048_576
+        let moved = (self.direction == .read) != self.isClient ? "sent" : "received"
+        var line = self.isClient
+            ? "\(self.direction == .read ? "get" : "put") '\(self.filename)' \(self.direction == .read ? "from" : "to") \(self.peer.endpointDescription) \(self.mode) \(options): "
+            : "\(self.direction.rawValue) \(self.peer.endpointDescription) '\(self.filename)' \(self.mode) \(options): "
+        line += "\(moved) \(self.stats.bytes) bytes in \(Self.fixed(seconds, 3)) s"
+        line += " (\(Self.fixed(rate, 1)) MiB/s, \(self.stats.retransmissions) resent, \(self.stats.timeouts) timeouts)"
+        if let error = self.error {
+            line += self.errorFromPeer ? ", ended by the peer: \(error)" : ", failed: \(error)"
+        } else {
+            line += ", ok"
+        }
+        return line
+    }
+
+    /// `value` with `decimals` digits after the point (no Foundation).
+    static func fixed(_ value: Double, _ decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = Int((value * scale).rounded())
+        let whole = scaled / Int(scale)
+        let fraction = String(scaled % Int(scale))
+        guard decimals > 0 else { return String(whole) }
+        return "\(whole)." + String(repeating: "0", count: decimals - fraction.count) + fraction
+    }
+}
+
+/// Opens the UDP socket of one transfer (its transfer ID) and runs a handler on it.
+enum TFTPTransferChannel {
+    /// Binds a socket to `address`, or, when `ports` is given, to the first free port of that range
+    /// (starting at a random one, as tftp-hpa does).
+    static func bind(
+        to address: SocketAddress,
+        ports: ClosedRange<Int>?,
+        group: any EventLoopGroup
+    ) async throws -> any Channel {
+        let bootstrap = DatagramBootstrap(group: group)
+            .channelOption(.maxMessagesPerRead, value: 64)
+        guard let ports else {
+            var address = address
+            address.port = 0
+            return try await bootstrap.bind(to: address).get()
+        }
+        let count = ports.count
+        let first = Int.random(in: 0..<count)
+        var lastError: (any Error)?
+        for offset in 0..<count {
+            var candidate = address
+            candidate.port = ports.lowerBound + (first + offset) % count
+            do {
+                return try await bootstrap.bind(to: candidate).get()
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? TFTPError(.notDefined, "no free transfer port")
+    }
+
+    /// Sizes the socket for a transfer's options, adds the handler (which starts the transfer) and
+    /// waits for its outcome.
+    static func run(
+        on channel: any Channel,
+        machine: TFTPTransferMachine,
+        file: TFTPTransferFile,
+        peer: SocketAddress,
+        lockPortOnFirstReply: Bool,
+        receiveBlockSize: Int,
+        windowSize: Int,
+        logger: Logger,
+        progress: TFTPProgress?,
+        ownsFile: Bool = true
+    ) async -> TFTPTransferOutcome {
+        let promise = channel.eventLoop.makePromise(of: TFTPTransferOutcome.self)
+        do {
+            try await channel.eventLoop.submit {
+                try Self.configure(channel, receiveBlockSize: receiveBlockSize, windowSize: windowSize)
+                let handler = TFTPTransferHandler(
+                    machine: machine,
+                    file: file,
+                    peer: peer,
+                    lockPortOnFirstReply: lockPortOnFirstReply,
+                    logger: logger,
+                    progress: progress,
+                    ownsFile: ownsFile,
+                    outcome: promise
+                )
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }.get()
+        } catch {
+            promise.succeed(TFTPTransferOutcome(
+                error: TFTPError(.notDefined, "could not start the transfer: \(error)"),
+                errorFromPeer: false,
+                options: machine.options,
+                stats: TFTPTransferStats()
+            ))
+        }
+        return try! await promise.futureResult.get()
+    }
+
+    /// Receive buffers: one datagram of the block size per read, and a socket buffer that holds a
+    /// full window (the default one overflows at large windows, which is what makes some peers
+    /// collapse). The kernel caps the socket buffer at `net.core.rmem_max`.
+    static func configure(_ channel: any Channel, receiveBlockSize: Int, windowSize: Int) throws {
+        let datagram = max(receiveBlockSize, TFTPWireLimits.defaultBlockSize) + 4
+        let options = channel.syncOptions!
+        try options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagram + 1))
+        // Each queued datagram costs about twice its size in kernel memory.
+        let wanted = min(windowSize * datagram * 2 * 2, 16 * 1024 * 1024)
+        if wanted > 212_992 {
+            try? options.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(wanted))
+        }
+    }
+}

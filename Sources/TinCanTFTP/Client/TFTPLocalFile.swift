@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Local files for a client: a path, or standard input and output (`-`).
+public enum TFTPLocalFile {
+    /// Opens `path` to be sent. Its size is known when it is a regular file.
+    public static func reader(path: String, threadPool: NIOThreadPool = .singleton) throws -> any TFTPFileReader {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TFTPError(.fileNotFound, "\(path): \(String(cString: strerror(errno)))") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw TFTPError(.notDefined, "\(path): is a directory")
+        }
+        return DescriptorReader(fd: fd, size: (info.st_mode & S_IFMT) == S_IFREG ? Int(info.st_size) : nil, pool: threadPool)
+    }
+
+    /// Standard input, size unknown.
+    public static func standardInput(threadPool: NIOThreadPool = .singleton) -> any TFTPFileReader {
+        DescriptorReader(fd: dup(STDIN_FILENO), size: nil, pool: threadPool)
+    }
+
+    /// A file to be received at `path`: written to a temporary file beside it and renamed into
+    /// place only when complete, so a failed download leaves nothing under `path`.
+    public static func writer(path: String, threadPool: NIOThreadPool = .singleton) throws -> any TFTPFileWriter {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array((directory + "." + base + ".tincan-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        // mkstemp makes the file private; give it the mode a new file would get.
+        fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
+        return DescriptorWriter(fd: fd, temporary: String(cString: template), target: path, name: path, limit: nil, pool: threadPool)
+    }
+
+    /// Standard output: bytes go out as they arrive, so a failure cannot take them back.
+    public static func standardOutput(threadPool: NIOThreadPool = .singleton) -> any TFTPFileWriter {
+        StandardOutputWriter(pool: threadPool)
+    }
+}
+
+final class StandardOutputWriter: TFTPFileWriter {
+    private let pool: NIOThreadPool
+
+    init(pool: NIOThreadPool) { self.pool = pool }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        try await self.pool.runIfActive {
+            try buffer.withUnsafeReadableBytes { pointer in
+                var offset = 0
+                while offset < pointer.count {
+                    let n = Glibc.write(STDOUT_FILENO, pointer.baseAddress! + offset, pointer.count - offset)
+                    if n > 0 { offset += n; continue }
+                    if n < 0, errno == EINTR { continue }
+                    throw TFTPError(.notDefined, "standard output: \(String(cString: strerror(n < 0 ? errno : EIO)))")
+                }
+            }
+        }
+    }
+
+    func commit() async throws {}
+    func abort() async {}
+}
+
+/// Keeps what was read until the transfer is under way, so a retry without options (after the
+/// server's ERROR 8) can send the same bytes again. Recording stops after ``limit`` bytes; after
+/// that a rewind is not possible and is not asked for (a fallback only follows a refused request).
+final class ReplayableReader: TFTPFileReader {
+    static let limit = 4 * 1024 * 1024
+
+    private let base: any TFTPFileReader
+    private struct State {
+        var recorded = ByteBuffer()
+        var replay: ByteBuffer?
+        var recording = true
+    }
+    private let state = Mutex(State())
+
+    init(_ base: any TFTPFileReader) { self.base = base }
+
+    var size: Int? { self.base.size }
+
+    func rewind() {
+        self.state.withLock { state in
+            guard state.recorded.readableBytes > 0 else { return }
+            state.replay = state.recorded
+        }
+    }
+
+    func read(upTo count: Int) async throws -> ByteBuffer {
+        let replayed: ByteBuffer? = self.state.withLock { state in
+            guard var replay = state.replay, replay.readableBytes > 0 else { return nil }
+            let slice = replay.readSlice(length: min(count, replay.readableBytes))
+            state.replay = replay.readableBytes > 0 ? replay : nil
+            return slice
+        }
+        if let replayed { return replayed }
+        let data = try await self.base.read(upTo: count)
+        self.state.withLock { state in
+            guard state.recording else { return }
+            if state.recorded.readableBytes + data.readableBytes > Self.limit {
+                state.recording = false
+                state.recorded = ByteBuffer()
+            } else {
+                var copy = data
+                state.recorded.writeBuffer(&copy)
+            }
+        }
+        return data
+    }
+
+    /// The client closes the real file once, after its last attempt.
+    func close() async {}
+}

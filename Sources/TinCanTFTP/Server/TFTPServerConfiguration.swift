@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Settings of a ``TFTPServer``. Every limit is named here with its default.
+public struct TFTPServerConfiguration: Sendable {
+    /// Address to bind; nil binds every address (IPv6 and IPv4). Default nil.
+    public var host: String?
+    /// UDP port of requests; 0 for a kernel-chosen port. Default 69.
+    public var port: Int
+    /// Ports for transfer sockets (`--port-range`); nil lets the kernel choose. Default nil.
+    public var transferPorts: ClosedRange<Int>?
+    /// Transfers running at once (including those dallying on their final ACK); a request over
+    /// the limit gets ERROR 0 "server busy". Default 256.
+    public var maxTransfers: Int
+    /// What clients may negotiate: block size (default clamp 1468, which fits a 1500-byte MTU),
+    /// window size (default 64), file size.
+    public var limits: TFTPOptionLimits
+    /// Retries, timeouts, rollover and dally. The default dally is 15 s: three times the longest
+    /// timeout a sender may have backed off to, so its last DATA repeated is still answered.
+    public var timing: TFTPTiming
+
+    public static let defaultPort = 69
+    public static let defaultMaxTransfers = 256
+    public static let defaultTiming = TFTPTiming(dally: .seconds(15))
+
+    public init(
+        host: String? = nil,
+        port: Int = TFTPServerConfiguration.defaultPort,
+        transferPorts: ClosedRange<Int>? = nil,
+        maxTransfers: Int = TFTPServerConfiguration.defaultMaxTransfers,
+        limits: TFTPOptionLimits = TFTPOptionLimits(),
+        timing: TFTPTiming = TFTPServerConfiguration.defaultTiming
+    ) {
+        self.host = host
+        self.port = port
+        self.transferPorts = transferPorts
+        self.maxTransfers = max(1, maxTransfers)
+        self.limits = limits
+        self.timing = timing
+    }
+}
