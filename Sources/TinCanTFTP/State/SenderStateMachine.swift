@@ -91,7 +91,17 @@ struct TFTPSenderStateMachine {
         guard self.state != .finished else { return [] }
         self.readOutstanding = false
         var data = data
-        self.pending.writeBuffer(&data)
+        if self.pending.readableBytes == 0 {
+            self.pending = data
+        } else {
+            // Never append to `pending` in place: blocks cut from it share its storage, and
+            // growing shared storage copies all of it, every time (quadratic over a file).
+            var joined = ByteBuffer()
+            joined.reserveCapacity(self.pending.readableBytes + data.readableBytes)
+            joined.writeBuffer(&self.pending)
+            joined.writeBuffer(&data)
+            self.pending = joined
+        }
         self.endOfFile = self.endOfFile || endOfFile
         self.cutBlocks()
         guard self.state == .transferring else { return self.prefetch() }
