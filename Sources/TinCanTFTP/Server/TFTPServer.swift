@@ -147,7 +147,8 @@ public final class TFTPServer: Service, Sendable {
         guard request.mode == .octet || request.mode == .netascii else {
             return .failure(TFTPError(.illegalOperation, "unknown transfer mode '\(request.mode)'"))
         }
-        let key = "\(peer) \(isRead ? "RRQ" : "WRQ") \(request.filename)"
+        // A repeat is the same request (options included) from the same address and port.
+        let key = "\(peer) \(isRead ? TFTPPacket.readRequest(request) : TFTPPacket.writeRequest(request))"
         let limit = self.configuration.maxTransfers
         enum Verdict { case admitted, duplicate, busy }
         let verdict: Verdict = self.active.withLock { active in
@@ -180,35 +181,39 @@ public final class TFTPServer: Service, Sendable {
             self.logger.error("\(admitted.key): no transfer socket: \(error)")
             return
         }
-        await withTaskCancellationOrGracefulShutdownHandler {
-            let (outcome, options) = await self.transfer(admitted, on: channel, logger: logger)
-            let report = TFTPTransferReport(
-                peer: admitted.peer,
-                filename: admitted.request.filename,
-                direction: admitted.isRead ? .read : .write,
-                mode: admitted.request.mode,
-                options: outcome.error == nil ? outcome.options : options,
-                stats: outcome.stats,
-                duration: ContinuousClock.now - admitted.start,
-                error: outcome.error,
-                errorFromPeer: outcome.errorFromPeer
-            )
-            if outcome.error == nil {
-                self.logger.info("\(report)")
-            } else {
-                self.logger.notice("\(report)")
-            }
-            self.onTransfer(report)
-            // A receiver dallies on its final ACK before the socket closes.
-            try? await channel.closeFuture.get()
-        } onCancelOrGracefulShutdown: {
-            // Running transfers finish; one that has reported (dallying) is cut short. Closing
-            // before the handler is added means the file was never opened.
-            channel.eventLoop.execute {
-                if (try? channel.pipeline.syncOperations.handler(type: TFTPTransferHandler.self))?.isDallying ?? true {
-                    channel.close(promise: nil)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                    let (outcome, options) = await self.transfer(admitted, on: channel, logger: logger)
+                    let report = TFTPTransferReport(
+                        peer: admitted.peer,
+                        filename: admitted.request.filename,
+                        direction: admitted.isRead ? .read : .write,
+                        mode: admitted.request.mode,
+                        options: outcome.error == nil ? outcome.options : options,
+                        stats: outcome.stats,
+                        duration: ContinuousClock.now - admitted.start,
+                        error: outcome.error,
+                        errorFromPeer: outcome.errorFromPeer
+                    )
+                    if outcome.error == nil {
+                        self.logger.info("\(report)")
+                    } else {
+                        self.logger.notice("\(report)")
+                    }
+                    self.onTransfer(report)
+                    // A receiver dallies on its final ACK before the socket closes.
+                    try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                // Running transfers finish; one that has reported (dallying on its final ACK) is
+                // cut short. Closing before the handler is added means the file was never opened.
+                channel.eventLoop.execute {
+                    if (try? channel.pipeline.syncOperations.handler(type: TFTPTransferHandler.self))?.isDallying ?? true {
+                        channel.close(promise: nil)
+                    }
                 }
             }
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 

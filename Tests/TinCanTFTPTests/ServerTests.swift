@@ -1,0 +1,427 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TinCanTestSupport
+
+@testable import TinCanTFTP
+
+/// A server on 127.0.0.1, port 0, for the length of `body`; reports collected.
+func withServer<T: Sendable>(
+    _ fileSystem: any TFTPFileSystem,
+    configuration: TFTPServerConfiguration = TFTPServerConfiguration(host: "127.0.0.1", port: 0),
+    reports: Reports? = nil,
+    _ body: @Sendable (SocketAddress) async throws -> T
+) async throws -> T {
+    var configuration = configuration
+    configuration.port = 0
+    let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+    let server = TFTPServer(
+        configuration: configuration,
+        fileSystem: fileSystem,
+        logger: Logger(label: "tftp-test") { _ in SwiftLogNoOpLogHandler() },
+        onTransfer: { report in reports?.add(report) },
+        onServerRunning: { continuation.yield($0) }
+    )
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await server.run()
+            return nil
+        }
+        var iterator = addresses.makeAsyncIterator()
+        let address = await iterator.next()!
+        let result = try await body(address)
+        group.cancelAll()
+        return result
+    }
+}
+
+final class Reports: Sendable {
+    private let reports = Mutex<[TFTPTransferReport]>([])
+    func add(_ report: TFTPTransferReport) { self.reports.withLock { $0.append(report) } }
+    var all: [TFTPTransferReport] { self.reports.withLock { $0 } }
+
+    /// Waits until `count` reports are in (transfers report just after the client is done).
+    func wait(for count: Int) async throws -> [TFTPTransferReport] {
+        for _ in 0..<500 {
+            let all = self.all
+            if all.count >= count { return all }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw HarnessError("expected \(count) transfer reports, got \(self.all.count)")
+    }
+}
+
+/// A client that sends raw packets, to see exactly what the server answers.
+struct RawPeer: Sendable {
+    let socket: TestSocket
+
+    init(timeout: Double = 5) throws {
+        self.socket = try TestSocket.udp()
+        self.socket.setTimeout(timeout)
+    }
+
+    func send(_ packet: TFTPPacket, to port: Int) throws {
+        var buffer = ByteBuffer()
+        buffer.writeTFTPPacket(packet)
+        try self.socket.sendDatagram(Data(buffer.readableBytesView), port: port)
+    }
+
+    func sendRaw(_ bytes: [UInt8], to port: Int) throws {
+        try self.socket.sendDatagram(Data(bytes), port: port)
+    }
+
+    /// The next packet and the port it came from.
+    func receive() async throws -> (TFTPPacket, Int) {
+        let socket = self.socket
+        let (data, port) = try await Blocking.run { try socket.receiveDatagram() }
+        var buffer = ByteBuffer(bytes: data)
+        return (try buffer.readTFTPPacket(), port)
+    }
+
+    /// True when nothing arrives for `seconds`.
+    func isQuiet(for seconds: Double) async throws -> Bool {
+        let socket = self.socket
+        return try await Blocking.run {
+            socket.setTimeout(seconds)
+            defer { socket.setTimeout(5) }
+            do {
+                _ = try socket.receiveDatagram()
+                return false
+            } catch {
+                return true
+            }
+        }
+    }
+}
+
+func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
+
+@Suite(.timeLimit(.minutes(2))) struct ServerClientTests {
+    static let sizes = [0, 1, 511, 512, 513, 1024, 100_000]
+    static let optionSets: [TFTPClientOptions] = [
+        TFTPClientOptions(transferSize: false),
+        TFTPClientOptions(blockSize: 1428, windowSize: 16),
+        TFTPClientOptions(blockSize: 8, windowSize: 3),
+    ]
+
+    @Test("get and put round trips through a memory file system", arguments: sizes)
+    func roundTrips(size: Int) async throws {
+        let data = TestData.random(count: size, seed: UInt64(size))
+        let files = TFTPMemoryFileSystem(files: ["f": buffer(data)])
+        let reports = Reports()
+        try await withServer(files, reports: reports) { server in
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            for (index, options) in Self.optionSets.enumerated() {
+                let received = TFTPMemoryFileSystem()
+                let writer = try await received.openForWriting("out", expectedSize: nil)
+                let report = try await client.get("f", from: server, into: writer, options: options)
+                #expect(received["out"] == buffer(data), "get with options #\(index)")
+                #expect(report.stats.bytes == size)
+                #expect(report.options.blockSize == options.blockSize ?? 512)
+                #expect(report.options.windowSize == options.windowSize ?? 1)
+
+                let reader = try await TFTPMemoryFileSystem(files: ["in": buffer(data)]).openForReading("in")
+                try await client.put(reader, to: server, as: "up\(index)", options: options)
+                #expect(files["up\(index)"] == buffer(data), "put with options #\(index)")
+            }
+            let all = try await reports.wait(for: 6)
+            #expect(all.allSatisfy { $0.error == nil && $0.stats.bytes == size })
+            #expect(all.filter { $0.direction == .write }.count == 3)
+        }
+    }
+
+    @Test("block numbers roll over past 65535 (33 MiB at blksize 512)")
+    func rollover() async throws {
+        let data = TestData.random(count: 33 << 20, seed: 3)
+        let files = TFTPMemoryFileSystem(files: ["big": buffer(data)])
+        try await withServer(files) { server in
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            let received = TFTPMemoryFileSystem()
+            let writer = try await received.openForWriting("out", expectedSize: nil)
+            let report = try await client.get("big", from: server, into: writer, options: TFTPClientOptions(windowSize: 32))
+            #expect(report.stats.blocks == (33 << 20) / 512 + 1)
+            #expect(received["out"].map { TestData.sha256(Data($0.readableBytesView)) } == TestData.sha256(data))
+        }
+    }
+
+    @Test("netascii: LF becomes CR LF and CR becomes CR NUL on the wire, and back")
+    func netascii() async throws {
+        let text = "line one\nbare\rcr\n\n"
+        let files = TFTPMemoryFileSystem(files: ["t.txt": ByteBuffer(string: text)])
+        try await withServer(files) { server in
+            let peer = try RawPeer()
+            try peer.send(.readRequest(TFTPRequest(filename: "t.txt", mode: .netascii)), to: server.port!)
+            let (packet, port) = try await peer.receive()
+            #expect(packet == .data(block: 1, payload: ByteBuffer(string: "line one\r\nbare\r\0cr\r\n\r\n")))
+            try peer.send(.acknowledgment(block: 1), to: port)
+
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            let received = TFTPMemoryFileSystem()
+            try await client.get("t.txt", from: server, into: try await received.openForWriting("x", expectedSize: nil), options: TFTPClientOptions(blockSize: 8, mode: .netascii))
+            #expect(received["x"] == ByteBuffer(string: text))
+            let reader = try await TFTPMemoryFileSystem(files: ["in": ByteBuffer(string: text)]).openForReading("in")
+            try await client.put(reader, to: server, as: "back.txt", options: TFTPClientOptions(blockSize: 8, mode: .netascii))
+            #expect(files["back.txt"] == ByteBuffer(string: text))
+        }
+    }
+
+    @Test("a packet from the wrong transfer ID gets ERROR 5 and the transfer goes on")
+    func wrongTransferID() async throws {
+        let data = TestData.random(count: 1500, seed: 5)
+        try await withServer(TFTPMemoryFileSystem(files: ["f": buffer(data)])) { server in
+            let peer = try RawPeer()
+            let stranger = try RawPeer()
+            try peer.send(.readRequest(TFTPRequest(filename: "f")), to: server.port!)
+            let (first, port) = try await peer.receive()
+            #expect(first == .data(block: 1, payload: buffer(data.prefix(512))))
+            #expect(port != server.port)
+            try stranger.send(.acknowledgment(block: 1), to: port)
+            let (answer, from) = try await stranger.receive()
+            #expect(answer == .error(TFTPError(.unknownTransferID, "unknown transfer ID")))
+            #expect(from == port)
+            var received = Data(data.prefix(512))
+            var block: UInt16 = 1
+            while true {
+                try peer.send(.acknowledgment(block: block), to: port)
+                let (packet, _) = try await peer.receive()
+                guard case .data(let number, let payload) = packet else {
+                    Issue.record("expected DATA, got \(packet)")
+                    return
+                }
+                #expect(number == block + 1)
+                block = number
+                received.append(contentsOf: payload.readableBytesView)
+                if payload.readableBytes < 512 { break }
+            }
+            try peer.send(.acknowledgment(block: block), to: port)
+            #expect(received == data)
+        }
+    }
+
+    static func request(_ opcode: UInt8, _ parts: [String], terminated: Bool = true) -> [UInt8] {
+        var bytes: [UInt8] = [0, opcode]
+        for (index, part) in parts.enumerated() {
+            bytes += Array(part.utf8)
+            if terminated || index < parts.count - 1 { bytes.append(0) }
+        }
+        return bytes
+    }
+
+    struct Datagram: Sendable, CustomTestStringConvertible {
+        var testDescription: String
+        var bytes: [UInt8]
+        init(_ name: String, _ bytes: [UInt8]) {
+            self.testDescription = name
+            self.bytes = bytes
+        }
+    }
+
+    static let malformedDatagrams: [Datagram] = [
+        Datagram("empty", []),
+        Datagram("one byte", [0]),
+        Datagram("unknown opcode 9", [0, 9, 0, 0]),
+        Datagram("RRQ without NUL after the name", request(1, ["file"], terminated: false)),
+        Datagram("RRQ without NUL after the mode", request(1, ["file", "octet"], terminated: false)),
+        Datagram("DATA on the request port", [0, 3, 0, 1, 65, 66]),
+        Datagram("ACK on the request port", [0, 4, 0, 1]),
+        Datagram("request over 512 bytes", request(1, [String(repeating: "A", count: 600), "octet"])),
+        Datagram("mail mode", request(1, ["f", "mail"])),
+        Datagram("unknown mode", request(2, ["f", "bogus"])),
+    ]
+
+    @Test("malformed, truncated, oversized and misdirected datagrams on the request port get ERROR 4", arguments: malformedDatagrams)
+    func malformed(datagram: Datagram) async throws {
+        try await withServer(TFTPMemoryFileSystem(files: ["f": ByteBuffer(string: "ok")])) { server in
+            let peer = try RawPeer()
+            try peer.sendRaw(datagram.bytes, to: server.port!)
+            let (packet, port) = try await peer.receive()
+            guard case .error(let error) = packet else {
+                Issue.record("expected ERROR, got \(packet)")
+                return
+            }
+            #expect(error.code == .illegalOperation)
+            #expect(port == server.port)
+            // And the server still serves.
+            try peer.send(.readRequest(TFTPRequest(filename: "f")), to: server.port!)
+            let (data, _) = try await peer.receive()
+            #expect(data == .data(block: 1, payload: ByteBuffer(string: "ok")))
+        }
+    }
+
+    @Test("an ERROR packet on the request port is never answered")
+    func errorNotAnswered() async throws {
+        try await withServer(TFTPMemoryFileSystem()) { server in
+            let peer = try RawPeer()
+            try peer.send(.error(TFTPError(.notDefined, "hi")), to: server.port!)
+            #expect(try await peer.isQuiet(for: 0.3))
+        }
+    }
+
+    @Test("a repeated request while its transfer runs starts no second transfer")
+    func duplicateRequest() async throws {
+        let reports = Reports()
+        try await withServer(TFTPMemoryFileSystem(files: ["f": ByteBuffer(string: "x")]), reports: reports) { server in
+            let peer = try RawPeer()
+            try peer.send(.readRequest(TFTPRequest(filename: "f")), to: server.port!)
+            try peer.send(.readRequest(TFTPRequest(filename: "f")), to: server.port!)
+            let (first, port) = try await peer.receive()
+            #expect(first == .data(block: 1, payload: ByteBuffer(string: "x")))
+            try peer.send(.acknowledgment(block: 1), to: port)
+            #expect(try await peer.isQuiet(for: 0.3))
+            #expect(try await reports.wait(for: 1).count == 1)
+        }
+    }
+
+    @Test("the final ACK of an upload is repeated when the last DATA comes again (dally)")
+    func dally() async throws {
+        let files = TFTPMemoryFileSystem()
+        try await withServer(files) { server in
+            let peer = try RawPeer()
+            try peer.send(.writeRequest(TFTPRequest(filename: "u")), to: server.port!)
+            let (ack0, port) = try await peer.receive()
+            #expect(ack0 == .acknowledgment(block: 0))
+            try peer.send(.data(block: 1, payload: ByteBuffer(string: "end")), to: port)
+            // Sent twice, once the file is committed.
+            #expect(try await peer.receive().0 == .acknowledgment(block: 1))
+            #expect(try await peer.receive().0 == .acknowledgment(block: 1))
+            #expect(files["u"] == ByteBuffer(string: "end"))
+            try peer.send(.data(block: 1, payload: ByteBuffer(string: "end")), to: port)
+            #expect(try await peer.receive().0 == .acknowledgment(block: 1))
+        }
+    }
+
+    @Test("option negotiation over the wire: OACK, clamps, unknown options never echoed, tsize answered")
+    func negotiation() async throws {
+        let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 3000))])
+        var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits = TFTPOptionLimits(maxBlockSize: 1024, maxWindowSize: 4, maxFileSize: 100)
+        try await withServer(files, configuration: configuration) { server in
+            let peer = try RawPeer()
+            let options = [
+                TFTPOption(name: "blksize", value: "9000"), TFTPOption(name: "bogus", value: "1"),
+                TFTPOption(name: "windowsize", value: "64"), TFTPOption(name: "tsize", value: "0"),
+            ]
+            try peer.send(.readRequest(TFTPRequest(filename: "f", options: options)), to: server.port!)
+            let (oack, port) = try await peer.receive()
+            #expect(oack == .optionAcknowledgment([
+                TFTPOption(name: "blksize", value: "1024"), TFTPOption(name: "windowsize", value: "4"),
+                TFTPOption(name: "tsize", value: "3000"),
+            ]))
+            // The client refuses the OACK: the transfer ends quietly, with no retransmission.
+            try peer.send(.error(TFTPError(.optionNegotiationFailed, "no thanks")), to: port)
+            #expect(try await peer.isQuiet(for: 1.3))
+
+            try peer.send(.writeRequest(TFTPRequest(filename: "w", options: [TFTPOption(name: "tsize", value: "101")])), to: server.port!)
+            let (refused, _) = try await peer.receive()
+            guard case .error(let error) = refused else {
+                Issue.record("expected ERROR 3, got \(refused)")
+                return
+            }
+            #expect(error.code == .diskFull)
+        }
+    }
+
+    @Test("over --max-transfers a request gets ERROR 0; a flood of RRQs never stops other transfers")
+    func maxTransfersAndFlood() async throws {
+        let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 4000))])
+        var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0, maxTransfers: 64)
+        configuration.timing = TFTPTiming(maxRetries: 1, initialTimeout: .milliseconds(200), dally: .milliseconds(100))
+        try await withServer(files, configuration: configuration) { server in
+            // 30 stalled transfers (never acknowledged) and 500 requests for missing files.
+            let flood = try RawPeer()
+            for index in 0..<30 { try flood.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "x\(index)", value: "1")])), to: server.port!) }
+            // In batches, so the test socket's buffer holds the answers.
+            for batch in 0..<10 {
+                for index in 0..<50 { try flood.send(.readRequest(TFTPRequest(filename: "missing\(batch)-\(index)")), to: server.port!) }
+                var errors = 0
+                while errors < 50 {
+                    if case .error = try await flood.receive().0 { errors += 1 }
+                }
+            }
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            let received = TFTPMemoryFileSystem()
+            try await client.get("f", from: server, into: try await received.openForWriting("x", expectedSize: nil))
+            #expect(received["x"] == files["f"])
+
+            // Fill every slot, then one more.
+            let hog = try RawPeer()
+            for index in 0..<80 { try hog.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "y\(index)", value: "1")])), to: server.port!) }
+            var busy = 0
+            for _ in 0..<200 {
+                guard let (packet, _) = try? await hog.receive() else { break }
+                if case .error(let error) = packet, error.code == .notDefined, error.message.hasPrefix("server busy") { busy += 1 }
+                if busy > 0 { break }
+            }
+            #expect(busy > 0)
+        }
+    }
+
+    @Test("graceful shutdown stops taking requests and lets a running transfer finish")
+    func gracefulShutdown() async throws {
+        let data = TestData.random(count: 2000, seed: 9)
+        let files = TFTPMemoryFileSystem(files: ["f": buffer(data)])
+        let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+        let server = TFTPServer(
+            configuration: TFTPServerConfiguration(host: "127.0.0.1", port: 0),
+            fileSystem: files,
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+            onServerRunning: { continuation.yield($0) }
+        )
+        let group = ServiceGroup(services: [server], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = addresses.makeAsyncIterator()
+            let address = await iterator.next()!
+            let peer = try RawPeer()
+            try peer.send(.readRequest(TFTPRequest(filename: "f")), to: address.port!)
+            let (first, port) = try await peer.receive()
+            #expect(first == .data(block: 1, payload: buffer(data.prefix(512))))
+            await group.triggerGracefulShutdown()
+            try await Task.sleep(for: .milliseconds(100))
+            let late = try RawPeer()
+            try late.send(.readRequest(TFTPRequest(filename: "f")), to: address.port!)
+            #expect(try await late.isQuiet(for: 0.3))
+            var received = Data(data.prefix(512))
+            for block in UInt16(1)...3 {
+                try peer.send(.acknowledgment(block: block), to: port)
+                let (packet, _) = try await peer.receive()
+                guard case .data(_, let payload) = packet else { break }
+                received.append(contentsOf: payload.readableBytesView)
+            }
+            try peer.send(.acknowledgment(block: 4), to: port)
+            #expect(received == data)
+            try await tasks.next()
+        }
+    }
+
+    @Test("pluggable file systems: generated content, and the stats hook sees each transfer")
+    func generatedContent() async throws {
+        struct Counting: TFTPFileSystem {
+            func openForReading(_ name: String) async throws -> any TFTPFileReader {
+                guard let count = Int(name) else { throw TFTPError(.fileNotFound, "not a number") }
+                return try await TFTPMemoryFileSystem(files: ["x": ByteBuffer(repeating: UInt8(ascii: "a"), count: count)]).openForReading("x")
+            }
+            func openForWriting(_ name: String, expectedSize: Int?) async throws -> any TFTPFileWriter {
+                throw TFTPError(.accessViolation, "read-only")
+            }
+        }
+        let reports = Reports()
+        try await withServer(Counting(), reports: reports) { server in
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            let received = TFTPMemoryFileSystem()
+            try await client.get("1234", from: server, into: try await received.openForWriting("x", expectedSize: nil))
+            #expect(received["x"]?.readableBytes == 1234)
+            await #expect(throws: TFTPClientError.self) {
+                try await client.get("nope", from: server, into: try await received.openForWriting("y", expectedSize: nil))
+            }
+            #expect(received["y"] == nil)
+            let all = try await reports.wait(for: 2)
+            #expect(all.map(\.stats.bytes) == [1234, 0])
+            #expect(all[1].error?.code == .fileNotFound)
+        }
+    }
+}
