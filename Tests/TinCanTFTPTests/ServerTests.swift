@@ -424,4 +424,27 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
             #expect(all[1].error?.code == .fileNotFound)
         }
     }
+
+    @Test("the client falls back to RFC 1350 when a server answers options with ERROR 8")
+    func fallbackOnError8() async throws {
+        let server = try RawPeer()
+        let serverPort = server.socket.port
+        let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+        let received = TFTPMemoryFileSystem()
+        let writer = try await received.openForWriting("x", expectedSize: nil)
+        async let report = client.get("f", from: try SocketAddress(ipAddress: "127.0.0.1", port: serverPort), into: writer, options: TFTPClientOptions(blockSize: 1024))
+        let (first, clientPort) = try await server.receive()
+        guard case .readRequest(let request) = first else {
+            Issue.record("expected RRQ, got \(first)")
+            return
+        }
+        #expect(request.options.contains(TFTPOption(name: "blksize", value: "1024")))
+        try server.send(.error(TFTPError(.optionNegotiationFailed, "no options here")), to: clientPort)
+        let (second, retryPort) = try await server.receive()
+        #expect(second == .readRequest(TFTPRequest(filename: "f")))
+        try server.send(.data(block: 1, payload: ByteBuffer(string: "plain")), to: retryPort)
+        #expect(try await server.receive().0 == .acknowledgment(block: 1))
+        #expect(try await report.options.blockSize == 512)
+        #expect(received["x"] == ByteBuffer(string: "plain"))
+    }
 }

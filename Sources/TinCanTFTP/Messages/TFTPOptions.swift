@@ -89,7 +89,9 @@ public enum TFTPNegotiation {
             case TFTPOptionName.transferSize:
                 guard let value = Int(option.value), value >= 0 else { continue }
                 if isRead {
-                    guard let fileSize else { continue }
+                    // An empty file's tsize is left out: curl rejects "tsize 0" in an OACK (and so
+                    // cannot fetch empty files from tftp-hpa); the one empty block says it anyway.
+                    guard let fileSize, fileSize > 0 else { continue }
                     options.transferSize = fileSize
                     acknowledged.append(TFTPOption(name: option.name, value: String(fileSize)))
                 } else {

@@ -1,0 +1,257 @@
+import Foundation
+import Testing
+import TinCanTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory with test files, removed at the end.
+struct TFTPFiles {
+    let directory: String
+
+    init() throws {
+        self.directory = try TestData.temporaryDirectory()
+        // in.tftpd drops to nobody; let it read and write here.
+        chmod(self.directory, 0o777)
+    }
+
+    func path(_ name: String) -> String { self.directory + "/" + name }
+
+    @discardableResult
+    func write(_ name: String, count: Int, seed: UInt64 = 1) throws -> Data {
+        let data = TestData.random(count: count, seed: seed)
+        try data.write(to: URL(fileURLWithPath: self.path(name)))
+        chmod(self.path(name), 0o666)
+        return data
+    }
+
+    func read(_ name: String) -> Data? { FileManager.default.contents(atPath: self.path(name)) }
+
+    func names() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? [] }
+
+    func remove() { try? FileManager.default.removeItem(atPath: self.directory) }
+}
+
+/// A UDP port nothing is bound to now.
+func freeUDPPort() throws -> Int {
+    let socket = try TestSocket.udp()
+    let port = socket.port
+    socket.close()
+    return port
+}
+
+/// `tincan tftp serve` on 127.0.0.1, port 0.
+func tftpServer(root: String, _ extra: [String] = []) async throws -> (TestProcess, Int) {
+    let server = try tincan(["tftp", "serve", "--root", root, "--host", "127.0.0.1", "--port", "0"] + extra, input: .null)
+    let port = try await server.listeningPort()
+    return (server, port)
+}
+
+/// tftp-hpa's server in the foreground on 127.0.0.1.
+func hpaServer(root: String) async throws -> (TestProcess, Int)? {
+    guard let tftpd = try Programs.peer("in.tftpd") else { return nil }
+    for _ in 0..<5 {
+        let port = try freeUDPPort()
+        var arguments = ["-L", "-a", "127.0.0.1:\(port)", "-s", root, "-c", "-p"]
+        if getuid() == 0 { arguments += ["-u", "nobody"] }
+        let server = try TestProcess(tftpd, arguments, input: .null)
+        try await Task.sleep(for: .milliseconds(200))
+        if server.isRunning { return (server, port) }
+    }
+    throw HarnessError("in.tftpd did not start")
+}
+
+@Suite(.timeLimit(.minutes(4))) struct TFTPInteropTests {
+    static let sizes = [0, 1, 511, 512, 513, 1024]
+
+    @Test("tincan tftp serve with curl and tftp-hpa, read and write, checked by SHA-256", arguments: sizes)
+    func serverWithPeers(size: Int) async throws {
+        guard let curl = try Programs.peer("curl"), let tftp = try Programs.peer("tftp") else { return }
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("file.bin", count: size, seed: UInt64(size) + 1)
+        let (server, port) = try await tftpServer(root: files.directory, ["--create"])
+        defer { server.kill() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        try data.write(to: URL(fileURLWithPath: local.path("up.bin")))
+
+        for blksize in ["512", "1428"] {
+            let get = try TestProcess(curl, ["-sS", "--tftp-blksize", blksize, "-o", local.path("curl-\(blksize)"), "tftp://127.0.0.1:\(port)/file.bin"])
+            #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+            #expect(local.read("curl-\(blksize)").map(TestData.sha256) == TestData.sha256(data), "curl get, blksize \(blksize)")
+
+            let put = try TestProcess(curl, ["-sS", "--tftp-blksize", blksize, "-T", local.path("up.bin"), "tftp://127.0.0.1:\(port)/curl-up-\(blksize)"])
+            #expect(try await put.waitForExit() == 0, "\(put.stderr)")
+            #expect(files.read("curl-up-\(blksize)").map(TestData.sha256) == TestData.sha256(data), "curl put, blksize \(blksize)")
+        }
+        let get = try TestProcess(tftp, ["-m", "binary", "127.0.0.1", String(port), "-c", "get", "file.bin", local.path("hpa")])
+        #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+        #expect(local.read("hpa").map(TestData.sha256) == TestData.sha256(data), "tftp-hpa get")
+        let put = try TestProcess(tftp, ["-m", "binary", "127.0.0.1", String(port), "-c", "put", local.path("up.bin"), "hpa-up"])
+        #expect(try await put.waitForExit() == 0, "\(put.stderr)")
+        #expect(files.read("hpa-up").map(TestData.sha256) == TestData.sha256(data), "tftp-hpa put")
+        // One log line per transfer, and no temporary files left.
+        // (The line is written just after the client has its answer.)
+        var lines = 0
+        for _ in 0..<100 {
+            lines = server.stderr.components(separatedBy: ", ok\n").count - 1
+            if lines >= 6 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(lines == 6, "\(server.stderr)")
+        #expect(files.names().filter { $0.hasPrefix(".") }.isEmpty)
+    }
+
+    @Test("tincan tftp get and put against tftp-hpa's in.tftpd, checked by SHA-256", arguments: sizes)
+    func clientWithHpa(size: Int) async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("file.bin", count: size, seed: UInt64(size) + 2)
+        guard let (server, port) = try await hpaServer(root: files.directory) else { return }
+        defer { server.kill() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        try data.write(to: URL(fileURLWithPath: local.path("up.bin")))
+
+        // in.tftpd ignores windowsize: the OACK without it means lock-step.
+        for (index, options) in [[], ["--blksize", "1428"], ["--blksize", "1428", "--windowsize", "16"]].enumerated() {
+            let get = try tincan(["tftp", "get"] + options + ["127.0.0.1:\(port)", "file.bin", local.path("got\(index)")], input: .null)
+            #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+            #expect(local.read("got\(index)").map(TestData.sha256) == TestData.sha256(data), "get \(options)")
+            let put = try tincan(["tftp", "put"] + options + ["127.0.0.1:\(port)", local.path("up.bin"), "up\(index)"], input: .null)
+            #expect(try await put.waitForExit() == 0, "\(put.stderr)")
+            #expect(files.read("up\(index)").map(TestData.sha256) == TestData.sha256(data), "put \(options)")
+        }
+    }
+
+    @Test("above 32 MiB at blksize 512 (block numbers roll over): curl from tincan, tincan from in.tftpd")
+    func rollover() async throws {
+        guard let curl = try Programs.peer("curl") else { return }
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("big.bin", count: (32 << 20) + 1000, seed: 77)
+        let local = try TFTPFiles()
+        defer { local.remove() }
+
+        let (server, port) = try await tftpServer(root: files.directory)
+        defer { server.kill() }
+        let get = try TestProcess(curl, ["-sS", "--tftp-blksize", "512", "-o", local.path("curl"), "tftp://127.0.0.1:\(port)/big.bin"])
+        #expect(try await get.waitForExit(timeout: 120) == 0, "\(get.stderr)")
+        #expect(local.read("curl").map(TestData.sha256) == TestData.sha256(data))
+
+        guard let (hpa, hpaPort) = try await hpaServer(root: files.directory) else { return }
+        defer { hpa.kill() }
+        let client = try tincan(["tftp", "get", "127.0.0.1:\(hpaPort)", "big.bin", local.path("tincan")], input: .null)
+        #expect(try await client.waitForExit(timeout: 120) == 0, "\(client.stderr)")
+        #expect(local.read("tincan").map(TestData.sha256) == TestData.sha256(data))
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct TFTPCommandTests {
+    @Test("a failed get exits 1 with the server's error, and leaves no file behind")
+    func failedGet() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let (server, port) = try await tftpServer(root: files.directory)
+        defer { server.kill() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        let get = try tincan(["tftp", "get", "127.0.0.1:\(port)", "nope.bin", local.path("nope.bin")], input: .null)
+        #expect(try await get.waitForExit() == 1)
+        #expect(get.stderr == "tincan: get nope.bin from 127.0.0.1:\(port): server error 1 (file not found): 'nope.bin' not found\n")
+        #expect(local.names().isEmpty)
+
+        let escape = try tincan(["tftp", "get", "127.0.0.1:\(port)", "../../etc/passwd", local.path("x")], input: .null)
+        #expect(try await escape.waitForExit() == 1)
+        #expect(escape.stderr.contains("server error 2 (access violation)"), "\(escape.stderr)")
+        #expect(local.names().isEmpty)
+    }
+
+    @Test("uploads are refused unless enabled; the error reaches the client")
+    func readOnly() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        try local.write("a", count: 100)
+        let (server, port) = try await tftpServer(root: files.directory)
+        defer { server.kill() }
+        let put = try tincan(["tftp", "put", "127.0.0.1:\(port)", local.path("a")], input: .null)
+        #expect(try await put.waitForExit() == 1)
+        #expect(put.stderr.contains("server error 2 (access violation): uploads are not enabled"), "\(put.stderr)")
+        #expect(files.names().isEmpty)
+    }
+
+    @Test("--max-file-size: a put announced too big gets ERROR 3 before any data moves")
+    func maxFileSize() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        try local.write("a", count: 5000)
+        let (server, port) = try await tftpServer(root: files.directory, ["--create", "--max-file-size", "4K"])
+        defer { server.kill() }
+        let put = try tincan(["tftp", "put", "127.0.0.1:\(port)", local.path("a")], input: .null)
+        #expect(try await put.waitForExit() == 1)
+        #expect(put.stderr.contains("server error 3 (disk full or allocation exceeded)"), "\(put.stderr)")
+        // Without tsize the limit is met while writing, and the partial upload is thrown away.
+        let blind = try tincan(["tftp", "put", "--no-tsize", "127.0.0.1:\(port)", local.path("a")], input: .null)
+        #expect(try await blind.waitForExit() == 1)
+        #expect(blind.stderr.contains("server error 3"), "\(blind.stderr)")
+        #expect(files.names().isEmpty)
+    }
+
+    @Test("a silent server: 'timed out after N retries', exit 1, no file")
+    func timeout() async throws {
+        let silent = try TestSocket.udp()
+        defer { silent.close() }
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        let get = try tincan(["tftp", "get", "--retries", "1", "127.0.0.1:\(silent.port)", "f", local.path("f")], input: .null)
+        #expect(try await get.waitForExit() == 1)
+        #expect(get.stderr == "tincan: get f from 127.0.0.1:\(silent.port): timed out after 1 retries\n")
+        #expect(local.names().isEmpty)
+    }
+
+    @Test("'-' reads standard input and writes standard output; -v prints a summary")
+    func standardStreams() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = TestData.random(count: 70_000, seed: 4)
+        let input = try TFTPFiles()
+        defer { input.remove() }
+        try data.write(to: URL(fileURLWithPath: input.path("in")))
+        let (server, port) = try await tftpServer(root: files.directory, ["--create"])
+        defer { server.kill() }
+        let put = try tincan(["tftp", "put", "-v", "127.0.0.1:\(port)", "-", "piped.bin"], input: .file(input.path("in")))
+        #expect(try await put.waitForExit() == 0, "\(put.stderr)")
+        #expect(put.stderr.hasPrefix("tincan: put 'piped.bin' to 127.0.0.1:"), "\(put.stderr)")
+        #expect(put.stderr.contains("sent 70000 bytes"), "\(put.stderr)")
+        let get = try tincan(["tftp", "get", "--blksize", "1000", "127.0.0.1:\(port)", "piped.bin", "-"], input: .null)
+        #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+        #expect(TestData.sha256(get.stdout) == TestData.sha256(data))
+    }
+
+    @Test("usage errors name the problem", arguments: [
+        (["tftp", "serve"], "Missing expected argument '--root <root>'"),
+        (["tftp", "get", "h", "f", "--blksize", "7"], "--blksize takes a size from 8 to 65464"),
+        (["tftp", "put", "h", "-"], "reading standard input needs REMOTE"),
+        (["tftp", "serve", "--root", "/", "--port-range", "9:1"], "--port-range takes LOW:HIGH"),
+        (["tftp", "get", "h", "f", "--mode", "mail"], "--mode takes octet or netascii"),
+    ])
+    func usage(arguments: [String], message: String) async throws {
+        let process = try tincan(arguments, input: .null)
+        #expect(try await process.waitForExit() == 64)
+        #expect(process.stderr.contains(message), "\(process.stderr)")
+    }
+
+    @Test("a root that does not exist is one clear error")
+    func missingRoot() async throws {
+        let process = try tincan(["tftp", "serve", "--root", "/nonexistent/tincan", "--port", "0"], input: .null)
+        #expect(try await process.waitForExit() == 1)
+        #expect(process.stderr.hasPrefix("tincan: tftp serve --root /nonexistent/tincan: "), "\(process.stderr)")
+        #expect(process.stderr.split(separator: "\n").count == 1)
+    }
+}
