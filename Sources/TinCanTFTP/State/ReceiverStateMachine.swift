@@ -49,6 +49,8 @@ struct TFTPReceiverStateMachine {
     private var lastAckResent = false
     private var gapAcknowledged = false
     private var retries = 0
+    /// When the transfer last moved forward (or began).
+    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
     private(set) var stats = TFTPTransferStats()
 
     init(start: Start, options: TFTPTransferOptions, timing: TFTPTiming) {
@@ -65,6 +67,7 @@ struct TFTPReceiverStateMachine {
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
+        self.lastProgress = now
         switch self.start {
         case .sendAck:
             self.state = .receiving
@@ -133,12 +136,12 @@ struct TFTPReceiverStateMachine {
             self.state = .finished
             return [.close]
         case .requested(let request, _, _):
-            if let failure = self.countTimeout() { return failure }
+            if let failure = self.countTimeout(now: now) { return failure }
             self.state = .requested(request, sentAt: now, resent: true)
             self.stats.retransmissions += 1
             return [.send(.readRequest(request)), .setTimer(now + self.timer.current)]
         case .receiving:
-            if let failure = self.countTimeout() { return failure }
+            if let failure = self.countTimeout(now: now) { return failure }
             self.stats.retransmissions += 1
             // Before DATA 1 the OACK (or ACK 0) is what the sender is missing; after, the ACK of
             // the last block in order, even mid-window.
@@ -160,6 +163,7 @@ struct TFTPReceiverStateMachine {
             }
             if self.inWindow == 0, !self.lastAckResent { self.timer.sample(now - self.lastAckSentAt) } else { self.timer.progressed() }
             self.retries = 0
+            self.lastProgress = now
             self.gapAcknowledged = false
             self.stats.bytes += payload.readableBytes
             self.stats.blocks += 1
@@ -208,13 +212,16 @@ struct TFTPReceiverStateMachine {
         return [.send(packet), .setTimer(now + self.timer.current)]
     }
 
-    private mutating func countTimeout() -> [TFTPTransferAction]? {
+    /// Counts a timeout; the transfer fails after `maxRetries` in a row, and no sooner than
+    /// ``TFTPTiming/giveUpAfter`` since it last moved (adaptive timeouts can be a few
+    /// milliseconds, and a run of them under heavy loss is no sign that the peer has gone).
+    private mutating func countTimeout(now: NIODeadline) -> [TFTPTransferAction]? {
         self.retries += 1
         self.stats.timeouts += 1
         self.timer.timedOut()
-        guard self.retries > self.timing.maxRetries else { return nil }
+        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= self.timing.giveUpAfter else { return nil }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.timing.maxRetries)
+        return TFTPTransferAction.timedOut(after: self.retries - 1)
     }
 
     /// How long to keep answering a repeated final block (``TFTPTiming/dally``).

@@ -19,6 +19,9 @@ public struct TFTPTiming: Hashable, Sendable {
     /// exit promptly.
     /// Default nil.
     public var dally: TimeAmount?
+    /// The least time without progress before a transfer fails, however many retries have been
+    /// spent. Default 5 s.
+    public var giveUpAfter: TimeAmount
 
     public init(
         maxRetries: Int = 6,
@@ -26,9 +29,11 @@ public struct TFTPTiming: Hashable, Sendable {
         minTimeout: TimeAmount = .milliseconds(20),
         maxTimeout: TimeAmount = .seconds(5),
         rolloverTo: UInt16 = 0,
-        dally: TimeAmount? = nil
+        dally: TimeAmount? = nil,
+        giveUpAfter: TimeAmount = .seconds(5)
     ) {
         self.dally = dally
+        self.giveUpAfter = giveUpAfter
         self.maxRetries = maxRetries
         self.initialTimeout = initialTimeout
         self.minTimeout = minTimeout

@@ -50,6 +50,8 @@ struct TFTPSenderStateMachine {
     private var endOfFile = false
     private var readOutstanding = false
     private var retries = 0
+    /// When the transfer last moved forward (or began).
+    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
     /// The block whose ACK will measure a round trip (sent once, at `sampleSentAt`).
     private var sampleBlock: Int?
     private var sampleSentAt: NIODeadline = .uptimeNanoseconds(0)
@@ -69,6 +71,7 @@ struct TFTPSenderStateMachine {
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
+        self.lastProgress = now
         var actions: [TFTPTransferAction] = [.read(self.readAhead)]
         self.readOutstanding = true
         switch self.start {
@@ -119,6 +122,7 @@ struct TFTPSenderStateMachine {
             if !resent { self.timer.sample(now - sentAt) }
             self.state = .transferring
             self.retries = 0
+            self.lastProgress = now
             return self.fillWindow(now: now)
         case (.handshake(_, let requested?, let sentAt, let resent), .optionAcknowledgment(let acknowledged)):
             switch TFTPNegotiation.accept(acknowledged, requested: requested) {
@@ -128,6 +132,7 @@ struct TFTPSenderStateMachine {
                 if !resent { self.timer.sample(now - sentAt) }
                 self.state = .transferring
                 self.retries = 0
+                self.lastProgress = now
                 // Blocks already cut used the default size; cut again with the negotiated one.
                 self.recut()
                 return self.fillWindow(now: now)
@@ -148,14 +153,14 @@ struct TFTPSenderStateMachine {
         case .idle, .finished:
             return []
         case .handshake(let first, let requested, _, _):
-            guard let failure = self.countTimeout() else {
+            guard let failure = self.countTimeout(now: now) else {
                 self.state = .handshake(first: first, requested: requested, sentAt: now, resent: true)
                 self.stats.retransmissions += 1
                 return [.send(first), .setTimer(now + self.timer.current)]
             }
             return failure
         case .transferring:
-            if let failure = self.countTimeout() { return failure }
+            if let failure = self.countTimeout(now: now) { return failure }
             // Go back to the first unacknowledged block and send the window again.
             self.next = self.acked + 1
             self.sampleBlock = nil
@@ -168,13 +173,16 @@ struct TFTPSenderStateMachine {
     private var blockSize: Int { self.options.blockSize }
     private var readAhead: Int { max(self.options.windowSize, 2) * self.options.blockSize * 2 }
 
-    private mutating func countTimeout() -> [TFTPTransferAction]? {
+    /// Counts a timeout; the transfer fails after `maxRetries` in a row, and no sooner than
+    /// ``TFTPTiming/giveUpAfter`` since it last moved (adaptive timeouts can be a few
+    /// milliseconds, and a run of them under heavy loss is no sign that the peer has gone).
+    private mutating func countTimeout(now: NIODeadline) -> [TFTPTransferAction]? {
         self.retries += 1
         self.stats.timeouts += 1
         self.timer.timedOut()
-        guard self.retries > self.timing.maxRetries else { return nil }
+        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= self.timing.giveUpAfter else { return nil }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.timing.maxRetries)
+        return TFTPTransferAction.timedOut(after: self.retries - 1)
     }
 
     private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {
@@ -191,6 +199,7 @@ struct TFTPSenderStateMachine {
         }
         self.acked = block
         self.retries = 0
+        self.lastProgress = now
         if block == self.finalBlock {
             self.state = .finished
             return [.complete(self.stats), .close]
