@@ -2,17 +2,31 @@ import ArgumentParser
 import Logging
 import TinCanCore
 import TinCanEcho
+import TinCanTFTP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `tincan serve`: every server at once on its default unprivileged port.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run every tincan server at once on unprivileged ports (echo on 7007, TCP and UDP).",
-        discussion: "SIGINT or SIGTERM stops them gracefully."
+        abstract: "Run every tincan server at once on unprivileged ports (echo on 7007, TFTP on 6969).",
+        discussion: """
+            Echo runs on TCP and UDP 7007. TFTP serves ./tincan-data/tftp (created if missing) on UDP
+            6969, read-only unless --tftp-create. SIGINT or SIGTERM stops them gracefully.
+            """
     )
 
     /// The echo port `tincan serve` uses, unprivileged unlike echo's own 7.
     static let echoPort = 7007
+    /// The TFTP port `tincan serve` uses, unprivileged unlike TFTP's own 69.
+    static let tftpPort = 6969
+    /// The directory TFTP serves, relative to the working directory.
+    static let tftpRoot = "tincan-data/tftp"
+
+    @Flag(name: .customLong("tftp-create"), help: "Let TFTP uploads create and replace files under ./tincan-data/tftp.")
+    var tftpCreate = false
 
     @Option(help: "Address to bind (default: every address, IPv6 and IPv4).")
     var host: String?
@@ -35,7 +49,33 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.info("echo (udp) ready on port \(udp.port ?? 0): tincan connect -u \(name) \(udp.port ?? 0)")
                 }
             }
-            try await runServices([echo], logger: logger)
+            let root = try Self.makeDirectory(Self.tftpRoot)
+            let name = host ?? "localhost"
+            let tftp = TFTPServer(
+                configuration: TFTPServerConfiguration(host: host, port: Self.tftpPort),
+                fileSystem: TFTPDirectory(root: root, allowCreate: self.tftpCreate),
+                logger: logger,
+                onServerRunning: { address in
+                logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
+                }
+            )
+            try await runServices([echo, tftp], logger: logger)
+        }
+    }
+
+    /// Creates `path` (and its parents) when missing, and jails TFTP there.
+    static func makeDirectory(_ path: String) throws -> TFTPRoot {
+        var built = ""
+        for component in path.split(separator: "/") {
+            built += built.isEmpty ? String(component) : "/" + component
+            if mkdir(built, 0o755) != 0, errno != EEXIST {
+                throw TinCanError(operation: "create \(built)", cause: TinCanError.describeErrno(errno))
+            }
+        }
+        do {
+            return try TFTPRoot(path)
+        } catch {
+            throw TinCanError(operation: "tftp root \(path)", cause: error.message)
         }
     }
 }

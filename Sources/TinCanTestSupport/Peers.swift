@@ -24,9 +24,10 @@ public enum Programs {
         return value == "true" || value == "1"
     }
 
-    /// The full path of `name` on PATH, or nil.
+    /// The full path of `name` on PATH (or in the sbin directories, where servers such as
+    /// in.tftpd live and which a user's PATH may lack), or nil.
     public static func find(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin:/usr/local/sbin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }

@@ -51,11 +51,20 @@ import TinCanTestSupport
 }
 
 @Suite(.timeLimit(.minutes(2))) struct ServeTests {
-    @Test("tincan serve starts the echo servers on 7007 and stops on SIGTERM")
+    @Test("tincan serve starts echo on 7007 and TFTP on 6969 (root ./tincan-data/tftp, created), and stops on SIGTERM")
     func serve() async throws {
-        let process = try tincan(["serve", "--host", "127.0.0.1"], input: .null)
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = try TestProcess("/bin/sh", ["-c", "cd '\(directory)' && exec '\(Programs.tincan)' serve --host 127.0.0.1"], input: .null)
         defer { process.kill() }
         try await process.waitForStderr("echo (udp) ready on port 7007")
+        try await process.waitForStderr("tftp ready on port 6969")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: directory + "/tincan-data/tftp", isDirectory: &isDirectory) && isDirectory.boolValue)
+        try Data("served by tftp\n".utf8).write(to: URL(fileURLWithPath: directory + "/tincan-data/tftp/hello.txt"))
+        let get = try tincan(["tftp", "get", "127.0.0.1:6969", "hello.txt", "-"], input: .null)
+        #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+        #expect(get.stdout.text == "served by tftp\n")
         #expect(process.stderr.contains("tincan connect 127.0.0.1 7007"))
         let socket = try await Blocking.run { try TestSocket.connect(port: 7007) }
         try socket.send("served\n")
