@@ -27,7 +27,8 @@ import TinCanTestSupport
         let (process, peer) = try await relaySession(mode, input: .null, output: .file(directory + "/out"))
         try await Blocking.run { try peer.send(data) }
         peer.shutdownWrite()
-        #expect(try await peer.receiveAllAsync().isEmpty)
+        let unexpected = try await peer.receiveAllAsync()
+        #expect(unexpected.isEmpty, "\(unexpected.count) bytes: \(unexpected.prefix(200).text) stderr: \(process.stderr)")
         #expect(try await process.waitForExit() == 0)
         let written = try Data(contentsOf: URL(fileURLWithPath: directory + "/out"))
         #expect(written.count == Self.size)

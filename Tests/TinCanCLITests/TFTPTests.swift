@@ -234,6 +234,28 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         #expect(TestData.sha256(get.stdout) == TestData.sha256(data))
     }
 
+    @Test("a get into a FIFO (or a device such as /dev/null) writes through it and never replaces it")
+    func nonRegularTarget() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("f", count: 3000, seed: 8)
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        let fifo = local.path("fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = try TestProcess("/bin/cat", [fifo], input: .null)
+        defer { reader.kill() }
+        let (server, port) = try await tftpServer(root: files.directory)
+        defer { server.kill() }
+        let get = try tincan(["tftp", "get", "127.0.0.1:\(port)", "f", fifo], input: .null)
+        #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+        #expect(try await reader.waitForExit() == 0)
+        #expect(reader.stdout == data)
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
+        #expect(local.names() == ["fifo"])
+    }
+
     @Test("usage errors name the problem", arguments: [
         (["tftp", "serve"], "Missing expected argument '--root <root>'"),
         (["tftp", "get", "h", "f", "--blksize", "7"], "--blksize takes a size from 8 to 65464"),
@@ -321,7 +343,7 @@ struct LossyNamespace {
                     clients.append((index, try namespace.tincan(["tftp", "get", "--windowsize", "16", "127.0.0.1:\(port)", "8m.bin", local.path("got\(index)")])))
                 }
                 for (index, client) in clients {
-                    #expect(try await client.waitForExit(timeout: 120) == 0, "transfer \(index): \(client.stderr)")
+                    #expect(try await client.waitForExit(timeout: 120) == 0, "transfer \(index): \(client.stderr.suffix(6000))\nserver: \(server.stderr.suffix(3000))")
                     #expect(local.read("got\(index)").map(TestData.sha256) == TestData.sha256(data), "transfer \(index)")
                 }
             }

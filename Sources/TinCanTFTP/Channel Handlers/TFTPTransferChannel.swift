@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -115,7 +118,8 @@ enum TFTPTransferChannel {
         let promise = channel.eventLoop.makePromise(of: TFTPTransferOutcome.self)
         do {
             try await channel.eventLoop.submit {
-                try Self.configure(channel, receiveBlockSize: receiveBlockSize, windowSize: windowSize)
+                let isReceiver = if case .receiver = machine { true } else { false }
+                let offload = try Self.configure(channel, receiveBlockSize: receiveBlockSize, windowSize: windowSize, isReceiver: isReceiver)
                 let handler = TFTPTransferHandler(
                     machine: machine,
                     file: file,
@@ -124,6 +128,7 @@ enum TFTPTransferChannel {
                     logger: logger,
                     progress: progress,
                     ownsFile: ownsFile,
+                    segmentationOffload: offload && !isReceiver,
                     outcome: promise
                 )
                 try channel.pipeline.syncOperations.addHandler(handler)
@@ -139,17 +144,31 @@ enum TFTPTransferChannel {
         return try! await promise.futureResult.get()
     }
 
-    /// Receive buffers: one datagram of the block size per read, and a socket buffer that holds a
+    /// Receive buffers: one datagram of the block size per read (or, for a receiver where the
+    /// kernel offers UDP_GRO, up to 64 KiB of coalesced datagrams), and a socket buffer that holds a
     /// full window (the default one overflows at large windows, which is what makes some peers
     /// collapse). The kernel caps the socket buffer at `net.core.rmem_max`.
-    static func configure(_ channel: any Channel, receiveBlockSize: Int, windowSize: Int) throws {
+    ///
+    /// - Returns: whether segmentation offload (GSO) may be used for sending.
+    static func configure(_ channel: any Channel, receiveBlockSize: Int, windowSize: Int, isReceiver: Bool) throws -> Bool {
         let datagram = max(receiveBlockSize, TFTPWireLimits.defaultBlockSize) + 4
         let options = channel.syncOptions!
-        try options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: datagram + 1))
+        var capacity = datagram + 1
+        if isReceiver, windowSize > 1, System.supportsUDPReceiveOffload, getenv("TINCAN_NO_GRO") == nil {
+            do {
+                try options.setOption(.datagramReceiveOffload, value: true)
+                try options.setOption(.datagramReceiveSegmentSize, value: true)
+                capacity = 65536
+            } catch {
+                // Not on this kernel: one datagram per read.
+            }
+        }
+        try options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: capacity))
         // Each queued datagram costs about twice its size in kernel memory.
         let wanted = min(windowSize * datagram * 2 * 2, 16 * 1024 * 1024)
         if wanted > 212_992 {
             try? options.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(wanted))
         }
+        return System.supportsUDPSegmentationOffload && getenv("TINCAN_NO_GSO") == nil
     }
 }

@@ -100,6 +100,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var stopped = false
     private var fileReleased = false
 
+    // Sending
+    /// DATA packets of this event, sent together: one GSO send (UDP_SEGMENT) per run of full
+    /// blocks where the kernel offers it, so a window costs one system call instead of one each.
+    private var batch: [(block: UInt16, payload: ByteBuffer)] = []
+    private var segmentationOffload: Bool
+
     // Timer
     private var timerDeadline: NIODeadline?
     private var scheduled: Scheduled<Void>?
@@ -130,9 +136,11 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         logger: Logger,
         progress: TFTPProgress? = nil,
         ownsFile: Bool = true,
+        segmentationOffload: Bool = false,
         outcome: EventLoopPromise<TFTPTransferOutcome>
     ) {
         self.ownsFile = ownsFile
+        self.segmentationOffload = segmentationOffload
         self.machine = machine
         self.file = file
         self.peer = peer
@@ -188,7 +196,19 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
             return
         }
-        var payload = envelope.data
+        // With receive offload (UDP_GRO) one read may carry several datagrams of `segmentSize`.
+        if let segment = envelope.metadata?.segmentSize, segment > 0, envelope.data.readableBytes > segment {
+            var data = envelope.data
+            while data.readableBytes > 0, !self.stopped {
+                self.handle(data.readSlice(length: min(segment, data.readableBytes))!)
+            }
+        } else {
+            self.handle(envelope.data)
+        }
+    }
+
+    private func handle(_ datagram: ByteBuffer) {
+        var payload = datagram
         let packet: TFTPPacket
         do {
             packet = try payload.readTFTPPacket()
@@ -248,6 +268,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     continue
                 }
                 self.logger.trace("sent \(packet)")
+                if case .data(let block, let payload) = packet {
+                    self.batch.append((block, payload))
+                    wrote = true
+                    continue
+                }
+                self.emitBatch(context)
                 var buffer = context.channel.allocator.buffer(capacity: self.sizeOf(packet))
                 buffer.writeTFTPPacket(packet)
                 context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
@@ -270,10 +296,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             case .close:
                 self.stopped = true
                 self.cancelTimer()
+                self.emitBatch(context)
                 if wrote { context.flush() }
                 wrote = false
                 context.close(promise: nil)
             case .fail(let error, let sendToPeer):
+                self.emitBatch(context)
                 if sendToPeer {
                     var buffer = context.channel.allocator.buffer(capacity: 8 + error.message.utf8.count)
                     buffer.writeTFTPPacket(.error(error))
@@ -283,6 +311,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 self.finish(error: error, fromPeer: !sendToPeer)
             }
         }
+        self.emitBatch(context)
         if wrote { context.flush() }
         if let progress = self.progress, !self.reported {
             progress.set(bytes: self.machine.stats.bytes)
@@ -290,6 +319,50 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         }
         if supplyAfter { self.supplyIfReady() }
     }
+
+    /// Writes the queued DATA packets: runs of full blocks (the last of a run may be short) go out
+    /// as one GSO datagram when offload is on, in one buffer each otherwise.
+    private func emitBatch(_ context: ChannelHandlerContext) {
+        guard !self.batch.isEmpty else { return }
+        let segment = self.machine.options.blockSize + 4
+        var index = 0
+        while index < self.batch.count {
+            var count = 0
+            var bytes = 0
+            while index + count < self.batch.count, count < Self.maxSegments {
+                let size = 4 + self.batch[index + count].payload.readableBytes
+                guard self.segmentationOffload || count == 0, bytes + size <= Self.maxOffloadBytes || count == 0 else { break }
+                count += 1
+                bytes += size
+                if size != segment { break }
+            }
+            var buffer = context.channel.allocator.buffer(capacity: bytes)
+            for (block, payload) in self.batch[index..<(index + count)] {
+                buffer.writeInteger(TFTPOpcode.data.rawValue)
+                buffer.writeInteger(block)
+                buffer.writeImmutableBuffer(payload)
+            }
+            if count > 1 {
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                promise.futureResult.assumeIsolated().whenFailure { error in
+                    // No GSO on this path after all (a device without checksum offload says EIO):
+                    // send one datagram per block from now on; the timer resends what was lost.
+                    self.logger.debug("segmentation offload failed; sending datagrams one by one", metadata: ["error": "\(error)"])
+                    self.segmentationOffload = false
+                }
+                let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: segment)
+                context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer, metadata: metadata)), promise: promise)
+            } else {
+                context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
+            }
+            index += count
+        }
+        self.batch.removeAll(keepingCapacity: true)
+    }
+
+    /// Linux's limits on one GSO send: 64 segments, and a UDP datagram's 65507 bytes.
+    static let maxSegments = 64
+    static let maxOffloadBytes = 65507
 
     private func sendHeld() {
         guard let context = self.context, !self.stopped, !self.held.isEmpty else { return }
@@ -425,11 +498,14 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     private func readAhead() {
+        // Read while less than half a chunk is buffered, or less than the state machine waits for
+        // (a large window asks for more than half a chunk at once).
+        let chunk = max(Self.readChunk, 2 * (self.wanted ?? 0))
         guard case .source(let reader, let netascii) = self.file, !self.readInFlight, !self.sourceAtEnd,
-            !self.stopped, self.readBuffer.readableBytes < Self.readChunk / 2, let context = self.context
+            !self.stopped, self.readBuffer.readableBytes < max(chunk / 2, self.wanted ?? 0), let context = self.context
         else { return }
         self.readInFlight = true
-        let future = context.eventLoop.makeFutureWithTask { try await reader.read(upTo: Self.readChunk) }
+        let future = context.eventLoop.makeFutureWithTask { try await reader.read(upTo: chunk) }
         future.assumeIsolated().whenComplete { result in
             self.readInFlight = false
             guard !self.stopped else { return }

@@ -10,7 +10,7 @@ import Synchronization
 /// Local files for a client: a path, or standard input and output (`-`).
 public enum TFTPLocalFile {
     /// Opens `path` to be sent. Its size is known when it is a regular file.
-    public static func reader(path: String, threadPool: NIOThreadPool = .singleton) throws -> any TFTPFileReader {
+    public static func reader(path: String, threadPool: NIOThreadPool = TFTPDirectory.fileThreads) throws -> any TFTPFileReader {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TFTPError(.fileNotFound, "\(path): \(String(cString: strerror(errno)))") }
         var info = stat()
@@ -26,13 +26,29 @@ public enum TFTPLocalFile {
     }
 
     /// Standard input, size unknown.
-    public static func standardInput(threadPool: NIOThreadPool = .singleton) -> any TFTPFileReader {
+    public static func standardInput(threadPool: NIOThreadPool = TFTPDirectory.fileThreads) -> any TFTPFileReader {
         DescriptorReader(fd: dup(STDIN_FILENO), size: nil, pool: threadPool)
     }
 
     /// A file to be received at `path`: written to a temporary file beside it and renamed into
     /// place only when complete, so a failed download leaves nothing under `path`.
-    public static func writer(path: String, threadPool: NIOThreadPool = .singleton) throws -> any TFTPFileWriter {
+    ///
+    /// A target that exists and is not a regular file (`/dev/null`, a FIFO, a terminal) is written
+    /// directly: renaming over it would replace a device with a file.
+    public static func writer(path: String, threadPool: NIOThreadPool = TFTPDirectory.fileThreads) throws -> any TFTPFileWriter {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                break
+            case S_IFDIR:
+                throw TFTPError(.notDefined, "\(path): is a directory")
+            default:
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))") }
+                return DirectWriter(fd: fd, name: path, pool: threadPool)
+            }
+        }
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -46,32 +62,50 @@ public enum TFTPLocalFile {
     }
 
     /// Standard output: bytes go out as they arrive, so a failure cannot take them back.
-    public static func standardOutput(threadPool: NIOThreadPool = .singleton) -> any TFTPFileWriter {
-        StandardOutputWriter(pool: threadPool)
+    public static func standardOutput(threadPool: NIOThreadPool = TFTPDirectory.fileThreads) -> any TFTPFileWriter {
+        DirectWriter(fd: STDOUT_FILENO, name: "standard output", ownsDescriptor: false, pool: threadPool)
     }
 }
 
-final class StandardOutputWriter: TFTPFileWriter {
+/// Writes straight to a descriptor that is not a regular file (standard output, a device, a FIFO):
+/// bytes go out as they arrive, so a failure cannot take them back.
+final class DirectWriter: TFTPFileWriter {
+    private let fd: CInt
+    private let name: String
+    private let ownsDescriptor: Bool
     private let pool: NIOThreadPool
+    private let closed = Atomic<Bool>(false)
 
-    init(pool: NIOThreadPool) { self.pool = pool }
+    init(fd: CInt, name: String, ownsDescriptor: Bool = true, pool: NIOThreadPool) {
+        self.fd = fd
+        self.name = name
+        self.ownsDescriptor = ownsDescriptor
+        self.pool = pool
+    }
 
     func write(_ buffer: ByteBuffer) async throws {
+        let (fd, name) = (self.fd, self.name)
         try await self.pool.runIfActive {
             try buffer.withUnsafeReadableBytes { pointer in
                 var offset = 0
                 while offset < pointer.count {
-                    let n = Glibc.write(STDOUT_FILENO, pointer.baseAddress! + offset, pointer.count - offset)
+                    let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
                     if n > 0 { offset += n; continue }
                     if n < 0, errno == EINTR { continue }
-                    throw TFTPError(.notDefined, "standard output: \(String(cString: strerror(n < 0 ? errno : EIO)))")
+                    throw TFTPError(.notDefined, "\(name): \(String(cString: strerror(n < 0 ? errno : EIO)))")
                 }
             }
         }
     }
 
-    func commit() async throws {}
-    func abort() async {}
+    func commit() async throws { self.release() }
+    func abort() async { self.release() }
+
+    private func release() {
+        if self.ownsDescriptor, !self.closed.exchange(true, ordering: .relaxed) { Glibc.close(self.fd) }
+    }
+
+    deinit { self.release() }
 }
 
 /// Keeps what was read until the transfer is under way, so a retry without options (after the

@@ -28,7 +28,7 @@ public struct TFTPDirectory: TFTPFileSystem {
         allowWrite: Bool = false,
         allowCreate: Bool = false,
         maxFileSize: Int? = nil,
-        threadPool: NIOThreadPool = .singleton
+        threadPool: NIOThreadPool = TFTPDirectory.fileThreads
     ) {
         self.root = root
         self.allowWrite = allowWrite || allowCreate
@@ -79,6 +79,15 @@ public struct TFTPDirectory: TFTPFileSystem {
             return DescriptorWriter(fd: fd, temporary: temporary, target: path, name: name, limit: limit, pool: self.pool)
         }
     }
+
+    /// The threads file I/O runs on by default: 16, not the two of `NIOThreadPool.singleton` on a
+    /// two-core machine, because an upload's `fsync` can block a thread for seconds on a busy disk
+    /// and must not hold up every other transfer's reads.
+    public static let fileThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
 
     /// The process's umask, read once (reading it means setting it, which is not thread-safe).
     static let processUmask: mode_t = {
