@@ -131,7 +131,8 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         guard let curl = try Programs.peer("curl") else { return }
         let files = try TFTPFiles()
         defer { files.remove() }
-        let data = try files.write("big.bin", count: (32 << 20) + 1000, seed: 77)
+        // Big data is made off the cooperative pool, which other suites' timers depend on.
+        let data = try await Blocking.run { try files.write("big.bin", count: (32 << 20) + 1000, seed: 77) }
         let local = try TFTPFiles()
         defer { local.remove() }
 
@@ -328,7 +329,7 @@ struct LossyNamespace {
         guard let namespace = try await LossyNamespace.make(loss: 0.05) else { return }
         let files = try TFTPFiles()
         defer { files.remove() }
-        let data = try files.write("8m.bin", count: 8 << 20, seed: 5)
+        let data = try await Blocking.run { try files.write("8m.bin", count: 8 << 20, seed: 5) }
         let local = try TFTPFiles()
         defer { local.remove() }
         let server = try namespace.tincan(["tftp", "serve", "--root", files.directory, "--host", "127.0.0.1", "--port", "0"])
