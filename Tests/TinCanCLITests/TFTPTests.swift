@@ -257,6 +257,24 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         #expect(local.names() == ["fifo"])
     }
 
+    @Test("IPv6: a server on ::1 and a client reaching it as [::1]:PORT, both directions")
+    func ipv6() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("six", count: 5000, seed: 6)
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        let server = try tincan(["tftp", "serve", "--root", files.directory, "--host", "::1", "--port", "0", "--create"], input: .null)
+        defer { server.kill() }
+        let port = try await server.listeningPort()
+        let get = try tincan(["tftp", "get", "--windowsize", "4", "[::1]:\(port)", "six", local.path("six")], input: .null)
+        #expect(try await get.waitForExit() == 0, "\(get.stderr)")
+        #expect(local.read("six") == data)
+        let put = try tincan(["tftp", "put", "-6", "[::1]:\(port)", local.path("six"), "back"], input: .null)
+        #expect(try await put.waitForExit() == 0, "\(put.stderr)")
+        #expect(files.read("back") == data)
+    }
+
     @Test("usage errors name the problem", arguments: [
         (["tftp", "serve"], "Missing expected argument '--root <root>'"),
         (["tftp", "get", "h", "f", "--blksize", "7"], "--blksize takes a size from 8 to 65464"),

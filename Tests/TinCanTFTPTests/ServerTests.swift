@@ -129,7 +129,7 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
                 #expect(files["up\(index)"] == buffer(data), "put with options #\(index)")
             }
             let all = try await reports.wait(for: 6)
-            #expect(all.allSatisfy { $0.error == nil && $0.stats.bytes == size })
+            #expect(all.allSatisfy { $0.error == nil && $0.stats.bytes == size }, "\(all.filter { $0.error != nil || $0.stats.bytes != size })")
             #expect(all.filter { $0.direction == .write }.count == 3)
         }
     }

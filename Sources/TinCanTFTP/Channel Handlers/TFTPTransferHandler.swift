@@ -85,7 +85,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     /// Received bytes that may wait for the disk before DATA is dropped.
     static let maxBufferedWriteBytes = 8 * 1024 * 1024
 
-    private var machine: TFTPTransferMachine
+    // One of the two is set. Kept apart, not in an enum, so that each event mutates the machine in
+    // place instead of copying it out and back (a measurable cost per packet).
+    private var sender: TFTPSenderStateMachine?
+    private var receiver: TFTPReceiverStateMachine?
+    private var options: TFTPTransferOptions { self.sender?.options ?? self.receiver!.options }
+    private var stats: TFTPTransferStats { self.sender?.stats ?? self.receiver!.stats }
     private let file: TFTPTransferFile
     private var peer: SocketAddress
     private var peerLocked: Bool
@@ -141,7 +146,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     ) {
         self.ownsFile = ownsFile
         self.segmentationOffload = segmentationOffload
-        self.machine = machine
+        switch machine {
+        case .sender(let machine): self.sender = machine
+        case .receiver(let machine): self.receiver = machine
+        }
         self.file = file
         self.peer = peer
         self.peerLocked = !lockPortOnFirstReply
@@ -223,13 +231,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         }
         let now = NIODeadline.now()
         let actions: [TFTPTransferAction]
-        switch self.machine {
-        case .sender(var machine):
-            actions = machine.received(packet, now: now)
-            self.machine = .sender(machine)
-        case .receiver(var machine):
-            actions = machine.received(packet, now: now)
-            self.machine = .receiver(machine)
+        if self.sender != nil {
+            actions = self.sender!.received(packet, now: now)
+        } else {
+            actions = self.receiver!.received(packet, now: now)
         }
         self.perform(actions)
     }
@@ -240,13 +245,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         guard !self.began, self.context != nil else { return }
         self.began = true
         let actions: [TFTPTransferAction]
-        switch self.machine {
-        case .sender(var machine):
-            actions = machine.begin(now: .now())
-            self.machine = .sender(machine)
-        case .receiver(var machine):
-            actions = machine.begin(now: .now())
-            self.machine = .receiver(machine)
+        if self.sender != nil {
+            actions = self.sender!.begin(now: .now())
+        } else {
+            actions = self.receiver!.begin(now: .now())
         }
         self.perform(actions)
     }
@@ -314,8 +316,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         self.emitBatch(context)
         if wrote { context.flush() }
         if let progress = self.progress, !self.reported {
-            progress.set(bytes: self.machine.stats.bytes)
-            if let total = self.machine.options.transferSize { progress.set(total: total) }
+            progress.set(bytes: self.stats.bytes)
+            if let total = self.options.transferSize { progress.set(total: total) }
         }
         if supplyAfter { self.supplyIfReady() }
     }
@@ -324,7 +326,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     /// as one GSO datagram when offload is on, in one buffer each otherwise.
     private func emitBatch(_ context: ChannelHandlerContext) {
         guard !self.batch.isEmpty else { return }
-        let segment = self.machine.options.blockSize + 4
+        let segment = self.options.blockSize + 4
         var index = 0
         while index < self.batch.count {
             var count = 0
@@ -402,7 +404,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         self.reported = true
         self.releaseFile(failed: error != nil)
         self.outcome.succeed(
-            TFTPTransferOutcome(error: error, errorFromPeer: fromPeer, options: self.machine.options, stats: self.machine.stats, peer: self.peer)
+            TFTPTransferOutcome(error: error, errorFromPeer: fromPeer, options: self.options, stats: self.stats, peer: self.peer)
         )
     }
 
@@ -470,13 +472,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         }
         self.timerDeadline = nil
         let actions: [TFTPTransferAction]
-        switch self.machine {
-        case .sender(var machine):
-            actions = machine.timerFired(now: now)
-            self.machine = .sender(machine)
-        case .receiver(var machine):
-            actions = machine.timerFired(now: now)
-            self.machine = .receiver(machine)
+        if self.sender != nil {
+            actions = self.sender!.timerFired(now: now)
+        } else {
+            actions = self.receiver!.timerFired(now: now)
         }
         self.perform(actions)
     }
@@ -489,9 +488,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             self.wanted = nil
             let chunk = self.readBuffer.readSlice(length: min(count, self.readBuffer.readableBytes))!
             let atEnd = self.sourceAtEnd && self.readBuffer.readableBytes == 0
-            guard case .sender(var machine) = self.machine else { return }
-            let actions = machine.supply(chunk, endOfFile: atEnd, now: .now())
-            self.machine = .sender(machine)
+            guard self.sender != nil else { return }
+            let actions = self.sender!.supply(chunk, endOfFile: atEnd, now: .now())
             self.perform(actions)
         }
         self.readAhead()
