@@ -141,7 +141,7 @@ struct TFTPReceiverStateMachine {
             self.stats.retransmissions += 1
             return [.send(.readRequest(request)), .setTimer(now + self.timer.current)]
         case .receiving:
-            if let failure = self.countTimeout(now: now) { return failure }
+            if let failure = self.countTimeout(now: now, patient: true) { return failure }
             self.stats.retransmissions += 1
             // Before DATA 1 the OACK (or ACK 0) is what the sender is missing; after, the ACK of
             // the last block in order, even mid-window.
@@ -215,11 +215,17 @@ struct TFTPReceiverStateMachine {
     /// Counts a timeout; the transfer fails after `maxRetries` in a row, and no sooner than
     /// ``TFTPTiming/giveUpAfter`` since it last moved (adaptive timeouts can be a few
     /// milliseconds, and a run of them under heavy loss is no sign that the peer has gone).
-    private mutating func countTimeout(now: NIODeadline) -> [TFTPTransferAction]? {
+    ///
+    /// Once data flows (`patient`), a receiver waits two longest timeouts more than that: the
+    /// sender may be backing off as far as `maxTimeout` between tries, and a receiver that gives up
+    /// first (its ERROR may be lost too) leaves the sender retrying into a closed port.
+    private mutating func countTimeout(now: NIODeadline, patient: Bool = false) -> [TFTPTransferAction]? {
         self.retries += 1
         self.stats.timeouts += 1
         self.timer.timedOut()
-        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= self.timing.giveUpAfter else { return nil }
+        var limit = self.timing.giveUpAfter
+        if patient { limit = limit + self.timing.maxTimeout + self.timing.maxTimeout }
+        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= limit else { return nil }
         self.state = .finished
         return TFTPTransferAction.timedOut(after: self.retries - 1)
     }
