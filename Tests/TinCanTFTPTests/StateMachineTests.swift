@@ -87,6 +87,34 @@ func option(_ name: String, _ value: Int) -> TFTPOption { TFTPOption(name: name,
         #expect(sender.stats.retransmissions > 0)
     }
 
+    @Test("the first block of a window lost: the receiver's repeated ACK makes the sender resend at once")
+    func gapAtWindowStart() {
+        let data = file(48 * 1428 + 7)
+        // Server to client: 1 OACK, DATA 1-16 are packets 2-17, DATA 17 (first of window 2) is 18.
+        var simulation = Simulation.download(
+            file: data, options: [option("blksize", 1428), option("windowsize", 16)],
+            links: [Link(), Link(dropExactly: [18])], seed: 8
+        )
+        simulation.run()
+        #expect(simulation.received == data)
+        guard let sender = simulation.sender else { Issue.record("no server"); return }
+        #expect(sender.stats.timeouts == 0)
+        #expect(sender.stats.retransmissions > 0)
+    }
+
+    @Test("in lock-step a duplicate ACK never causes a resend (no Sorcerer's Apprentice)")
+    func duplicateAckInLockStep() {
+        var sender = TFTPSenderStateMachine(start: .sendData, options: TFTPTransferOptions(), timing: TFTPTiming())
+        let now = NIODeadline.uptimeNanoseconds(0)
+        _ = sender.begin(now: now)
+        let sent = sender.supply(file(2000), endOfFile: true, now: now)
+        #expect(sent.contains { if case .send(.data(1, _)) = $0 { true } else { false } })
+        let next = sender.received(.acknowledgment(block: 1), now: now)
+        #expect(next.contains { if case .send(.data(2, _)) = $0 { true } else { false } })
+        #expect(sender.received(.acknowledgment(block: 1), now: now).isEmpty)
+        #expect(sender.received(.acknowledgment(block: 1), now: now).isEmpty)
+    }
+
     @Test("a lost final ACK is answered while the receiver dallies")
     func lostFinalAck() {
         let data = file(3 * 512 + 10)

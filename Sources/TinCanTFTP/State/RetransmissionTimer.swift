@@ -59,6 +59,9 @@ struct RetransmissionTimer: Hashable, Sendable {
         self.current = self.fixed ?? timing.initialTimeout
     }
 
+    /// The smoothed round trip so far (zero before the first sample, or with a negotiated timeout).
+    var smoothedRTT: TimeAmount { .nanoseconds(self.smoothed ?? 0) }
+
     /// A round trip measured on a packet that was sent once.
     mutating func sample(_ rtt: TimeAmount) {
         self.backoff = 1

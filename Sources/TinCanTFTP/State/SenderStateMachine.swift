@@ -121,6 +121,7 @@ struct TFTPSenderStateMachine {
         case (.handshake(_, _, let sentAt, let resent), .acknowledgment(0)):
             if !resent { self.timer.sample(now - sentAt) }
             self.state = .transferring
+            self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
             self.retries = 0
             self.lastProgress = now
             return self.fillWindow(now: now)
@@ -131,6 +132,7 @@ struct TFTPSenderStateMachine {
                 self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: negotiated.timeoutSeconds)
                 if !resent { self.timer.sample(now - sentAt) }
                 self.state = .transferring
+                self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
                 self.retries = 0
                 self.lastProgress = now
                 // Blocks already cut used the default size; cut again with the negotiated one.
@@ -186,9 +188,23 @@ struct TFTPSenderStateMachine {
     }
 
     private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {
-        guard let block = self.numbering.absolute(number, in: self.acked...(self.next - 1)), block > self.acked else {
-            // A duplicate or stale ACK: the timer, not this, decides about resending.
-            return []
+        guard let block = self.numbering.absolute(number, in: self.acked...(self.next - 1)) else { return [] }
+        if block == self.acked {
+            // The same ACK again while blocks after it are out: the receiver saw a gap at the start
+            // of the window (RFC 7440). Resend from there, but once per acknowledged block: a copy
+            // of an ACK never causes more than that one resend (no Sorcerer's Apprentice), and in
+            // lock-step a duplicate ACK is ignored as RFC 1350 asks; the timer decides.
+            // A copy made by the network arrives right behind the original; a receiver's gap ACK
+            // comes a round trip after the window went out. Only the latter counts.
+            guard self.options.windowSize > 1, self.next > self.acked + 1, self.duplicateResend != self.acked,
+                now >= self.gapAckFrom
+            else {
+                return []
+            }
+            self.duplicateResend = self.acked
+            self.next = self.acked + 1
+            self.sampleBlock = nil
+            return self.fillWindow(now: now, resending: true)
         }
         if block == self.sampleBlock { self.timer.sample(now - self.sampleSentAt) } else { self.timer.progressed() }
         if let sample = self.sampleBlock, sample <= block { self.sampleBlock = nil }
@@ -198,6 +214,7 @@ struct TFTPSenderStateMachine {
             self.stats.blocks += 1
         }
         self.acked = block
+        self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
         self.retries = 0
         self.lastProgress = now
         if block == self.finalBlock {
@@ -241,6 +258,10 @@ struct TFTPSenderStateMachine {
     }
 
     private var highestSent = 0
+    /// The acknowledged block a duplicate ACK last made us resend after.
+    private var duplicateResend = -1
+    /// When a repeat of the current ACK may be a gap ACK: half a round trip after it came.
+    private var gapAckFrom: NIODeadline = .uptimeNanoseconds(0)
 
     /// Asks for more of the file while less than a window or two is ready.
     private mutating func prefetch() -> [TFTPTransferAction] {
