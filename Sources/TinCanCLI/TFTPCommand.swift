@@ -48,6 +48,9 @@ struct TFTPServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-transfers"), help: "Transfers at once; more get ERROR 0 'server busy'.")
     var maxTransfers = TFTPServerConfiguration.defaultMaxTransfers
 
+    @Option(name: .customLong("max-transfers-per-address"), help: "Transfers at once from one client address; more get ERROR 0.")
+    var maxTransfersPerAddress = TFTPServerConfiguration.defaultMaxTransfersPerAddress
+
     @Option(name: .customLong("max-blksize"), help: "Largest block size granted (8-65464; 1468 fits a 1500-byte MTU).")
     var maxBlockSize = TFTPOptionLimits.defaultMaxBlockSize
 
@@ -73,6 +76,7 @@ struct TFTPServeCommand: AsyncParsableCommand {
         if !(0...65535).contains(self.port) { throw ValidationError("--port takes a port from 0 to 65535") }
         if let portRange { _ = try Self.parseRange(portRange) }
         if self.maxTransfers < 1 { throw ValidationError("--max-transfers must be at least 1") }
+        if self.maxTransfersPerAddress < 1 { throw ValidationError("--max-transfers-per-address must be at least 1") }
         if !(TFTPWireLimits.minBlockSize...TFTPWireLimits.maxBlockSize).contains(self.maxBlockSize) {
             throw ValidationError("--max-blksize takes a size from 8 to 65464")
         }
@@ -103,6 +107,7 @@ struct TFTPServeCommand: AsyncParsableCommand {
             port: self.port,
             transferPorts: try self.portRange.map(Self.parseRange),
             maxTransfers: self.maxTransfers,
+            maxTransfersPerAddress: self.maxTransfersPerAddress,
             limits: TFTPOptionLimits(maxBlockSize: self.maxBlockSize, maxWindowSize: self.maxWindowSize, maxFileSize: fileSize),
             timing: timing
         )

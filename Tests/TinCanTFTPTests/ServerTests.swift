@@ -328,7 +328,7 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
     @Test("over --max-transfers a request gets ERROR 0; a flood of RRQs never stops other transfers")
     func maxTransfersAndFlood() async throws {
         let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 4000))])
-        var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0, maxTransfers: 64)
+        var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0, maxTransfers: 64, maxTransfersPerAddress: 1000)
         configuration.timing = TFTPTiming(maxRetries: 1, initialTimeout: .milliseconds(200), dally: .milliseconds(100))
         try await withServer(files, configuration: configuration) { server in
             // 30 stalled transfers (never acknowledged) and 500 requests for missing files.
@@ -357,6 +357,30 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
                 if busy > 0 { break }
             }
             #expect(busy > 0)
+        }
+    }
+
+    @Test("--max-transfers-per-address: one address's flood gets ERROR 0, another address is still served")
+    func perAddressLimit() async throws {
+        let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 3000))])
+        var configuration = TFTPServerConfiguration(host: "::", port: 0, maxTransfersPerAddress: 5)
+        configuration.timing = TFTPTiming(maxRetries: 1, initialTimeout: .milliseconds(200))
+        try await withServer(files, configuration: configuration) { server in
+            let flood = try RawPeer()
+            for index in 0..<10 {
+                try flood.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "x\(index)", value: "1")])), to: server.port!)
+            }
+            var refused = 0
+            for _ in 0..<40 {
+                guard let (packet, _) = try? await flood.receive() else { break }
+                if case .error(let error) = packet, error.message.hasPrefix("too many transfers from") { refused += 1 }
+                if refused == 5 { break }
+            }
+            #expect(refused == 5)
+            let client = TFTPClient(logger: Logger(label: "c") { _ in SwiftLogNoOpLogHandler() })
+            let received = TFTPMemoryFileSystem()
+            try await client.get("f", from: try SocketAddress(ipAddress: "::1", port: server.port!), into: try await received.openForWriting("x", expectedSize: nil))
+            #expect(received["x"] == files["f"])
         }
     }
 

@@ -25,7 +25,14 @@ public final class TFTPServer: Service, Sendable {
     private let logger: Logger
     private let onTransfer: @Sendable (TFTPTransferReport) -> Void
     private let onServerRunning: @Sendable (SocketAddress) async -> Void
-    private let active = Mutex<Set<String>>([])
+    private let active = Mutex<ActiveTransfers>(ActiveTransfers())
+
+    /// Running transfers, by request and by client address.
+    private struct ActiveTransfers {
+        var keys: Set<String> = []
+        var perHost: [String: Int] = [:]
+        var count: Int { self.keys.count }
+    }
 
     /// - Parameters:
     ///   - onTransfer: called once per transfer when it ends, successfully or not.
@@ -94,6 +101,7 @@ public final class TFTPServer: Service, Sendable {
 
     private struct Admitted: Sendable {
         var key: String
+        var host: String
         var peer: SocketAddress
         var isRead: Bool
         var request: TFTPRequest
@@ -150,29 +158,42 @@ public final class TFTPServer: Service, Sendable {
         // A repeat is the same request (options included) from the same address and port.
         let key = "\(peer) \(isRead ? TFTPPacket.readRequest(request) : TFTPPacket.writeRequest(request))"
         let limit = self.configuration.maxTransfers
-        enum Verdict { case admitted, duplicate, busy }
+        let perHostLimit = self.configuration.maxTransfersPerAddress
+        let host = peer.ipAddress ?? "\(peer)"
+        enum Verdict { case admitted, duplicate, busy, hostBusy }
         let verdict: Verdict = self.active.withLock { active in
-            if active.contains(key) { return .duplicate }
+            if active.keys.contains(key) { return .duplicate }
             if active.count >= limit { return .busy }
-            active.insert(key)
+            if active.perHost[host, default: 0] >= perHostLimit { return .hostBusy }
+            active.keys.insert(key)
+            active.perHost[host, default: 0] += 1
             return .admitted
         }
         switch verdict {
         case .admitted:
-            return .success(Admitted(key: key, peer: peer, isRead: isRead, request: request, start: .now))
+            return .success(Admitted(key: key, host: host, peer: peer, isRead: isRead, request: request, start: .now))
         case .duplicate:
             self.logger.debug("repeated request ignored", metadata: ["peer": "\(peer.endpointDescription)"])
             return .success(nil)
         case .busy:
             self.logger.notice("refused \(peer.endpointDescription): \(limit) transfers running (--max-transfers)")
             return .failure(TFTPError(.notDefined, "server busy: \(limit) transfers running, try again later"))
+        case .hostBusy:
+            self.logger.notice("refused \(peer.endpointDescription): \(perHostLimit) transfers running for \(host) (--max-transfers-per-address)")
+            return .failure(TFTPError(.notDefined, "too many transfers from \(host): \(perHostLimit) running, try again later"))
         }
     }
 
     // MARK: transfers
 
     private func serve(_ admitted: Admitted, local: SocketAddress) async {
-        defer { _ = self.active.withLock { $0.remove(admitted.key) } }
+        defer {
+            self.active.withLock { active in
+                active.keys.remove(admitted.key)
+                active.perHost[admitted.host, default: 1] -= 1
+                if active.perHost[admitted.host] == 0 { active.perHost[admitted.host] = nil }
+            }
+        }
         let logger = self.transferLogger(admitted)
         let channel: any Channel
         do {

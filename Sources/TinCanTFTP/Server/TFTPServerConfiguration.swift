@@ -11,6 +11,10 @@ public struct TFTPServerConfiguration: Sendable {
     /// Transfers running at once (including those dallying on their final ACK); a request over
     /// the limit gets ERROR 0 "server busy". Default 256.
     public var maxTransfers: Int
+    /// Transfers running at once for one client address, so that one client (or a flood of
+    /// requests from one address) cannot take every slot; over it a request gets ERROR 0.
+    /// Default 32.
+    public var maxTransfersPerAddress: Int
     /// What clients may negotiate: block size (default clamp 1468, which fits a 1500-byte MTU),
     /// window size (default 64), file size.
     public var limits: TFTPOptionLimits
@@ -20,6 +24,7 @@ public struct TFTPServerConfiguration: Sendable {
 
     public static let defaultPort = 69
     public static let defaultMaxTransfers = 256
+    public static let defaultMaxTransfersPerAddress = 32
     public static let defaultTiming = TFTPTiming(dally: .seconds(15))
 
     public init(
@@ -27,6 +32,7 @@ public struct TFTPServerConfiguration: Sendable {
         port: Int = TFTPServerConfiguration.defaultPort,
         transferPorts: ClosedRange<Int>? = nil,
         maxTransfers: Int = TFTPServerConfiguration.defaultMaxTransfers,
+        maxTransfersPerAddress: Int = TFTPServerConfiguration.defaultMaxTransfersPerAddress,
         limits: TFTPOptionLimits = TFTPOptionLimits(),
         timing: TFTPTiming = TFTPServerConfiguration.defaultTiming
     ) {
@@ -34,6 +40,7 @@ public struct TFTPServerConfiguration: Sendable {
         self.port = port
         self.transferPorts = transferPorts
         self.maxTransfers = max(1, maxTransfers)
+        self.maxTransfersPerAddress = max(1, maxTransfersPerAddress)
         self.limits = limits
         self.timing = timing
     }
