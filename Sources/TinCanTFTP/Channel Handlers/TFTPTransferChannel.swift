@@ -33,8 +33,11 @@ public struct TFTPTransferReport: Sendable, CustomStringConvertible {
 
     /// File bytes per second.
     public var bytesPerSecond: Double {
-        let seconds = Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
-        return seconds > 0 ? Double(self.stats.bytes) / seconds : 0
+        self.seconds > 0 ? Double(self.stats.bytes) / self.seconds : 0
+    }
+
+    private var seconds: Double {
+        Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
     }
 
     /// One line: peer, request, options, bytes, duration, rate, result.
@@ -42,13 +45,12 @@ public struct TFTPTransferReport: Sendable, CustomStringConvertible {
         var options = "blksize=\(self.options.blockSize) windowsize=\(self.options.windowSize)"
         if let tsize = self.options.transferSize { options += " tsize=\(tsize)" }
         if let timeout = self.options.timeoutSeconds { options += " timeout=\(timeout)" }
-        let seconds = Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
         let rate = self.bytesPerSecond / 1_048_576
         let moved = (self.direction == .read) != self.isClient ? "sent" : "received"
         var line = self.isClient
             ? "\(self.direction == .read ? "get" : "put") '\(self.filename)' \(self.direction == .read ? "from" : "to") \(self.peer.endpointDescription) \(self.mode) \(options): "
             : "\(self.direction.rawValue) \(self.peer.endpointDescription) '\(self.filename)' \(self.mode) \(options): "
-        line += "\(moved) \(self.stats.bytes) bytes in \(Self.fixed(seconds, 3)) s"
+        line += "\(moved) \(self.stats.bytes) bytes in \(Self.fixed(self.seconds, 3)) s"
         line += " (\(Self.fixed(rate, 1)) MiB/s, \(self.stats.retransmissions) resent, \(self.stats.timeouts) timeouts)"
         if let error = self.error {
             line += self.errorFromPeer ? ", ended by the peer: \(error)" : ", failed: \(error)"

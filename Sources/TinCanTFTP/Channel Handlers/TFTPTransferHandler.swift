@@ -21,13 +21,6 @@ enum TFTPTransferMachine {
         case .receiver(let machine): machine.options
         }
     }
-
-    var stats: TFTPTransferStats {
-        switch self {
-        case .sender(let machine): machine.stats
-        case .receiver(let machine): machine.stats
-        }
-    }
 }
 
 /// How one transfer ended, as the handler reports it.
@@ -199,9 +192,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         guard !self.stopped else { return }
         if !self.isPeer(envelope.remoteAddress) {
             self.logger.debug("packet from unknown transfer ID", metadata: ["from": "\(envelope.remoteAddress)"])
-            var buffer = context.channel.allocator.buffer(capacity: 64)
-            buffer.writeTFTPPacket(.error(TFTPError(.unknownTransferID, "unknown transfer ID")))
-            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
+            self.write(.error(TFTPError(.unknownTransferID, "unknown transfer ID")), to: envelope.remoteAddress, context: context)
+            context.flush()
             return
         }
         // With receive offload (UDP_GRO) one read may carry several datagrams of `segmentSize`.
@@ -276,9 +268,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     continue
                 }
                 self.emitBatch(context)
-                var buffer = context.channel.allocator.buffer(capacity: self.sizeOf(packet))
-                buffer.writeTFTPPacket(packet)
-                context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
+                self.write(packet, context: context)
                 wrote = true
             case .read(let count):
                 self.wanted = count
@@ -305,9 +295,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             case .fail(let error, let sendToPeer):
                 self.emitBatch(context)
                 if sendToPeer {
-                    var buffer = context.channel.allocator.buffer(capacity: 8 + error.message.utf8.count)
-                    buffer.writeTFTPPacket(.error(error))
-                    context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
+                    self.write(.error(error), context: context)
                     wrote = true
                 }
                 self.finish(error: error, fromPeer: !sendToPeer)
@@ -370,28 +358,31 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         guard let context = self.context, !self.stopped, !self.held.isEmpty else { return }
         for packet in self.held {
             self.logger.trace("sent \(packet)")
-            var buffer = context.channel.allocator.buffer(capacity: self.sizeOf(packet))
-            buffer.writeTFTPPacket(packet)
-            context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
+            self.write(packet, context: context)
         }
         self.held = []
         context.flush()
     }
 
-    private func sizeOf(_ packet: TFTPPacket) -> Int {
+    /// Encodes and queues one packet (to the peer unless said otherwise); the caller flushes.
+    private func write(_ packet: TFTPPacket, to address: SocketAddress? = nil, context: ChannelHandlerContext) {
+        let capacity: Int
         switch packet {
-        case .data(_, let payload): 4 + payload.readableBytes
-        case .acknowledgment: 4
-        default: 128
+        case .data(_, let payload): capacity = 4 + payload.readableBytes
+        case .acknowledgment: capacity = 4
+        case .error(let error): capacity = 5 + error.message.utf8.count
+        default: capacity = 128
         }
+        var buffer = context.channel.allocator.buffer(capacity: capacity)
+        buffer.writeTFTPPacket(packet)
+        context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: address ?? self.peer, data: buffer)), promise: nil)
     }
 
     /// Ends the transfer from this side after a file error: tells the peer, reports, closes.
     private func abort(_ error: TFTPError) {
         if let context = self.context, !self.stopped {
-            var buffer = context.channel.allocator.buffer(capacity: 8 + error.message.utf8.count)
-            buffer.writeTFTPPacket(.error(error))
-            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
+            self.write(.error(error), context: context)
+            context.flush()
             context.close(promise: nil)
         }
         self.stopped = true

@@ -49,16 +49,10 @@ public enum TFTPLocalFile {
                 return DirectWriter(fd: fd, name: path, pool: threadPool)
             }
         }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[...$0]) } ?? ""
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array((directory + "." + base + ".tincan-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))") }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        // mkstemp makes the file private; give it the mode a new file would get.
-        fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
-        return DescriptorWriter(fd: fd, temporary: String(cString: template), target: path, name: path, limit: nil, pool: threadPool)
+        guard let writer = DescriptorWriter(replacing: path, name: path, limit: nil, pool: threadPool) else {
+            throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))")
+        }
+        return writer
     }
 
     /// Standard output: bytes go out as they arrive, so a failure cannot take them back.
@@ -86,15 +80,8 @@ final class DirectWriter: TFTPFileWriter {
     func write(_ buffer: ByteBuffer) async throws {
         let (fd, name) = (self.fd, self.name)
         try await self.pool.runIfActive {
-            try buffer.withUnsafeReadableBytes { pointer in
-                var offset = 0
-                while offset < pointer.count {
-                    let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
-                    if n > 0 { offset += n; continue }
-                    if n < 0, errno == EINTR { continue }
-                    throw TFTPError(.notDefined, "\(name): \(String(cString: strerror(n < 0 ? errno : EIO)))")
-                }
-            }
+            let code = writeAll(buffer, to: fd)
+            if code != 0 { throw TFTPError(.notDefined, "\(name): \(String(cString: strerror(code)))") }
         }
     }
 

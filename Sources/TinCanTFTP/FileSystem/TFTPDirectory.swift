@@ -68,15 +68,10 @@ public struct TFTPDirectory: TFTPFileSystem {
             } else if !allowCreate {
                 throw TFTPError(.fileNotFound, "'\(name)' does not exist, and this server does not create files")
             }
-            let slash = path.lastIndex(of: "/")!
-            var template = Array((path[..<slash] + "/." + path[path.index(after: slash)...] + ".tincan-XXXXXX").utf8CString)
-            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard fd >= 0 else { throw Self.openError(errno, name: name) }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            // mkstemp makes the file private; give it the mode a new file would get.
-            fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
-            let temporary = String(cString: template)
-            return DescriptorWriter(fd: fd, temporary: temporary, target: path, name: name, limit: limit, pool: self.pool)
+            guard let writer = DescriptorWriter(replacing: path, name: name, limit: limit, pool: self.pool) else {
+                throw Self.openError(errno, name: name)
+            }
+            return writer
         }
     }
 
@@ -157,6 +152,22 @@ final class DescriptorWriter: TFTPFileWriter {
     private let written = Atomic<Int>(0)
     private let finished = Atomic<Bool>(false)
 
+    /// A writer for `target` through a new temporary file beside it (`.NAME.tincan-XXXXXX`, with the
+    /// mode a new file would get); nil with `errno` set when it cannot be made. Blocks: call it off
+    /// the event loops.
+    convenience init?(replacing target: String, name: String, limit: Int?, pool: NIOThreadPool) {
+        let slash = target.lastIndex(of: "/")
+        let directory = slash.map { String(target[...$0]) } ?? ""
+        let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
+        var template = Array((directory + "." + base + ".tincan-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        // mkstemp makes the file private; give it the mode a new file would get.
+        fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
+        self.init(fd: fd, temporary: String(cString: template), target: target, name: name, limit: limit, pool: pool)
+    }
+
     init(fd: CInt, temporary: String, target: String, name: String, limit: Int?, pool: NIOThreadPool) {
         self.fd = fd
         self.temporary = temporary
@@ -171,17 +182,10 @@ final class DescriptorWriter: TFTPFileWriter {
         if let limit = self.limit, total > limit {
             throw TFTPError(.diskFull, "upload exceeds the limit of \(limit) bytes")
         }
-        let fd = self.fd
+        let (fd, name) = (self.fd, self.name)
         try await self.pool.runIfActive {
-            try buffer.withUnsafeReadableBytes { pointer in
-                var offset = 0
-                while offset < pointer.count {
-                    let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
-                    if n > 0 { offset += n; continue }
-                    if n < 0, errno == EINTR { continue }
-                    throw TFTPDirectory.openError(n < 0 ? errno : EIO, name: self.name)
-                }
-            }
+            let code = writeAll(buffer, to: fd)
+            if code != 0 { throw TFTPDirectory.openError(code, name: name) }
         }
     }
 
@@ -212,5 +216,21 @@ final class DescriptorWriter: TFTPFileWriter {
             Glibc.close(self.fd)
             unlink(self.temporary)
         }
+    }
+}
+
+/// Writes all of `buffer` to `fd`, retrying short writes and EINTR. Blocks.
+///
+/// - Returns: 0, or the `errno` of the failure.
+func writeAll(_ buffer: ByteBuffer, to fd: CInt) -> CInt {
+    buffer.withUnsafeReadableBytes { pointer in
+        var offset = 0
+        while offset < pointer.count {
+            let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
+            if n > 0 { offset += n; continue }
+            if n < 0, errno == EINTR { continue }
+            return n < 0 ? errno : EIO
+        }
+        return 0
     }
 }

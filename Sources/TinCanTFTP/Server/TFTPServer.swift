@@ -120,20 +120,16 @@ public final class TFTPServer: Service, Sendable {
             refuse = TFTPError(.illegalOperation, "request longer than \(TFTPWireLimits.maxRequestBytes) bytes")
         } else {
             do {
-                switch try data.readTFTPPacket() {
+                let packet = try data.readTFTPPacket()
+                switch packet {
                 case .error:
                     return nil
-                case .readRequest(let request):
-                    switch self.check(request, isRead: true, from: peer) {
+                case .readRequest(let request), .writeRequest(let request):
+                    switch self.check(request, isRead: packet.opcode == .readRequest, from: peer) {
                     case .success(let admitted): return admitted
                     case .failure(let error): refuse = error
                     }
-                case .writeRequest(let request):
-                    switch self.check(request, isRead: false, from: peer) {
-                    case .success(let admitted): return admitted
-                    case .failure(let error): refuse = error
-                    }
-                case let packet:
+                default:
                     refuse = TFTPError(.illegalOperation, "expected a read or write request, got \(packet.opcode)")
                 }
             } catch {

@@ -48,9 +48,7 @@ struct TFTPReceiverStateMachine {
     private var lastAckSentAt: NIODeadline = .uptimeNanoseconds(0)
     private var lastAckResent = false
     private var gapAcknowledged = false
-    private var retries = 0
-    /// When the transfer last moved forward (or began).
-    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
+    private var budget = RetryBudget()
     private(set) var stats = TFTPTransferStats()
 
     init(start: Start, options: TFTPTransferOptions, timing: TFTPTiming) {
@@ -67,7 +65,7 @@ struct TFTPReceiverStateMachine {
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
-        self.lastProgress = now
+        self.budget.progressed(at: now)
         switch self.start {
         case .sendAck:
             self.state = .receiving
@@ -162,8 +160,7 @@ struct TFTPReceiverStateMachine {
                 return [.fail(error, sendToPeer: true), .close]
             }
             if self.inWindow == 0, !self.lastAckResent { self.timer.sample(now - self.lastAckSentAt) } else { self.timer.progressed() }
-            self.retries = 0
-            self.lastProgress = now
+            self.budget.progressed(at: now)
             self.gapAcknowledged = false
             self.stats.bytes += payload.readableBytes
             self.stats.blocks += 1
@@ -212,22 +209,19 @@ struct TFTPReceiverStateMachine {
         return [.send(packet), .setTimer(now + self.timer.current)]
     }
 
-    /// Counts a timeout; the transfer fails after `maxRetries` in a row, and no sooner than
-    /// ``TFTPTiming/giveUpAfter`` since it last moved (adaptive timeouts can be a few
-    /// milliseconds, and a run of them under heavy loss is no sign that the peer has gone).
+    /// Counts a timeout and backs off; the failure to carry out when the ``RetryBudget`` is spent.
     ///
-    /// Once data flows (`patient`), a receiver waits two longest timeouts more than that: the
+    /// Once data flows (`patient`), a receiver waits two longest timeouts longer than a sender: the
     /// sender may be backing off as far as `maxTimeout` between tries, and a receiver that gives up
     /// first (its ERROR may be lost too) leaves the sender retrying into a closed port.
     private mutating func countTimeout(now: NIODeadline, patient: Bool = false) -> [TFTPTransferAction]? {
-        self.retries += 1
         self.stats.timeouts += 1
         self.timer.timedOut()
-        var limit = self.timing.giveUpAfter
-        if patient { limit = limit + self.timing.maxTimeout + self.timing.maxTimeout }
-        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= limit else { return nil }
+        var patience = self.timing.giveUpAfter
+        if patient { patience = patience + self.timing.maxTimeout + self.timing.maxTimeout }
+        guard self.budget.timedOut(at: now, maxRetries: self.timing.maxRetries, patience: patience) else { return nil }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.retries - 1)
+        return TFTPTransferAction.timedOut(after: self.budget.retries - 1)
     }
 
     /// How long to keep answering a repeated final block (``TFTPTiming/dally``).

@@ -102,6 +102,27 @@ struct RetransmissionTimer: Hashable, Sendable {
     }
 }
 
+/// When a transfer gives up: after `maxRetries` timeouts in a row, and no sooner than a patience
+/// since it last moved (adaptive timeouts can be a few milliseconds, and a run of them under heavy
+/// loss is no sign that the peer has gone). Shared by both state machines.
+struct RetryBudget: Hashable, Sendable {
+    /// Timeouts since the transfer last moved.
+    private(set) var retries = 0
+    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
+
+    /// The transfer began or moved forward.
+    mutating func progressed(at now: NIODeadline) {
+        self.retries = 0
+        self.lastProgress = now
+    }
+
+    /// Counts a timeout; true when the transfer should give up.
+    mutating func timedOut(at now: NIODeadline, maxRetries: Int, patience: TimeAmount) -> Bool {
+        self.retries += 1
+        return self.retries > maxRetries && now - self.lastProgress >= patience
+    }
+}
+
 /// Maps absolute block indices (1, 2, 3, ...) to the 16-bit numbers on the wire and back.
 ///
 /// With rollover to 0 the wire number is the index modulo 65536; with rollover to 1, block 65536

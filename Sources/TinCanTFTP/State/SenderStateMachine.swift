@@ -49,9 +49,7 @@ struct TFTPSenderStateMachine {
     private var finalBlock: Int?
     private var endOfFile = false
     private var readOutstanding = false
-    private var retries = 0
-    /// When the transfer last moved forward (or began).
-    private var lastProgress: NIODeadline = .uptimeNanoseconds(0)
+    private var budget = RetryBudget()
     /// The block whose ACK will measure a round trip (sent once, at `sampleSentAt`).
     private var sampleBlock: Int?
     private var sampleSentAt: NIODeadline = .uptimeNanoseconds(0)
@@ -71,7 +69,7 @@ struct TFTPSenderStateMachine {
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
-        self.lastProgress = now
+        self.budget.progressed(at: now)
         var actions: [TFTPTransferAction] = [.read(self.readAhead)]
         self.readOutstanding = true
         switch self.start {
@@ -122,8 +120,7 @@ struct TFTPSenderStateMachine {
             if !resent { self.timer.sample(now - sentAt) }
             self.state = .transferring
             self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-            self.retries = 0
-            self.lastProgress = now
+            self.budget.progressed(at: now)
             return self.fillWindow(now: now)
         case (.handshake(_, let requested?, let sentAt, let resent), .optionAcknowledgment(let acknowledged)):
             switch TFTPNegotiation.accept(acknowledged, requested: requested) {
@@ -133,8 +130,7 @@ struct TFTPSenderStateMachine {
                 if !resent { self.timer.sample(now - sentAt) }
                 self.state = .transferring
                 self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-                self.retries = 0
-                self.lastProgress = now
+                self.budget.progressed(at: now)
                 // Blocks already cut used the default size; cut again with the negotiated one.
                 self.recut()
                 return self.fillWindow(now: now)
@@ -175,16 +171,15 @@ struct TFTPSenderStateMachine {
     private var blockSize: Int { self.options.blockSize }
     private var readAhead: Int { max(self.options.windowSize, 2) * self.options.blockSize * 2 }
 
-    /// Counts a timeout; the transfer fails after `maxRetries` in a row, and no sooner than
-    /// ``TFTPTiming/giveUpAfter`` since it last moved (adaptive timeouts can be a few
-    /// milliseconds, and a run of them under heavy loss is no sign that the peer has gone).
+    /// Counts a timeout and backs off; the failure to carry out when the ``RetryBudget`` is spent.
     private mutating func countTimeout(now: NIODeadline) -> [TFTPTransferAction]? {
-        self.retries += 1
         self.stats.timeouts += 1
         self.timer.timedOut()
-        guard self.retries > self.timing.maxRetries, now - self.lastProgress >= self.timing.giveUpAfter else { return nil }
+        guard self.budget.timedOut(at: now, maxRetries: self.timing.maxRetries, patience: self.timing.giveUpAfter) else {
+            return nil
+        }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.retries - 1)
+        return TFTPTransferAction.timedOut(after: self.budget.retries - 1)
     }
 
     private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {
@@ -215,8 +210,7 @@ struct TFTPSenderStateMachine {
         }
         self.acked = block
         self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-        self.retries = 0
-        self.lastProgress = now
+        self.budget.progressed(at: now)
         if block == self.finalBlock {
             self.state = .finished
             return [.complete(self.stats), .close]
