@@ -276,7 +276,13 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             case .write(let payload):
                 self.received(payload)
             case .setTimer(let deadline):
-                self.setTimer(deadline)
+                if self.receivedAll, !self.committed {
+                    // Dallying starts when the held final ACK goes out: a dally that ran out
+                    // during a slow commit would close the socket before the ACK was sent.
+                    self.cancelTimer()
+                } else {
+                    self.setTimer(deadline)
+                }
             case .complete(let stats):
                 self.progress?.set(bytes: stats.bytes)
                 if case .sink = self.file {
@@ -362,6 +368,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         }
         self.held = []
         context.flush()
+        if self.receiver != nil {
+            self.perform(self.receiver!.finalAcknowledgmentSent(now: .now()))
+        }
     }
 
     /// Encodes and queues one packet (to the peer unless said otherwise); the caller flushes.

@@ -148,6 +148,16 @@ struct TFTPReceiverStateMachine {
         }
     }
 
+    /// The final ACK went out only now (a handler holds it until the file is committed, which may
+    /// take longer than the dally): the dally counts from here, so the sender gets its full time to
+    /// repeat the last block.
+    mutating func finalAcknowledgmentSent(now: NIODeadline) -> [TFTPTransferAction] {
+        guard case .dallying = self.state else { return [] }
+        let until = now + self.dally
+        self.state = .dallying(until: until)
+        return [.setTimer(until)]
+    }
+
     // MARK: internals
 
     private mutating func data(_ packet: TFTPPacket, now: NIODeadline) -> [TFTPTransferAction] {
