@@ -187,8 +187,10 @@ public struct TFTPClient: Sendable {
             channel.close(promise: nil)
         }
         if let total = outcome.options.transferSize, direction == .read { progress?.set(total: total) }
-        // A receiver dallies briefly on its final ACK; wait for that, so a lost ACK is answered.
-        try? await channel.closeFuture.get()
+        // A receiver's socket dallies on after its final ACK (sent twice), answering a repeated last
+        // block, and closes itself; the caller has its file now and does not wait for that. A
+        // process that exits at once (the CLI) relies on the doubled ACK, as tftp-hpa's client and
+        // curl rely on a single one.
         let report = TFTPTransferReport(
             peer: outcome.peer ?? server,
             filename: request.filename,

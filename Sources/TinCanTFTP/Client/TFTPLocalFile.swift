@@ -49,7 +49,7 @@ public enum TFTPLocalFile {
                 return DirectWriter(fd: fd, name: path, pool: threadPool)
             }
         }
-        guard let writer = DescriptorWriter(replacing: path, name: path, limit: nil, pool: threadPool) else {
+        guard let writer = DescriptorWriter(replacing: path, name: path, limit: nil, durable: false, pool: threadPool) else {
             throw TFTPError(.notDefined, "\(path): \(String(cString: strerror(errno)))")
         }
         return writer

@@ -68,7 +68,7 @@ public struct TFTPDirectory: TFTPFileSystem {
             } else if !allowCreate {
                 throw TFTPError(.fileNotFound, "'\(name)' does not exist, and this server does not create files")
             }
-            guard let writer = DescriptorWriter(replacing: path, name: name, limit: limit, pool: self.pool) else {
+            guard let writer = DescriptorWriter(replacing: path, name: name, limit: limit, durable: true, pool: self.pool) else {
                 throw Self.openError(errno, name: name)
             }
             return writer
@@ -149,13 +149,19 @@ final class DescriptorWriter: TFTPFileWriter {
     private let name: String
     private let limit: Int?
     private let pool: NIOThreadPool
+    private let durable: Bool
     private let written = Atomic<Int>(0)
     private let finished = Atomic<Bool>(false)
 
     /// A writer for `target` through a new temporary file beside it (`.NAME.tincan-XXXXXX`, with the
     /// mode a new file would get); nil with `errno` set when it cannot be made. Blocks: call it off
     /// the event loops.
-    convenience init?(replacing target: String, name: String, limit: Int?, pool: NIOThreadPool) {
+    ///
+    /// `durable` writes the data to the disk (fsync) before the rename, for a server that is about
+    /// to tell its client the upload is safe. A client's download is not synced, like cp's or
+    /// curl's: the rename alone keeps a failed transfer from leaving a partial file, and an fsync of
+    /// a large file costs more than the transfer (64 MiB over loopback: 0.15 s on top of 0.27 s).
+    convenience init?(replacing target: String, name: String, limit: Int?, durable: Bool, pool: NIOThreadPool) {
         let slash = target.lastIndex(of: "/")
         let directory = slash.map { String(target[...$0]) } ?? ""
         let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
@@ -165,16 +171,19 @@ final class DescriptorWriter: TFTPFileWriter {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         // mkstemp makes the file private; give it the mode a new file would get.
         fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
-        self.init(fd: fd, temporary: String(cString: template), target: target, name: name, limit: limit, pool: pool)
+        self.init(
+            fd: fd, temporary: String(cString: template), target: target, name: name, limit: limit, durable: durable, pool: pool
+        )
     }
 
-    init(fd: CInt, temporary: String, target: String, name: String, limit: Int?, pool: NIOThreadPool) {
+    init(fd: CInt, temporary: String, target: String, name: String, limit: Int?, durable: Bool, pool: NIOThreadPool) {
         self.fd = fd
         self.temporary = temporary
         self.target = target
         self.name = name
         self.limit = limit
         self.pool = pool
+        self.durable = durable
     }
 
     func write(_ buffer: ByteBuffer) async throws {
@@ -191,10 +200,10 @@ final class DescriptorWriter: TFTPFileWriter {
 
     func commit() async throws {
         guard !self.finished.exchange(true, ordering: .relaxed) else { return }
-        let (fd, temporary, target, name) = (self.fd, self.temporary, self.target, self.name)
+        let (fd, temporary, target, name, durable) = (self.fd, self.temporary, self.target, self.name, self.durable)
         try await self.pool.runIfActive {
             defer { Glibc.close(fd) }
-            guard fsync(fd) == 0, rename(temporary, target) == 0 else {
+            guard !durable || fsync(fd) == 0, rename(temporary, target) == 0 else {
                 let code = errno
                 unlink(temporary)
                 throw TFTPDirectory.openError(code, name: name)
