@@ -88,6 +88,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var peer: SocketAddress
     private var peerLocked: Bool
     private let logger: Logger
+    /// Read once: asking the logger per packet costs more than the rest of a lock-step block.
+    private let tracing: Bool
     private let progress: TFTPProgress?
     private let ownsFile: Bool
     private let outcome: EventLoopPromise<TFTPTransferOutcome>
@@ -103,6 +105,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     /// blocks where the kernel offers it, so a window costs one system call instead of one each.
     private var batch: [(block: UInt16, payload: ByteBuffer)] = []
     private var segmentationOffload: Bool
+    /// Reused for each single datagram: once the socket has taken the bytes, the storage is ours
+    /// alone again, so writing the next packet allocates nothing. (Two writes before one flush
+    /// simply copy on write.)
+    private var scratch = ByteBuffer()
 
     // Timer
     private var timerDeadline: NIODeadline?
@@ -147,6 +153,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         self.peer = peer
         self.peerLocked = !lockPortOnFirstReply
         self.logger = logger
+        self.tracing = logger.logLevel <= .trace
         self.progress = progress
         self.outcome = outcome
     }
@@ -216,7 +223,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             self.logger.debug("malformed packet from peer ignored", metadata: ["error": "\(error)"])
             return
         }
-        self.logger.trace("received \(packet)")
+        if self.tracing { self.logger.trace("received \(packet)") }
         if case .data = packet, self.writeBuffer.readableBytes > Self.maxBufferedWriteBytes {
             // The disk is behind: drop, and let the sender's timer pace it.
             return
@@ -261,7 +268,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                     if self.held.count < 2 { self.held.append(packet) }
                     continue
                 }
-                self.logger.trace("sent \(packet)")
+                if self.tracing { self.logger.trace("sent \(packet)") }
                 if case .data(let block, let payload) = packet {
                     self.batch.append((block, payload))
                     wrote = true
@@ -332,13 +339,20 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 bytes += size
                 if size != segment { break }
             }
-            var buffer = context.channel.allocator.buffer(capacity: bytes)
-            for (block, payload) in self.batch[index..<(index + count)] {
-                buffer.writeInteger(TFTPOpcode.data.rawValue)
-                buffer.writeInteger(block)
-                buffer.writeImmutableBuffer(payload)
-            }
-            if count > 1 {
+            if count == 1 {
+                let (block, payload) = self.batch[index]
+                self.scratch.clear(minimumCapacity: bytes)
+                self.scratch.writeInteger(TFTPOpcode.data.rawValue)
+                self.scratch.writeInteger(block)
+                self.scratch.writeImmutableBuffer(payload)
+                context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: self.scratch)), promise: nil)
+            } else {
+                var buffer = context.channel.allocator.buffer(capacity: bytes)
+                for (block, payload) in self.batch[index..<(index + count)] {
+                    buffer.writeInteger(TFTPOpcode.data.rawValue)
+                    buffer.writeInteger(block)
+                    buffer.writeImmutableBuffer(payload)
+                }
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 promise.futureResult.assumeIsolated().whenFailure { error in
                     // No GSO on this path after all (a device without checksum offload says EIO):
@@ -348,8 +362,6 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 }
                 let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: segment)
                 context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer, metadata: metadata)), promise: promise)
-            } else {
-                context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: self.peer, data: buffer)), promise: nil)
             }
             index += count
         }
@@ -363,7 +375,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func sendHeld() {
         guard let context = self.context, !self.stopped, !self.held.isEmpty else { return }
         for packet in self.held {
-            self.logger.trace("sent \(packet)")
+            if self.tracing { self.logger.trace("sent \(packet)") }
             self.write(packet, context: context)
         }
         self.held = []
@@ -382,9 +394,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         case .error(let error): capacity = 5 + error.message.utf8.count
         default: capacity = 128
         }
-        var buffer = context.channel.allocator.buffer(capacity: capacity)
-        buffer.writeTFTPPacket(packet)
-        context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: address ?? self.peer, data: buffer)), promise: nil)
+        self.scratch.clear(minimumCapacity: capacity)
+        self.scratch.writeTFTPPacket(packet)
+        context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: address ?? self.peer, data: self.scratch)), promise: nil)
     }
 
     /// Ends the transfer from this side after a file error: tells the peer, reports, closes.
