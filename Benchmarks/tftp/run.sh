@@ -6,6 +6,9 @@
 #   tincan+curl/B    tincan tftp serve,   curl --tftp-blksize B
 #   hpa+tincan/B     in.tftpd,            tincan tftp get --blksize B
 #   tincan+tincan/w16  tincan tftp serve, tincan tftp get --blksize 1428 --windowsize 16
+#   floor+curl/B     with FLOOR=1: Benchmarks/tftp/nio-floor, the least a SwiftNIO DatagramChannel
+#                    handler can do per lock-step block (no state machine, no timers, the file in
+#                    memory), with curl: the ceiling for any lock-step server on NIO
 #
 # Each download goes to a file and is compared with the original before its time counts.
 # Ratios: tincan server vs in.tftpd (curl client, same options; goal >= 1.0), tincan client vs curl
@@ -13,8 +16,9 @@
 #
 # Run:  Benchmarks/tftp/run.sh            # 64 MiB, 5 rounds
 #       SIZE=16M ROUNDS=1 Benchmarks/tftp/run.sh
+#       FLOOR=1 Benchmarks/tftp/run.sh  # also builds and runs nio-floor (about a minute more)
 # Environment: TINCAN (<repo>/.build/release/tincan), SIZE (64M), ROUNDS (5), DATA_DIR
-#   (<repo>/Benchmarks/bin).
+#   (<repo>/Benchmarks/bin), FLOOR (unset).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,9 +63,15 @@ user_args=()
 start_bg hpa_pid "$TFTPD" -L -a "127.0.0.1:$hpa_port" -s "$work/root" "${user_args[@]}"
 tincan_port=$(udp_port)
 start_bg tincan_pid "$TINCAN" tftp serve --root "$work/root" --host 127.0.0.1 --port "$tincan_port" 2>/dev/null
-sleep 0.5
-
 pairs=(hpa+curl/512 tincan+curl/512 hpa+tincan/512 hpa+curl/1428 tincan+curl/1428 hpa+tincan/1428 tincan+tincan/w16)
+if [[ -n ${FLOOR:-} ]]; then
+    log "building nio-floor"
+    swift build -c release --package-path "$here/nio-floor" >&2 || die "nio-floor did not build"
+    floor_port=$(udp_port)
+    start_bg floor_pid "$here/nio-floor/.build/release/NIOFloor" "$work/root/file.bin" "$floor_port"
+    pairs+=(floor+curl/512 floor+curl/1428)
+fi
+sleep 0.5
 
 run_pair() {
     local pair=$1 out=$work/out/got
@@ -69,6 +79,7 @@ run_pair() {
     case $pair in
         hpa+curl/*) curl -s --tftp-blksize "${pair#*/}" -o "$out" "tftp://127.0.0.1:$hpa_port/file.bin" ;;
         tincan+curl/*) curl -s --tftp-blksize "${pair#*/}" -o "$out" "tftp://127.0.0.1:$tincan_port/file.bin" ;;
+        floor+curl/*) curl -s --tftp-blksize "${pair#*/}" -o "$out" "tftp://127.0.0.1:$floor_port/file.bin" ;;
         hpa+tincan/*) "$TINCAN" tftp get --blksize "${pair#*/}" "127.0.0.1:$hpa_port" file.bin "$out" ;;
         tincan+tincan/w16) "$TINCAN" tftp get --blksize 1428 --windowsize 16 "127.0.0.1:$tincan_port" file.bin "$out" ;;
     esac
@@ -107,3 +118,9 @@ echo "| tincan server / in.tftpd (curl, blksize 1428) | $(ratio "${rate[tincan+c
 echo "| tincan client / curl (in.tftpd, blksize 512) | $(ratio "${rate[hpa+tincan/512]}" "${rate[hpa+curl/512]}") | 1.0 |"
 echo "| tincan client / curl (in.tftpd, blksize 1428) | $(ratio "${rate[hpa+tincan/1428]}" "${rate[hpa+curl/1428]}") | 1.0 |"
 echo "| tincan pair, windowsize 16 / in.tftpd + curl (1428) | $(ratio "${rate[tincan+tincan/w16]}" "${rate[hpa+curl/1428]}") | 5.0 |"
+if [[ -n ${FLOOR:-} ]]; then
+    echo "| NIO floor / in.tftpd (curl, blksize 512) | $(ratio "${rate[floor+curl/512]}" "${rate[hpa+curl/512]}") | (ceiling) |"
+    echo "| NIO floor / in.tftpd (curl, blksize 1428) | $(ratio "${rate[floor+curl/1428]}" "${rate[hpa+curl/1428]}") | (ceiling) |"
+    echo "| tincan server / NIO floor (curl, blksize 512) | $(ratio "${rate[tincan+curl/512]}" "${rate[floor+curl/512]}") | |"
+    echo "| tincan server / NIO floor (curl, blksize 1428) | $(ratio "${rate[tincan+curl/1428]}" "${rate[floor+curl/1428]}") | |"
+fi
