@@ -440,6 +440,48 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
         }
     }
 
+    @Test("an upload that ends after graceful shutdown began does not hold the server for its dally")
+    func shutdownCutsLaterDally() async throws {
+        let files = TFTPMemoryFileSystem()
+        let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+        var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.timing.dally = .seconds(600)
+        let server = TFTPServer(
+            configuration: configuration,
+            fileSystem: files,
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+            onServerRunning: { continuation.yield($0) }
+        )
+        let group = ServiceGroup(services: [server], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let stopped = try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return true
+            }
+            var iterator = addresses.makeAsyncIterator()
+            let address = await iterator.next()!
+            let peer = try RawPeer()
+            try peer.send(.writeRequest(TFTPRequest(filename: "u")), to: address.port!)
+            let (ack0, port) = try await peer.receive()
+            #expect(ack0 == .acknowledgment(block: 0))
+            await group.triggerGracefulShutdown()
+            try await Task.sleep(for: .milliseconds(100))
+            // The running upload finishes after shutdown began: saved and acknowledged.
+            try peer.send(.data(block: 1, payload: ByteBuffer(string: "end")), to: port)
+            #expect(try await peer.receive().0 == .acknowledgment(block: 1))
+            #expect(files["u"] == ByteBuffer(string: "end"))
+            // Then the server stops, instead of dallying 600 s on that final ACK.
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = try await tasks.next()!
+            tasks.cancelAll()
+            return first
+        }
+        #expect(stopped, "the server was still dallying 60 s after its last transfer ended")
+    }
+
     @Test("pluggable file systems: generated content, and the stats hook sees each transfer")
     func generatedContent() async throws {
         struct Counting: TFTPFileSystem {

@@ -218,7 +218,10 @@ public final class TFTPServer: Service, Sendable {
                         self.logger.notice("\(report)")
                     }
                     self.onTransfer(report)
-                    // A receiver dallies on its final ACK before the socket closes.
+                    // A receiver dallies on its final ACK before the socket closes, unless the
+                    // server is shutting down (a transfer that finished after shutdown began was
+                    // not dallying when the handler below ran).
+                    if Task.isShuttingDownGracefully { channel.close(promise: nil) }
                     try? await channel.closeFuture.get()
             } onGracefulShutdown: {
                 // Running transfers finish; one that has reported (dallying on its final ACK) is
