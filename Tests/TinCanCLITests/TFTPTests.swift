@@ -235,6 +235,32 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         #expect(TestData.sha256(get.stdout) == TestData.sha256(data))
     }
 
+    @Test("a progress bar on a terminal (a pty from script(1)) ending at 100% of the tsize total; silence elsewhere")
+    func progressBar() async throws {
+        let files = try TFTPFiles()
+        defer { files.remove() }
+        let data = try files.write("f", count: 300_000, seed: 12)
+        let local = try TFTPFiles()
+        defer { local.remove() }
+        let (server, port) = try await tftpServer(root: files.directory)
+        defer { server.kill() }
+        // script(1) runs the client with a pseudo-terminal as its stdin, stdout and stderr, and copies
+        // what the terminal shows to its own stdout.
+        let command = "\(Programs.tincan) tftp get 127.0.0.1:\(port) f \(local.path("tty.bin"))"
+        let onTerminal = try TestProcess("/usr/bin/script", ["-qec", command, "/dev/null"], input: .null)
+        #expect(try await onTerminal.waitForExit() == 0, "\(onTerminal.stdout)")
+        #expect(local.read("tty.bin") == data)
+        let screen = String(decoding: onTerminal.stdout, as: UTF8.self)
+        #expect(screen.contains("[########################] 100% 293.0 KiB of 293.0 KiB"), "\(screen)")
+        #expect(screen.contains("/s"), "\(screen)")
+        #expect(screen.hasSuffix("\r\n"), "the bar's line is ended: \(screen.debugDescription)")
+
+        let piped = try tincan(["tftp", "get", "127.0.0.1:\(port)", "f", local.path("piped.bin")], input: .null)
+        #expect(try await piped.waitForExit() == 0)
+        #expect(piped.stderr.isEmpty, "no bar when stderr is not a terminal: \(piped.stderr)")
+        #expect(local.read("piped.bin") == data)
+    }
+
     @Test("a get into a FIFO (or a device such as /dev/null) writes through it and never replaces it")
     func nonRegularTarget() async throws {
         let files = try TFTPFiles()
