@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TinCanRelay", targets: ["TinCanRelay"]),
         .library(name: "TinCanEcho", targets: ["TinCanEcho"]),
         .library(name: "TinCanTFTP", targets: ["TinCanTFTP"]),
+        .library(name: "TinCanIRC", targets: ["TinCanIRC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -58,6 +59,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "TinCanIRC",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(
             name: "TinCanCLI",
@@ -110,6 +115,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "TinCanIRCTests",
+            dependencies: [
+                "TinCanIRC", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
         .testTarget(

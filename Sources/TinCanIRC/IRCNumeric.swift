@@ -1,0 +1,248 @@
+/// A three-digit reply code (RFC 1459/2812 and modern.ircdocs.horse "Numerics"; 730-734 from
+/// IRCv3 MONITOR). A small struct with static members, so that an unknown code is still a value
+/// that prints.
+public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
+    public let code: Int
+
+    public init(_ code: Int) {
+        precondition((0...999).contains(code), "numerics have three digits")
+        self.code = code
+    }
+
+    /// The three digits as sent: `001`.
+    public var text: String {
+        self.code < 10 ? "00\(self.code)" : self.code < 100 ? "0\(self.code)" : String(self.code)
+    }
+
+    /// The conventional name (`RPL_WELCOME`), or the digits for a code not listed here.
+    public var description: String { Self.names[self.code] ?? self.text }
+
+    /// Every numeric named here, in code order.
+    public static let all: [IRCNumeric] = names.keys.sorted().map(IRCNumeric.init)
+
+    /// RPL_WELCOME
+    public static let rplWelcome = IRCNumeric(1)
+    /// RPL_YOURHOST
+    public static let rplYourHost = IRCNumeric(2)
+    /// RPL_CREATED
+    public static let rplCreated = IRCNumeric(3)
+    /// RPL_MYINFO
+    public static let rplMyInfo = IRCNumeric(4)
+    /// RPL_ISUPPORT
+    public static let rplISupport = IRCNumeric(5)
+    /// RPL_UMODEIS
+    public static let rplUModeIs = IRCNumeric(221)
+    /// RPL_LUSERCLIENT
+    public static let rplLUserClient = IRCNumeric(251)
+    /// RPL_LUSEROP
+    public static let rplLUserOp = IRCNumeric(252)
+    /// RPL_LUSERUNKNOWN
+    public static let rplLUserUnknown = IRCNumeric(253)
+    /// RPL_LUSERCHANNELS
+    public static let rplLUserChannels = IRCNumeric(254)
+    /// RPL_LUSERME
+    public static let rplLUserMe = IRCNumeric(255)
+    /// RPL_TRYAGAIN
+    public static let rplTryAgain = IRCNumeric(263)
+    /// RPL_LOCALUSERS
+    public static let rplLocalUsers = IRCNumeric(265)
+    /// RPL_GLOBALUSERS
+    public static let rplGlobalUsers = IRCNumeric(266)
+    /// RPL_AWAY
+    public static let rplAway = IRCNumeric(301)
+    /// RPL_USERHOST
+    public static let rplUserHost = IRCNumeric(302)
+    /// RPL_ISON
+    public static let rplIsOn = IRCNumeric(303)
+    /// RPL_UNAWAY
+    public static let rplUnAway = IRCNumeric(305)
+    /// RPL_NOWAWAY
+    public static let rplNowAway = IRCNumeric(306)
+    /// RPL_WHOISUSER
+    public static let rplWhoisUser = IRCNumeric(311)
+    /// RPL_WHOISSERVER
+    public static let rplWhoisServer = IRCNumeric(312)
+    /// RPL_WHOISOPERATOR
+    public static let rplWhoisOperator = IRCNumeric(313)
+    /// RPL_ENDOFWHO
+    public static let rplEndOfWho = IRCNumeric(315)
+    /// RPL_WHOISIDLE
+    public static let rplWhoisIdle = IRCNumeric(317)
+    /// RPL_ENDOFWHOIS
+    public static let rplEndOfWhois = IRCNumeric(318)
+    /// RPL_WHOISCHANNELS
+    public static let rplWhoisChannels = IRCNumeric(319)
+    /// RPL_LISTSTART
+    public static let rplListStart = IRCNumeric(321)
+    /// RPL_LIST
+    public static let rplList = IRCNumeric(322)
+    /// RPL_LISTEND
+    public static let rplListEnd = IRCNumeric(323)
+    /// RPL_CHANNELMODEIS
+    public static let rplChannelModeIs = IRCNumeric(324)
+    /// RPL_CREATIONTIME
+    public static let rplCreationTime = IRCNumeric(329)
+    /// RPL_NOTOPIC
+    public static let rplNoTopic = IRCNumeric(331)
+    /// RPL_TOPIC
+    public static let rplTopic = IRCNumeric(332)
+    /// RPL_TOPICWHOTIME
+    public static let rplTopicWhoTime = IRCNumeric(333)
+    /// RPL_WHOREPLY
+    public static let rplWhoReply = IRCNumeric(352)
+    /// RPL_NAMREPLY
+    public static let rplNamReply = IRCNumeric(353)
+    /// RPL_ENDOFNAMES
+    public static let rplEndOfNames = IRCNumeric(366)
+    /// RPL_MOTD
+    public static let rplMotd = IRCNumeric(372)
+    /// RPL_MOTDSTART
+    public static let rplMotdStart = IRCNumeric(375)
+    /// RPL_ENDOFMOTD
+    public static let rplEndOfMotd = IRCNumeric(376)
+    /// RPL_YOUREOPER
+    public static let rplYoureOper = IRCNumeric(381)
+    /// ERR_NOSUCHNICK
+    public static let errNoSuchNick = IRCNumeric(401)
+    /// ERR_NOSUCHSERVER
+    public static let errNoSuchServer = IRCNumeric(402)
+    /// ERR_NOSUCHCHANNEL
+    public static let errNoSuchChannel = IRCNumeric(403)
+    /// ERR_CANNOTSENDTOCHAN
+    public static let errCannotSendToChan = IRCNumeric(404)
+    /// ERR_TOOMANYCHANNELS
+    public static let errTooManyChannels = IRCNumeric(405)
+    /// ERR_INVALIDCAPCMD
+    public static let errInvalidCapCmd = IRCNumeric(410)
+    /// ERR_NORECIPIENT
+    public static let errNoRecipient = IRCNumeric(411)
+    /// ERR_NOTEXTTOSEND
+    public static let errNoTextToSend = IRCNumeric(412)
+    /// ERR_INPUTTOOLONG
+    public static let errInputTooLong = IRCNumeric(417)
+    /// ERR_UNKNOWNCOMMAND
+    public static let errUnknownCommand = IRCNumeric(421)
+    /// ERR_NOMOTD
+    public static let errNoMotd = IRCNumeric(422)
+    /// ERR_NONICKNAMEGIVEN
+    public static let errNoNicknameGiven = IRCNumeric(431)
+    /// ERR_ERRONEUSNICKNAME
+    public static let errErroneousNickname = IRCNumeric(432)
+    /// ERR_NICKNAMEINUSE
+    public static let errNicknameInUse = IRCNumeric(433)
+    /// ERR_USERNOTINCHANNEL
+    public static let errUserNotInChannel = IRCNumeric(441)
+    /// ERR_NOTONCHANNEL
+    public static let errNotOnChannel = IRCNumeric(442)
+    /// ERR_NOTREGISTERED
+    public static let errNotRegistered = IRCNumeric(451)
+    /// ERR_NEEDMOREPARAMS
+    public static let errNeedMoreParams = IRCNumeric(461)
+    /// ERR_ALREADYREGISTERED
+    public static let errAlreadyRegistered = IRCNumeric(462)
+    /// ERR_PASSWDMISMATCH
+    public static let errPasswdMismatch = IRCNumeric(464)
+    /// ERR_CHANNELISFULL
+    public static let errChannelIsFull = IRCNumeric(471)
+    /// ERR_UNKNOWNMODE
+    public static let errUnknownMode = IRCNumeric(472)
+    /// ERR_BADCHANMASK
+    public static let errBadChanMask = IRCNumeric(476)
+    /// ERR_NOPRIVILEGES
+    public static let errNoPrivileges = IRCNumeric(481)
+    /// ERR_CHANOPRIVSNEEDED
+    public static let errChanOPrivsNeeded = IRCNumeric(482)
+    /// ERR_NOOPERHOST
+    public static let errNoOperHost = IRCNumeric(491)
+    /// ERR_UMODEUNKNOWNFLAG
+    public static let errUModeUnknownFlag = IRCNumeric(501)
+    /// ERR_USERSDONTMATCH
+    public static let errUsersDontMatch = IRCNumeric(502)
+    /// RPL_MONONLINE
+    public static let rplMonOnline = IRCNumeric(730)
+    /// RPL_MONOFFLINE
+    public static let rplMonOffline = IRCNumeric(731)
+    /// RPL_MONLIST
+    public static let rplMonList = IRCNumeric(732)
+    /// RPL_ENDOFMONLIST
+    public static let rplEndOfMonList = IRCNumeric(733)
+    /// ERR_MONLISTFULL
+    public static let errMonListFull = IRCNumeric(734)
+
+    private static let names: [Int: String] = [
+        1: "RPL_WELCOME",
+        2: "RPL_YOURHOST",
+        3: "RPL_CREATED",
+        4: "RPL_MYINFO",
+        5: "RPL_ISUPPORT",
+        221: "RPL_UMODEIS",
+        251: "RPL_LUSERCLIENT",
+        252: "RPL_LUSEROP",
+        253: "RPL_LUSERUNKNOWN",
+        254: "RPL_LUSERCHANNELS",
+        255: "RPL_LUSERME",
+        263: "RPL_TRYAGAIN",
+        265: "RPL_LOCALUSERS",
+        266: "RPL_GLOBALUSERS",
+        301: "RPL_AWAY",
+        302: "RPL_USERHOST",
+        303: "RPL_ISON",
+        305: "RPL_UNAWAY",
+        306: "RPL_NOWAWAY",
+        311: "RPL_WHOISUSER",
+        312: "RPL_WHOISSERVER",
+        313: "RPL_WHOISOPERATOR",
+        315: "RPL_ENDOFWHO",
+        317: "RPL_WHOISIDLE",
+        318: "RPL_ENDOFWHOIS",
+        319: "RPL_WHOISCHANNELS",
+        321: "RPL_LISTSTART",
+        322: "RPL_LIST",
+        323: "RPL_LISTEND",
+        324: "RPL_CHANNELMODEIS",
+        329: "RPL_CREATIONTIME",
+        331: "RPL_NOTOPIC",
+        332: "RPL_TOPIC",
+        333: "RPL_TOPICWHOTIME",
+        352: "RPL_WHOREPLY",
+        353: "RPL_NAMREPLY",
+        366: "RPL_ENDOFNAMES",
+        372: "RPL_MOTD",
+        375: "RPL_MOTDSTART",
+        376: "RPL_ENDOFMOTD",
+        381: "RPL_YOUREOPER",
+        401: "ERR_NOSUCHNICK",
+        402: "ERR_NOSUCHSERVER",
+        403: "ERR_NOSUCHCHANNEL",
+        404: "ERR_CANNOTSENDTOCHAN",
+        405: "ERR_TOOMANYCHANNELS",
+        410: "ERR_INVALIDCAPCMD",
+        411: "ERR_NORECIPIENT",
+        412: "ERR_NOTEXTTOSEND",
+        417: "ERR_INPUTTOOLONG",
+        421: "ERR_UNKNOWNCOMMAND",
+        422: "ERR_NOMOTD",
+        431: "ERR_NONICKNAMEGIVEN",
+        432: "ERR_ERRONEUSNICKNAME",
+        433: "ERR_NICKNAMEINUSE",
+        441: "ERR_USERNOTINCHANNEL",
+        442: "ERR_NOTONCHANNEL",
+        451: "ERR_NOTREGISTERED",
+        461: "ERR_NEEDMOREPARAMS",
+        462: "ERR_ALREADYREGISTERED",
+        464: "ERR_PASSWDMISMATCH",
+        471: "ERR_CHANNELISFULL",
+        472: "ERR_UNKNOWNMODE",
+        476: "ERR_BADCHANMASK",
+        481: "ERR_NOPRIVILEGES",
+        482: "ERR_CHANOPRIVSNEEDED",
+        491: "ERR_NOOPERHOST",
+        501: "ERR_UMODEUNKNOWNFLAG",
+        502: "ERR_USERSDONTMATCH",
+        730: "RPL_MONONLINE",
+        731: "RPL_MONOFFLINE",
+        732: "RPL_MONLIST",
+        733: "RPL_ENDOFMONLIST",
+        734: "ERR_MONLISTFULL",
+    ]
+}
