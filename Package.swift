@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "TinCanEcho", targets: ["TinCanEcho"]),
         .library(name: "TinCanTFTP", targets: ["TinCanTFTP"]),
         .library(name: "TinCanIRC", targets: ["TinCanIRC"]),
+        .library(name: "TinCanChat", targets: ["TinCanChat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -63,6 +64,16 @@ let package = Package(
         .target(
             name: "TinCanIRC",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "TinCanChat",
+            dependencies: [
+                "TinCanCore", "TinCanIRC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "TinCanCLI",
@@ -123,6 +134,16 @@ let package = Package(
                 "TinCanIRC", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "TinCanChatTests",
+            dependencies: [
+                "TinCanChat", "TinCanIRC", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

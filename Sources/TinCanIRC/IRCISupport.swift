@@ -27,7 +27,7 @@ public struct IRCISupport: Hashable, Sendable {
         while index < self.tokens.count {
             let chunk = self.tokens[index..<min(index + 13, self.tokens.count)]
             let words = chunk.map { token in token.value.map { "\(token.key)=\(Self.escape($0))" } ?? token.key }
-            messages.append(IRCMessage(source: source, .rplISupport, parameters: [nick] + words + ["are supported by this server"]))
+            messages.append(IRCMessage(source: source, .rplISupport, parameters: [nick] + words + ["are supported by this server"], trailing: true))
             index += 13
         }
         return messages

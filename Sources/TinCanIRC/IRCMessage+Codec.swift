@@ -34,16 +34,18 @@ extension IRCMessage {
         let command = token()
         guard !command.isEmpty else { throw IRCParseError("no command") }
         var parameters: [String] = []
+        var trailing = false
         while true {
             skipSpaces()
             guard index < end else { break }
             if bytes[index] == UInt8(ascii: ":") {
                 parameters.append(String(decoding: bytes[(index + 1)..<end], as: UTF8.self))
+                trailing = true
                 break
             }
             parameters.append(String(decoding: token(), as: UTF8.self))
         }
-        self.init(tags: tags, source: source, command: String(decoding: command, as: UTF8.self), parameters: parameters)
+        self.init(tags: tags, source: source, command: String(decoding: command, as: UTF8.self), parameters: parameters, trailing: trailing)
     }
 
     /// Parses one line given as a string (without CR LF).
@@ -141,7 +143,7 @@ extension ByteBuffer {
         self.writeString(message.command)
         for (index, parameter) in message.parameters.enumerated() {
             self.writeInteger(UInt8(ascii: " "))
-            if index == message.parameters.count - 1, IRCMessage.needsColon(parameter) {
+            if index == message.parameters.count - 1, message.trailing || IRCMessage.needsColon(parameter) {
                 self.writeInteger(UInt8(ascii: ":"))
             }
             self.writeString(parameter)

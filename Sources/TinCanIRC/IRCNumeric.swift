@@ -94,6 +94,8 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     public static let rplNamReply = IRCNumeric(353)
     /// RPL_ENDOFNAMES
     public static let rplEndOfNames = IRCNumeric(366)
+    /// RPL_ENDOFBANLIST
+    public static let rplEndOfBanList = IRCNumeric(368)
     /// RPL_MOTD
     public static let rplMotd = IRCNumeric(372)
     /// RPL_MOTDSTART
@@ -207,6 +209,7 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
         352: "RPL_WHOREPLY",
         353: "RPL_NAMREPLY",
         366: "RPL_ENDOFNAMES",
+        368: "RPL_ENDOFBANLIST",
         372: "RPL_MOTD",
         375: "RPL_MOTDSTART",
         376: "RPL_ENDOFMOTD",

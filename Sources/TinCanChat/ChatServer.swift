@@ -1,0 +1,175 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TinCanCore
+import TinCanIRC
+
+/// The chat server: IRC over TCP (RFC 1459/2812 as practised today, with IRCv3 capabilities), a
+/// lobby every client joins, private messages, presence. A swift-service-lifecycle `Service`.
+///
+/// Every connection and the shared state (``ChatCore``) live on one event loop, as in ngircd: no
+/// locks, and a message fanned out to a thousand clients is a thousand buffer writes on one thread,
+/// flushed together once the loop has read everything that was ready.
+public final class ChatServer: Service, Sendable {
+    /// The version in RPL_YOURHOST and RPL_MYINFO.
+    public static let version = "tincan-chat-0.1"
+
+    private let configuration: ChatServerConfiguration
+    private let loop: any EventLoop
+    private let logger: Logger
+    private let onServerRunning: @Sendable (SocketAddress) async -> Void
+    private let core: NIOLoopBound<ChatCore>
+
+    /// - Parameters:
+    ///   - group: the server takes one event loop of it for all its connections.
+    ///   - onServerRunning: called once listening, with the bound address (port 0 in tests).
+    public init(
+        configuration: ChatServerConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.loop = group.next()
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+        let loop = self.loop
+        self.core = try! loop.submit {
+            let core = ChatCore(configuration: configuration, logger: logger)
+            let bound = NIOLoopBound(core, eventLoop: loop)
+            core.onFirstDirty = { loop.assumeIsolated().execute { bound.value.flushDirty() } }
+            return bound
+        }.wait()
+    }
+
+    public func run() async throws {
+        let listener = try await self.bind()
+        let address = listener.localAddress!
+        self.logger.info("chat listening on \(address.endpointDescription)")
+        let liveness = self.loop.scheduleRepeatedTask(
+            initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
+        ) { [core] _ in core.value.checkLiveness() }
+        await self.onServerRunning(address)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            try? await listener.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            listener.close(promise: nil)
+        }
+        liveness.cancel()
+        let core = self.core
+        let open = try await self.loop.submit {
+            let channels = core.value.clients.count
+            core.value.shutDown(reason: "Server shutting down")
+            return channels
+        }.get()
+        self.logger.info("chat stopped; closed \(open) connections")
+    }
+
+    /// How often idle clients are checked: often enough for the ping settings, at most every 5 s.
+    static func livenessTick(_ configuration: ChatServerConfiguration) -> TimeAmount {
+        let shortest = min(configuration.pingInterval, configuration.pingTimeout)
+        return max(.milliseconds(100), min(.seconds(5), .nanoseconds(shortest.nanoseconds / 2)))
+    }
+
+    private func bind() async throws -> any Channel {
+        let endpoint = Endpoint(host: self.configuration.host, port: self.configuration.port)
+        let address = try await Resolver.resolve(endpoint, family: .any, transport: .tcp)[0]
+        let core = self.core
+        let high = self.configuration.limits.sendQueueBytes
+        do {
+            return try await ServerBootstrap(group: self.loop, childGroup: self.loop)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(ByteToMessageHandler(IRCLineDecoder()))
+                        try sync.addHandler(ChatConnectionHandler(core: core.value))
+                    }
+                }
+                .bind(to: address)
+                .get()
+        } catch {
+            throw TinCanError(operation: "chat listen on \(endpoint)", underlying: error)
+        }
+    }
+}
+
+/// Joins one TCP connection to the ``ChatCore``: lines in, bytes out.
+final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
+    typealias InboundIn = IRCInboundLine
+    typealias OutboundOut = ByteBuffer
+
+    private let core: ChatCore
+    private var context: ChannelHandlerContext?
+    private var client: ChatClient?
+
+    init(core: ChatCore) {
+        self.core = core
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let (client, refusal) = self.core.connected(self, host: host)
+        if let refusal {
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            buffer.writeIRCMessage(IRCMessage(command: "ERROR", parameters: ["Closing Link: \(host) (\(refusal))"]))
+            context.writeAndFlush(self.wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            self.core.logger.notice("refused \(host): \(refusal)")
+            return
+        }
+        self.client = client
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let client = self.client { self.core.disconnected(client, reason: "Connection closed") }
+        self.client = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let client = self.client else { return }
+        self.core.received(self.unwrapInboundIn(data), from: client)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, let client = self.client {
+            self.core.sendQueueExceeded(client)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let client = self.client {
+            self.core.disconnected(client, reason: "Read error: \(error)")
+            self.client = nil
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: ChatConnection
+
+    func send(_ bytes: ByteBuffer) {
+        self.context?.write(self.wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func flush() {
+        self.context?.flush()
+    }
+
+    func close() {
+        guard let context = self.context else { return }
+        self.client = nil
+        context.flush()
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ChatConnectionHandler: Sendable {}

@@ -1,0 +1,99 @@
+import NIOCore
+
+/// Settings of a ``ChatServer``. Every limit is named here with its default; what happens at each
+/// is in the README's chat section.
+public struct ChatServerConfiguration: Sendable {
+    /// Address to bind; nil binds every address (IPv6 and IPv4). Default nil.
+    public var host: String?
+    /// Plain TCP port; 0 for a kernel-chosen one. Default 6667.
+    public var port: Int
+    /// The server's name: the source of its replies. Default "tincan.local".
+    public var name: String
+    /// The network name announced in ISUPPORT. Default "tincan".
+    public var network: String
+    /// The message of the day, line by line; nil answers ERR_NOMOTD. Default nil.
+    public var motd: [String]?
+    /// The channel every client joins on registration. Default "#lobby".
+    public var lobby: String
+    /// A server password (PASS) every client must give before registering; nil for none. Default nil.
+    public var password: String?
+    /// Operator accounts for OPER: name to password. Default none.
+    public var operators: [String: String]
+    /// Limits.
+    public var limits: ChatLimits
+    /// Liveness: a client silent for `pingInterval` is sent a PING, and dropped if it stays silent
+    /// for `pingTimeout` more. Defaults 90 s and 60 s.
+    public var pingInterval: TimeAmount
+    public var pingTimeout: TimeAmount
+
+    public init(
+        host: String? = nil,
+        port: Int = 6667,
+        name: String = "tincan.local",
+        network: String = "tincan",
+        motd: [String]? = nil,
+        lobby: String = "#lobby",
+        password: String? = nil,
+        operators: [String: String] = [:],
+        limits: ChatLimits = ChatLimits(),
+        pingInterval: TimeAmount = .seconds(90),
+        pingTimeout: TimeAmount = .seconds(60)
+    ) {
+        self.host = host
+        self.port = port
+        self.name = name
+        self.network = network
+        self.motd = motd
+        self.lobby = lobby
+        self.password = password
+        self.operators = operators
+        self.limits = limits
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+    }
+}
+
+/// The chat server's bounds.
+public struct ChatLimits: Sendable, Hashable {
+    /// Clients connected at once (registered or not); one more is told why and closed. Default 10,000.
+    public var maxClients: Int
+    /// Clients from one IP address at once. Default 64.
+    public var maxClientsPerAddress: Int
+    /// Channels one client may be in (the lobby counts). Default 50.
+    public var maxChannelsPerClient: Int
+    /// Longest nickname. Default 30.
+    public var nickLength: Int
+    /// Longest channel name, `#` included. Default 50.
+    public var channelLength: Int
+    /// Longest topic, away message and kick reason. Default 390.
+    public var topicLength: Int
+    /// Entries in one client's MONITOR list. Default 100.
+    public var monitorEntries: Int
+    /// Targets in one PRIVMSG or NOTICE. Default 4.
+    public var maxTargets: Int
+    /// Bytes queued for one client that the kernel has not taken; past it the client is
+    /// disconnected with "SendQ exceeded". Default 1 MiB.
+    public var sendQueueBytes: Int
+
+    public init(
+        maxClients: Int = 10_000,
+        maxClientsPerAddress: Int = 64,
+        maxChannelsPerClient: Int = 50,
+        nickLength: Int = 30,
+        channelLength: Int = 50,
+        topicLength: Int = 390,
+        monitorEntries: Int = 100,
+        maxTargets: Int = 4,
+        sendQueueBytes: Int = 1 << 20
+    ) {
+        self.maxClients = maxClients
+        self.maxClientsPerAddress = maxClientsPerAddress
+        self.maxChannelsPerClient = maxChannelsPerClient
+        self.nickLength = nickLength
+        self.channelLength = channelLength
+        self.topicLength = topicLength
+        self.monitorEntries = monitorEntries
+        self.maxTargets = maxTargets
+        self.sendQueueBytes = sendQueueBytes
+    }
+}

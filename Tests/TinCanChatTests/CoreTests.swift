@@ -1,0 +1,309 @@
+import Logging
+import NIOCore
+import Testing
+import TinCanIRC
+
+@testable import TinCanChat
+
+/// A connection that keeps what the core sends, line by line.
+final class MemoryConnection: ChatConnection {
+    private var bytes = ByteBuffer()
+    private(set) var closed = false
+    private(set) var flushes = 0
+
+    func send(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        self.bytes.writeBuffer(&bytes)
+    }
+    func flush() { self.flushes += 1 }
+    func close() { self.closed = true }
+
+    /// The lines sent since the last call, without CR LF.
+    func take() -> [String] {
+        let text = String(buffer: self.bytes)
+        self.bytes.clear()
+        return text.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
+    }
+}
+
+/// A core with a fixed clock (2027-01-15 08:00:00.250 UTC) and in-memory clients.
+final class CoreHarness {
+    let core: ChatCore
+    var connections: [Int: MemoryConnection] = [:]
+
+    init(_ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "irc.test")) {
+        var clock = ChatClock()
+        clock.wallMilliseconds = { 1_800_000_000_250 }
+        clock.now = { .uptimeNanoseconds(1_000_000_000_000) }
+        self.core = ChatCore(configuration: configuration, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock)
+    }
+
+    func connect(host: String = "192.0.2.1") -> ChatClient {
+        let connection = MemoryConnection()
+        let client = self.core.connected(connection, host: host).client!
+        self.connections[client.id] = connection
+        return client
+    }
+
+    func say(_ client: ChatClient, _ lines: String...) {
+        for line in lines { self.core.received(.message(try! IRCMessage(parsing: line)), from: client) }
+    }
+
+    func take(_ client: ChatClient) -> [String] { self.connections[client.id]!.take() }
+
+    /// A registered client whose welcome has been read.
+    func registered(_ nick: String, host: String = "192.0.2.1", caps: String? = nil) -> ChatClient {
+        let client = self.connect(host: host)
+        if let caps { self.say(client, "CAP LS 302", "CAP REQ :\(caps)") }
+        self.say(client, "NICK \(nick)", "USER \(nick.lowercased()) 0 * :\(nick) Real")
+        if caps != nil { self.say(client, "CAP END") }
+        _ = self.take(client)
+        return client
+    }
+}
+
+@Suite struct RegistrationTests {
+    @Test("NICK and USER: welcome 001-005, LUSERS, no MOTD, then the lobby's JOIN and NAMES, byte for byte")
+    func welcome() {
+        let h = CoreHarness()
+        let ann = h.connect()
+        h.say(ann, "NICK Ann")
+        #expect(h.take(ann).isEmpty)
+        h.say(ann, "USER ann 0 * :Ann Example")
+        let lines = h.take(ann)
+        #expect(Array(lines.prefix(4)) == [
+            ":irc.test 001 Ann :Welcome to the tincan IRC network, Ann!~ann@192.0.2.1",
+            ":irc.test 002 Ann :Your host is irc.test, running version tincan-chat-0.1",
+            ":irc.test 003 Ann :This server was created 2027-01-15 08:00:00 UTC",
+            ":irc.test 004 Ann irc.test tincan-chat-0.1 io nt o",
+        ])
+        #expect(lines[4].hasPrefix(":irc.test 005 Ann AWAYLEN=390 CASEMAPPING=rfc1459 CHANLIMIT=#:50 "))
+        #expect(lines[4].hasSuffix(" :are supported by this server"))
+        #expect(lines[5].hasPrefix(":irc.test 005 Ann ") && lines[5].contains("UTF8ONLY"))
+        #expect(Array(lines[6...]) == [
+            ":irc.test 251 Ann :There are 1 users and 0 invisible on 1 servers",
+            ":irc.test 252 Ann 0 :operator(s) online",
+            ":irc.test 253 Ann 0 :unknown connection(s)",
+            ":irc.test 254 Ann 1 :channels formed",
+            ":irc.test 255 Ann :I have 1 clients and 0 servers",
+            ":irc.test 265 Ann 1 10000 :Current local users 1, max 10000",
+            ":irc.test 266 Ann 1 10000 :Current global users 1, max 10000",
+            ":irc.test 422 Ann :MOTD File is missing",
+            ":Ann!~ann@192.0.2.1 JOIN #lobby",
+            ":irc.test 353 Ann = #lobby :Ann",
+            ":irc.test 366 Ann #lobby :End of /NAMES list.",
+        ])
+    }
+
+    @Test("CAP LS 302 holds registration until CAP END; REQ is all or nothing; LIST shows what is on")
+    func capabilities() {
+        let h = CoreHarness()
+        let bob = h.connect()
+        h.say(bob, "CAP LS 302", "NICK bob", "USER bob 0 * :Bob")
+        #expect(h.take(bob) == [":irc.test CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix server-time"])
+        h.say(bob, "CAP REQ :server-time bogus")
+        #expect(h.take(bob) == [":irc.test CAP bob NAK :server-time bogus"])
+        h.say(bob, "CAP REQ :server-time echo-message", "CAP LIST")
+        #expect(h.take(bob) == [
+            ":irc.test CAP bob ACK :server-time echo-message",
+            "@time=2027-01-15T08:00:00.250Z :irc.test CAP bob LIST :cap-notify echo-message server-time",
+        ])
+        h.say(bob, "CAP END")
+        let welcome = h.take(bob)
+        #expect(welcome.first == "@time=2027-01-15T08:00:00.250Z :irc.test 001 bob :Welcome to the tincan IRC network, bob!~bob@192.0.2.1")
+        h.say(bob, "CAP FOO")
+        #expect(h.take(bob) == ["@time=2027-01-15T08:00:00.250Z :irc.test 410 bob FOO :Invalid CAP command"])
+    }
+
+    @Test("nick rules: none given, erroneous, in use (case-folded), commands before registering", arguments: [
+        ("NICK", ":irc.test 431 * :No nickname given"),
+        ("NICK 1abc", ":irc.test 432 * 1abc :Erroneous nickname"),
+        ("NICK a b", ""),  // "a" is fine; the extra parameter is ignored
+        ("NICK \(String(repeating: "x", count: 31))", ":irc.test 432 * \(String(repeating: "x", count: 31)) :Erroneous nickname"),
+        ("NICK TAKEN[]", ":irc.test 433 * TAKEN[] :Nickname is already in use"),
+        ("PRIVMSG x :hi", ":irc.test 451 * :You have not registered"),
+        ("USER a b", ":irc.test 461 * USER :Not enough parameters"),
+    ])
+    func nickRules(line: String, reply: String) {
+        let h = CoreHarness()
+        _ = h.registered("taken{}")
+        let client = h.connect()
+        h.say(client, line)
+        #expect(h.take(client) == (reply.isEmpty ? [] : [reply]))
+    }
+
+    @Test("a server password: the right one registers, a wrong one gets 464 and ERROR, and the connection closes")
+    func password() {
+        let h = CoreHarness(ChatServerConfiguration(name: "irc.test", password: "sesame"))
+        let good = h.connect()
+        h.say(good, "PASS sesame", "NICK good", "USER g 0 * :G")
+        #expect(h.take(good).first?.contains(" 001 good ") == true)
+        let bad = h.connect()
+        h.say(bad, "PASS nope", "NICK bad", "USER b 0 * :B")
+        #expect(h.take(bad) == [":irc.test 464 bad :Password incorrect", "ERROR :Closing Link: 192.0.2.1 (Bad password)"])
+        #expect(h.connections[bad.id]!.closed)
+        #expect(h.core.registeredCount == 1)
+    }
+
+    @Test("over --max-clients-per-address a connection is refused with the reason")
+    func perAddress() {
+        var configuration = ChatServerConfiguration(name: "irc.test")
+        configuration.limits.maxClientsPerAddress = 2
+        let h = CoreHarness(configuration)
+        _ = h.connect(host: "192.0.2.9")
+        _ = h.connect(host: "192.0.2.9")
+        let third = h.core.connected(MemoryConnection(), host: "192.0.2.9")
+        #expect(third.client == nil && third.refusal == "Too many connections from 192.0.2.9 (2)")
+        #expect(h.core.connected(MemoryConnection(), host: "192.0.2.10").client != nil)
+    }
+}
+
+@Suite struct ConversationTests {
+    @Test("the lobby: JOIN reaches members; a message reaches everyone else once; PART and QUIT too")
+    func lobby() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 JOIN #lobby"])
+        h.say(ann, "PRIVMSG #LOBBY :hello all")
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG #lobby :hello all"])
+        #expect(h.take(ann).isEmpty)
+        h.say(bob, "QUIT :bye")
+        #expect(h.take(bob) == ["ERROR :Closing Link: 192.0.2.1 (Quit: bye)"])
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Quit: bye"])
+        h.say(ann, "PART #lobby :later")
+        #expect(h.take(ann) == [":ann!~ann@192.0.2.1 PART #lobby :later"])
+        h.say(ann, "PRIVMSG #lobby :anyone?")
+        #expect(h.take(ann) == [":irc.test 404 ann #lobby :Cannot send to channel"])
+    }
+
+    @Test("private messages reach their target alone; unknown nicks get 401; AWAY answers 301")
+    func privateMessages() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        let cat = h.registered("cat")
+        _ = (h.take(ann), h.take(bob))
+        h.say(ann, "PRIVMSG Bob :psst")
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG bob :psst"])
+        #expect(h.take(cat).isEmpty)
+        #expect(h.take(ann).isEmpty)
+        h.say(ann, "PRIVMSG nobody :hello?", "NOTICE nobody :quiet")
+        #expect(h.take(ann) == [":irc.test 401 ann nobody :No such nick/channel"])
+        h.say(bob, "AWAY :lunch")
+        #expect(h.take(bob) == [":irc.test 306 bob :You have been marked as being away"])
+        h.say(ann, "PRIVMSG bob :back?", "NOTICE bob :fyi")
+        #expect(h.take(ann) == [":irc.test 301 ann bob :lunch"])
+        // CTCP passes through untouched, so a DCC offer reaches its target.
+        h.say(ann, "PRIVMSG bob :\u{1}DCC SEND file.txt 3232235777 5000 42\u{1}")
+        #expect(h.take(bob).last == ":ann!~ann@192.0.2.1 PRIVMSG bob :\u{1}DCC SEND file.txt 3232235777 5000 42\u{1}")
+    }
+
+    @Test("IRCv3: echo-message, server-time, message-tags (client tags and TAGMSG), away-notify")
+    func ircv3() {
+        let h = CoreHarness()
+        let ann = h.registered("ann", caps: "echo-message server-time message-tags")
+        let bob = h.registered("bob", caps: "away-notify")
+        let cat = h.registered("cat", caps: "message-tags")
+        _ = (h.take(ann), h.take(bob), h.take(cat))
+        h.say(ann, "@+draft/react=x;secret=no PRIVMSG #lobby :hi")
+        #expect(h.take(ann) == ["@+draft/react=x;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG #lobby :hi"])
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG #lobby :hi"])
+        #expect(h.take(cat) == ["@+draft/react=x :ann!~ann@192.0.2.1 PRIVMSG #lobby :hi"])
+        h.say(ann, "@+typing=active TAGMSG #lobby")
+        #expect(h.take(cat) == ["@+typing=active :ann!~ann@192.0.2.1 TAGMSG #lobby"])
+        #expect(h.take(bob).isEmpty, "TAGMSG only reaches clients with message-tags")
+        #expect(h.take(ann) == ["@+typing=active;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 TAGMSG #lobby"], "echoed")
+        h.say(cat, "AWAY :gone")
+        #expect(h.take(bob) == [":cat!~cat@192.0.2.1 AWAY :gone"])
+        #expect(h.take(ann).isEmpty)
+    }
+
+    @Test("MONITOR: online and offline now, then as they happen; list, clear, full")
+    func monitor() {
+        var configuration = ChatServerConfiguration(name: "irc.test")
+        configuration.limits.monitorEntries = 2
+        let h = CoreHarness(configuration)
+        let ann = h.registered("ann")
+        h.say(ann, "MONITOR + bob,ann")
+        #expect(h.take(ann) == [":irc.test 730 ann :ann!~ann@192.0.2.1", ":irc.test 731 ann :bob"])
+        let bob = h.registered("Bob")
+        #expect(h.take(ann) == [":irc.test 730 ann :Bob!~bob@192.0.2.1", ":Bob!~bob@192.0.2.1 JOIN #lobby"])
+        h.say(bob, "QUIT")
+        #expect(h.take(ann) == [":Bob!~bob@192.0.2.1 QUIT :Quit", ":irc.test 731 ann :Bob"])
+        h.say(ann, "MONITOR + cat", "MONITOR L")
+        #expect(h.take(ann) == [":irc.test 734 ann 2 cat :Monitor list is full.", ":irc.test 732 ann :ann,bob", ":irc.test 733 ann :End of MONITOR list"])
+        h.say(ann, "MONITOR C", "MONITOR L")
+        #expect(h.take(ann) == [":irc.test 733 ann :End of MONITOR list"])
+    }
+
+    @Test("channels: JOIN creates with the joiner as operator; TOPIC, NAMES, LIST, WHO, WHOIS, ISON, KICK")
+    func channels() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        _ = h.take(ann)
+        h.say(ann, "JOIN #Den")
+        #expect(h.take(ann) == [":ann!~ann@192.0.2.1 JOIN #Den", ":irc.test 353 ann = #Den :@ann", ":irc.test 366 ann #Den :End of /NAMES list."])
+        h.say(ann, "TOPIC #den :Welcome")
+        #expect(h.take(ann) == [":ann!~ann@192.0.2.1 TOPIC #Den :Welcome"])
+        h.say(bob, "JOIN #den")
+        #expect(h.take(bob) == [
+            ":bob!~bob@192.0.2.1 JOIN #Den", ":irc.test 332 bob #Den :Welcome", ":irc.test 333 bob #Den ann!~ann@192.0.2.1 1800000000",
+            ":irc.test 353 bob = #Den :@ann bob", ":irc.test 366 bob #Den :End of /NAMES list.",
+        ])
+        h.say(bob, "TOPIC #den :mine")
+        #expect(h.take(bob) == [":irc.test 482 bob #Den :You're not channel operator"])
+        h.say(bob, "LIST")
+        #expect(h.take(bob) == [
+            ":irc.test 321 bob Channel :Users  Name", ":irc.test 322 bob #Den 2 :Welcome", ":irc.test 322 bob #lobby 2 :", ":irc.test 323 bob :End of /LIST",
+        ])
+        h.say(bob, "AWAY :out", "WHO #den")
+        _ = h.take(bob).first
+        h.say(bob, "WHO #den")
+        #expect(h.take(bob) == [
+            ":irc.test 352 bob #Den ~ann 192.0.2.1 irc.test ann H@ :0 ann Real",
+            ":irc.test 352 bob #Den ~bob 192.0.2.1 irc.test bob G :0 bob Real",
+            ":irc.test 315 bob #den :End of WHO list",
+        ])
+        h.say(ann, "WHOIS bob")
+        #expect(h.take(ann).filter { !$0.contains(" JOIN ") } == [
+            ":irc.test 311 ann bob ~bob 192.0.2.1 * :bob Real", ":irc.test 319 ann bob :#lobby #Den",
+            ":irc.test 312 ann bob irc.test :tincan chat", ":irc.test 301 ann bob :out",
+            ":irc.test 317 ann bob 0 1800000000 :seconds idle, signon time", ":irc.test 318 ann bob :End of /WHOIS list",
+        ])
+        h.say(ann, "ISON bob zed ANN")
+        #expect(h.take(ann) == [":irc.test 303 ann :bob ann"])
+        h.say(ann, "KICK #den bob :out you go")
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 KICK #Den bob :out you go"])
+        h.say(bob, "PRIVMSG #den :let me in")
+        #expect(h.take(bob) == [":irc.test 404 bob #Den :Cannot send to channel"])
+    }
+
+    @Test("OPER then KILL; KILL without OPER is refused; wrong OPER password gets 464")
+    func operators() {
+        let h = CoreHarness(ChatServerConfiguration(name: "irc.test", operators: ["root": "hunter2"]))
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        _ = h.take(ann)
+        h.say(bob, "KILL ann :no")
+        #expect(h.take(bob) == [":irc.test 481 bob :Permission Denied- You're not an IRC operator"])
+        h.say(ann, "OPER root wrong", "OPER root hunter2")
+        #expect(h.take(ann) == [":irc.test 464 ann :Password incorrect", ":irc.test 381 ann :You are now an IRC operator"])
+        h.say(ann, "KILL bob :spam")
+        #expect(h.take(bob) == ["ERROR :Closing Link: 192.0.2.1 (Killed (ann (spam)))"])
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Killed (ann (spam))"])
+        #expect(h.connections[bob.id]!.closed)
+    }
+
+    @Test("a line over 512 bytes gets 417 and the connection stays; PING is answered; unknown commands get 421")
+    func limitsAndPing() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        h.core.received(.tooLong, from: ann)
+        h.say(ann, "PING :tok 1", "FROB x")
+        #expect(h.take(ann) == [
+            ":irc.test 417 ann :Input line was too long", ":irc.test PONG irc.test :tok 1", ":irc.test 421 ann FROB :Unknown command",
+        ])
+    }
+}
