@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import TinCanChat
 import TinCanCore
 import TinCanEcho
 import TinCanTFTP
@@ -11,10 +12,11 @@ import Glibc
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run every tincan server at once on unprivileged ports (echo on 7007, TFTP on 6969).",
+        abstract: "Run every tincan server at once on unprivileged ports (echo 7007, TFTP 6969, chat 6667).",
         discussion: """
             Echo runs on TCP and UDP 7007. TFTP serves ./tincan-data/tftp (created if missing) on UDP
-            6969, read-only unless --tftp-create. SIGINT or SIGTERM stops them gracefully.
+            6969, read-only unless --tftp-create. The IRC chat server listens on TCP 6667 with the
+            lobby #lobby. SIGINT or SIGTERM stops them gracefully.
             """
     )
 
@@ -22,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let echoPort = 7007
     /// The TFTP port `tincan serve` uses, unprivileged unlike TFTP's own 69.
     static let tftpPort = 6969
+    /// The chat (IRC) port: IRC's own, unprivileged already.
+    static let chatPort = 6667
     /// The directory TFTP serves, relative to the working directory.
     static let tftpRoot = "tincan-data/tftp"
 
@@ -59,7 +63,10 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
                 }
             )
-            try await runServices([echo, tftp], logger: logger)
+            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort), logger: logger) { address in
+                logger.info("chat ready on port \(address.port ?? 0), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(address.port ?? 0)")
+            }
+            try await runServices([echo, tftp, chat], logger: logger)
         }
     }
 

@@ -6,16 +6,17 @@ public struct TinCanCommand: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "tincan",
-        abstract: "TCP and UDP socket tools: a netcat-class client and server, echo servers, TFTP.",
+        abstract: "TCP and UDP socket tools: a netcat-class client and server, echo servers, TFTP, IRC chat.",
         discussion: """
             Run 'tincan serve' to start every server on its default unprivileged port, or one tool:
               tincan listen 5000              wait for one TCP connection, relay it to stdin/stdout
               tincan connect localhost 5000   connect and relay
               tincan echo --tcp 7007          a TCP echo server
               tincan tftp serve --root DIR    a TFTP server (tftp get/put: the client)
+              tincan chat serve               an IRC chat server with a lobby on 6667
             """,
         version: TinCanCommand.version,
-        subcommands: [ConnectCommand.self, ListenCommand.self, EchoCommand.self, TFTPCommand.self, ServeCommand.self]
+        subcommands: [ConnectCommand.self, ListenCommand.self, EchoCommand.self, TFTPCommand.self, ChatCommand.self, ServeCommand.self]
     )
 
     public init() {}

@@ -132,7 +132,7 @@ final class ChatCore {
         case "USER": self.user(p, client)
         case "PING":
             guard let token = p.first else { return self.needMore("PING", client) }
-            self.send(IRCMessage(source: self.serverName, command: "PONG", parameters: [self.serverName, token]), to: client)
+            self.send(IRCMessage(source: self.serverName, command: "PONG", parameters: [self.serverName, token], trailing: true), to: client)
         case "PONG": break
         case "QUIT":
             let reason = p.first.map { "Quit: \($0)" } ?? "Quit"

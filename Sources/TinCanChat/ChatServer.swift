@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -46,7 +49,7 @@ public final class ChatServer: Service, Sendable {
     public func run() async throws {
         let listener = try await self.bind()
         let address = listener.localAddress!
-        self.logger.info("chat listening on \(address.endpointDescription)")
+        self.logger.info("chat listening on \(address.endpointDescription) (irc)")
         let liveness = self.loop.scheduleRepeatedTask(
             initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
         ) { [core] _ in core.value.checkLiveness() }
@@ -147,7 +150,9 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let client = self.client {
-            self.core.disconnected(client, reason: "Read error: \(error)")
+            // The reason others see in the QUIT: "Connection reset by peer", as other servers say.
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "Read error"
+            self.core.disconnected(client, reason: reason)
             self.client = nil
         }
         context.close(promise: nil)

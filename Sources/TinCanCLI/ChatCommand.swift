@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import TinCanChat
+import TinCanCore
+
+/// `tincan chat`: the multi-user chat server (IRC).
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server.",
+        subcommands: [ChatServeCommand.self]
+    )
+}
+
+/// `tincan chat serve`.
+struct ChatServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "An IRC server: a lobby every client joins, private messages, live presence.",
+        discussion: """
+            Any IRC client works with it (weechat, irssi, HexChat, phone apps, IRC libraries):
+              tincan chat serve --port 6667 --motd motd.txt
+              irssi -c localhost -p 6667 -n ann
+            SIGINT or SIGTERM tells every client why and closes.
+            """
+    )
+
+    @Option(help: "Address to bind (default: every address, IPv6 and IPv4).")
+    var host: String?
+
+    @Option(help: "TCP port (0: the kernel chooses).")
+    var port = 6667
+
+    @Option(help: "The server's name, the source of its replies.")
+    var name = "tincan.local"
+
+    @Option(help: "A file whose lines are the message of the day.")
+    var motd: String?
+
+    @Option(help: "The channel every client joins on registration.")
+    var lobby = "#lobby"
+
+    @Option(help: "A password every client must send with PASS.")
+    var password: String?
+
+    @Option(name: .customLong("oper"), help: "NAME:PASSWORD of an operator account for OPER (KICK anywhere, KILL); repeatable.")
+    var operators: [String] = []
+
+    @Option(name: .customLong("max-clients"), help: "Clients at once; more are told why and closed.")
+    var maxClients = ChatLimits().maxClients
+
+    @Option(name: .customLong("max-clients-per-address"), help: "Clients at once from one IP address.")
+    var maxClientsPerAddress = ChatLimits().maxClientsPerAddress
+
+    @Option(name: .customLong("max-channels"), help: "Channels one client may be in, the lobby included.")
+    var maxChannels = ChatLimits().maxChannelsPerClient
+
+    @Option(name: .customLong("sendq"), help: "Bytes queued for a client that does not read before it is disconnected (K, M, G).")
+    var sendQueue = "1M"
+
+    @Option(name: .customLong("ping-interval"), help: "Seconds of silence before the server PINGs a client.")
+    var pingInterval = 90
+
+    @Option(name: .customLong("ping-timeout"), help: "Seconds a PING may stay unanswered before the client is dropped.")
+    var pingTimeout = 60
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
+        guard self.lobby.hasPrefix("#"), self.lobby.count > 1, !self.lobby.contains(" "), !self.lobby.contains(",") else {
+            throw ValidationError("--lobby must be a channel name such as '#lobby'")
+        }
+        for account in self.operators where !account.contains(":") || account.hasPrefix(":") {
+            throw ValidationError("--oper takes NAME:PASSWORD, got '\(account)'")
+        }
+        guard self.maxClients > 0, self.maxClientsPerAddress > 0, self.maxChannels > 0 else {
+            throw ValidationError("--max-clients, --max-clients-per-address and --max-channels must be at least 1")
+        }
+        guard self.pingInterval > 0, self.pingTimeout > 0 else {
+            throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
+        }
+        _ = try parseSize(self.sendQueue, "--sendq")
+    }
+
+    func chatConfiguration() throws -> ChatServerConfiguration {
+        var configuration = ChatServerConfiguration(
+            host: self.host, port: self.port, name: self.name, lobby: self.lobby, password: self.password
+        )
+        if let path = self.motd {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw TinCanError(operation: "read --motd \(path)", cause: TinCanError.describeErrno(errno))
+            }
+            configuration.motd = String(decoding: data, as: UTF8.self)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+                .map { String($0.prefix(400)).replacingOccurrences(of: "\r", with: "") }
+                .reversed().drop(while: \.isEmpty).reversed()
+        }
+        for account in self.operators {
+            let colon = account.firstIndex(of: ":")!
+            configuration.operators[String(account[..<colon])] = String(account[account.index(after: colon)...])
+        }
+        configuration.limits.maxClients = self.maxClients
+        configuration.limits.maxClientsPerAddress = self.maxClientsPerAddress
+        configuration.limits.maxChannelsPerClient = self.maxChannels
+        configuration.limits.sendQueueBytes = try parseSize(self.sendQueue, "--sendq")
+        configuration.pingInterval = .seconds(Int64(self.pingInterval))
+        configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
+        return configuration
+    }
+
+    func run() async throws {
+        let logger = self.logging.logger(default: .info)
+        try await reportingFailures {
+            let server = ChatServer(configuration: try self.chatConfiguration(), logger: logger)
+            try await runServices([server], logger: logger)
+        }
+    }
+}

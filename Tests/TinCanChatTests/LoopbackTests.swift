@@ -1,0 +1,216 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TinCanIRC
+import TinCanTestSupport
+
+@testable import TinCanChat
+
+/// An IRC client over a real socket, reading line by line.
+final class LineClient: Sendable {
+    let socket: TestSocket
+    private let pending = Mutex<[UInt8]>([])
+
+    init(port: Int, host: String = "127.0.0.1") throws {
+        self.socket = try TestSocket.connect(host: host, port: port)
+        self.socket.setTimeout(10)
+    }
+
+    func send(_ lines: String...) throws {
+        try self.socket.send(lines.map { $0 + "\r\n" }.joined())
+    }
+
+    /// The next line without CR LF; nil at end of stream.
+    func line() async throws -> String? {
+        while true {
+            let line: String? = self.pending.withLock { buffer in
+                guard let newline = buffer.firstIndex(of: 0x0A) else { return nil }
+                let end = newline > 0 && buffer[newline - 1] == 0x0D ? newline - 1 : newline
+                let text = String(decoding: buffer[..<end], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return text
+            }
+            if let line { return line }
+            let socket = self.socket
+            guard let chunk = try await Blocking.run({ try socket.receiveSome() }) else { return nil }
+            self.pending.withLock { $0.append(contentsOf: chunk) }
+        }
+    }
+
+    /// Reads until a line contains `text`; returns the lines read, that one last.
+    @discardableResult
+    func read(until text: String) async throws -> [String] {
+        var lines: [String] = []
+        while let line = try await self.line() {
+            lines.append(line)
+            if line.contains(text) { return lines }
+        }
+        throw HarnessError("connection closed before a line with '\(text)'; read: \(lines.suffix(5))")
+    }
+
+    /// Registers as `nick` and reads through the lobby's NAMES.
+    func register(_ nick: String) async throws {
+        try self.send("NICK \(nick)", "USER \(nick) 0 * :\(nick)")
+        try await self.read(until: " 366 \(nick) ")
+    }
+
+    /// Proves nothing else was queued for this client: PING, and the next line must be its PONG.
+    func expectNothingElse() async throws {
+        try self.send("PING :sentinel")
+        let next = try await self.line()
+        #expect(next?.hasSuffix("PONG tincan.test :sentinel") == true, "unexpected: \(next ?? "EOF")")
+    }
+}
+
+func withChatServer<T: Sendable>(
+    _ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "tincan.test"),
+    _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
+    var configuration = configuration
+    configuration.host = "127.0.0.1"
+    configuration.port = 0
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let server = ChatServer(
+        configuration: configuration,
+        logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
+        onServerRunning: { continuation.yield($0.port!) }
+    )
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await server.run()
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next()!
+        let result = try await body(port)
+        group.cancelAll()
+        return result
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct LoopbackTests {
+    @Test("30 clients in the lobby: each sees the others join, one message reaches all 29 others once, the sender none")
+    func lobbyFanOut() async throws {
+        try await withChatServer { port in
+            var clients: [LineClient] = []
+            for index in 0..<30 {
+                let client = try LineClient(port: port)
+                try await client.register("user\(index)")
+                clients.append(client)
+            }
+            // Each sees every later joiner's JOIN, in order.
+            for (index, client) in clients.enumerated() {
+                for later in (index + 1)..<30 {
+                    #expect(try await client.line() == ":user\(later)!~user\(later)@127.0.0.1 JOIN #lobby")
+                }
+            }
+            try clients[7].send("PRIVMSG #lobby :hello from seven")
+            for (index, client) in clients.enumerated() where index != 7 {
+                #expect(try await client.line() == ":user7!~user7@127.0.0.1 PRIVMSG #lobby :hello from seven")
+            }
+            for client in clients { try await client.expectNothingElse() }
+        }
+    }
+
+    @Test("a private message reaches its target alone; presence: QUIT reaches the lobby with the reason")
+    func privateAndPresence() async throws {
+        try await withChatServer { port in
+            let ann = try LineClient(port: port)
+            try await ann.register("ann")
+            let bob = try LineClient(port: port)
+            try await bob.register("bob")
+            let cat = try LineClient(port: port)
+            try await cat.register("cat")
+            try await ann.read(until: "cat!~cat@127.0.0.1 JOIN")
+            try await bob.read(until: "cat!~cat@127.0.0.1 JOIN")
+            try ann.send("PRIVMSG bob :just for you")
+            #expect(try await bob.line() == ":ann!~ann@127.0.0.1 PRIVMSG bob :just for you")
+            try await cat.expectNothingElse()
+            try await ann.expectNothingElse()
+            try bob.send("QUIT :gone fishing")
+            #expect(try await bob.line() == "ERROR :Closing Link: 127.0.0.1 (Quit: gone fishing)")
+            #expect(try await bob.line() == nil)
+            #expect(try await ann.line() == ":bob!~bob@127.0.0.1 QUIT :Quit: gone fishing")
+            #expect(try await cat.line() == ":bob!~bob@127.0.0.1 QUIT :Quit: gone fishing")
+            // A connection that just drops is a QUIT too.
+            cat.socket.reset()
+            #expect(try await ann.line() == ":cat!~cat@127.0.0.1 QUIT :Connection reset by peer")
+        }
+    }
+
+    @Test("a 600-byte line gets 417 and the connection stays; an endless line without LF is dropped, the client stays")
+    func longLines() async throws {
+        try await withChatServer { port in
+            let ann = try LineClient(port: port)
+            try await ann.register("ann")
+            try ann.send("PRIVMSG #lobby :" + String(repeating: "x", count: 600))
+            #expect(try await ann.line() == ":tincan.test 417 ann :Input line was too long")
+            try ann.socket.send(String(repeating: "y", count: 100_000))
+            try ann.send("")
+            #expect(try await ann.line() == ":tincan.test 417 ann :Input line was too long")
+            try await ann.expectNothingElse()
+        }
+    }
+
+    @Test("a client that never reads is disconnected with SendQ exceeded; the others go on")
+    func slowReader() async throws {
+        var configuration = ChatServerConfiguration(name: "tincan.test")
+        configuration.limits.sendQueueBytes = 256 * 1024
+        try await withChatServer(configuration) { port in
+            let sleeper = try LineClient(port: port)
+            try await sleeper.register("sleeper")
+            let talker = try LineClient(port: port)
+            try await talker.register("talker")
+            // About 40 MB for the sleeper: more than its socket buffers and its send queue hold.
+            let line = "PRIVMSG #lobby :" + String(repeating: "z", count: 400) + "\r\n"
+            let batch = String(repeating: line, count: 1000)
+            let socket = talker.socket
+            let sender = Task {
+                try await Blocking.run {
+                    for _ in 0..<100 { try socket.send(batch) }
+                }
+            }
+            try await talker.read(until: ":sleeper!~sleeper@127.0.0.1 QUIT :SendQ exceeded")
+            try await sender.value
+            try await talker.expectNothingElse()
+        }
+    }
+
+    @Test("over --max-clients a connection gets ERROR with the reason and is closed")
+    func maxClients() async throws {
+        var configuration = ChatServerConfiguration(name: "tincan.test")
+        configuration.limits.maxClients = 2
+        try await withChatServer(configuration) { port in
+            let a = try LineClient(port: port)
+            let b = try LineClient(port: port)
+            try await a.register("a")
+            try await b.register("b")
+            let c = try LineClient(port: port)
+            #expect(try await c.line() == "ERROR :Closing Link: 127.0.0.1 (Server is full (2 clients))")
+            #expect(try await c.line() == nil)
+            #expect(try await a.line() == ":b!~b@127.0.0.1 JOIN #lobby")
+            try await a.expectNothingElse()
+        }
+    }
+
+    @Test("an idle client is PINGed and dropped with 'Ping timeout' when it does not answer; one that answers stays")
+    func pingTimeout() async throws {
+        var configuration = ChatServerConfiguration(name: "tincan.test")
+        configuration.pingInterval = .milliseconds(300)
+        configuration.pingTimeout = .milliseconds(300)
+        try await withChatServer(configuration) { port in
+            let silent = try LineClient(port: port)
+            try await silent.register("silent")
+            let lively = try LineClient(port: port)
+            try await lively.register("lively")
+            #expect(try await lively.line() == "PING tincan.test")
+            try lively.send("PONG tincan.test")
+            try await lively.read(until: ":silent!~silent@127.0.0.1 QUIT :Ping timeout")
+            try await silent.read(until: "ERROR :Closing Link: 127.0.0.1 (Ping timeout")
+        }
+    }
+}
