@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+import TinCanTestSupport
+
+/// `tincan chat serve` on 127.0.0.1, port 0.
+func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
+    let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0"] + extra, input: .null)
+    let port = try await server.listeningPort()
+    return (server, port)
+}
+
+@Suite(.timeLimit(.minutes(2))) struct ChatInteropTests {
+    /// The repository's scripts/interop directory.
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/interop").path
+
+    /// python3 with the `irc` library, or nil (skip) outside CI when missing.
+    static func python() async throws -> String? {
+        guard let python = try Programs.peer("python3") else { return nil }
+        let probe = try TestProcess(python, ["-c", "import irc.client"], input: .null)
+        if try await probe.waitForExit() != 0 {
+            if Programs.inCI { throw HarnessError("the PyPI package irc is not installed (scripts/test installs it)") }
+            return nil
+        }
+        return python
+    }
+
+    @Test("two users of the Python irc library: register, lobby, private, AWAY, MONITOR, CTCP DCC, QUIT")
+    func ircLibrary() async throws {
+        guard let python = try await Self.python() else { return }
+        let motd = try TestData.temporaryDirectory() + "/motd.txt"
+        try "Welcome to the test server.\nBe nice.\n".write(toFile: motd, atomically: true, encoding: .utf8)
+        let (server, port) = try await chatServer(["--motd", motd])
+        defer { server.kill() }
+        let peer = try TestProcess(python, [Self.scripts + "/irc_two_users.py", String(port)], input: .null)
+        #expect(try await peer.waitForExit(timeout: 60) == 0, "\(peer.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any])
+        #expect(result["completed"] as? Bool == true, "\(result)")
+        func events(_ user: String, _ type: String) -> [[String: Any]] {
+            (result[user] as? [[String: Any]] ?? []).filter { $0["type"] as? String == type }
+        }
+        func arguments(_ event: [String: Any]?) -> [String] { event?["arguments"] as? [String] ?? [] }
+        #expect(arguments(events("alice", "welcome").first) == ["Welcome to the tincan IRC network, alice!~alice@127.0.0.1"])
+        #expect(events("alice", "motd").map(arguments) == [["- Welcome to the test server."], ["- Be nice."]])
+        #expect(events("alice", "join").compactMap { $0["source"] as? String } == ["alice!~alice@127.0.0.1", "bob!~bob@127.0.0.1"])
+        #expect(events("bob", "pubmsg").map(arguments) == [["hello lobby"]])
+        #expect(events("bob", "pubmsg").first?["source"] as? String == "alice!~alice@127.0.0.1")
+        #expect(events("bob", "privmsg").map(arguments) == [["just for bob"], ["are you there?"]])
+        #expect(events("alice", "privmsg").isEmpty)
+        #expect(arguments(events("alice", "away").first) == ["bob", "gone fishing"])
+        #expect(events("alice", "730").map(arguments) == [["bob!~bob@127.0.0.1"]])
+        #expect(events("bob", "ctcp").map(arguments) == [["DCC", "SEND notes.txt 2130706433 5000 12"]])
+        #expect(events("alice", "quit").map(arguments) == [["Quit: bye"]])
+        #expect(events("alice", "731").map(arguments) == [["bob"]])
+    }
+}
+
+@Suite struct ChatCommandTests {
+    @Test("usage errors name the problem", arguments: [
+        (["chat", "serve", "--lobby", "lobby"], "--lobby must be a channel name"),
+        (["chat", "serve", "--oper", "nopassword"], "--oper takes NAME:PASSWORD"),
+        (["chat", "serve", "--sendq", "lots"], "--sendq takes a size in bytes"),
+        (["chat", "serve", "--port", "70000"], "--port must be 0-65535"),
+    ])
+    func usage(arguments: [String], message: String) async throws {
+        let process = try tincan(arguments, input: .null)
+        #expect(try await process.waitForExit() == 64)
+        #expect(process.stderr.contains(message), "\(process.stderr)")
+    }
+
+    @Test("a missing --motd file is one clear error, exit 1")
+    func missingMotd() async throws {
+        let process = try tincan(["chat", "serve", "--port", "0", "--motd", "/nonexistent/motd"], input: .null)
+        #expect(try await process.waitForExit() == 1)
+        #expect(process.stderr == "tincan: read --motd /nonexistent/motd: no such file or directory\n", "\(process.stderr)")
+    }
+
+    @Test("SIGTERM tells a connected client why and exits 0")
+    func gracefulShutdown() async throws {
+        let (server, port) = try await chatServer()
+        let client = try TestSocket.connect(port: port)
+        client.setTimeout(10)
+        try client.send("NICK ann\r\nUSER ann 0 * :Ann\r\n")
+        var seen = ""
+        while !seen.contains(" 366 ann ") { seen += String(decoding: try client.receiveSome() ?? Data(), as: UTF8.self) }
+        server.kill(SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        let rest = String(decoding: try client.receiveAll(), as: UTF8.self)
+        #expect(rest == "ERROR :Closing Link: 127.0.0.1 (Server shutting down)\r\n")
+    }
+}
