@@ -116,7 +116,7 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let host = Self.hostText(context.channel.remoteAddress?.ipAddress)
         let (client, refusal) = self.core.connected(self, host: host)
         if let refusal {
             var buffer = context.channel.allocator.buffer(capacity: 64)
@@ -127,6 +127,16 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
         }
         self.client = client
         context.fireChannelActive()
+    }
+
+    /// The client's address as it appears in `nick!user@host`: an IPv4 client of a dual-stack
+    /// socket as plain IPv4, and an IPv6 address that would begin with `:` (which would read as a
+    /// trailing parameter in WHO replies) with a `0` in front, as other servers write it.
+    static func hostText(_ address: String?) -> String {
+        guard var address else { return "unknown" }
+        if address.hasPrefix("::ffff:"), address.contains(".") { address.removeFirst(7) }
+        if address.hasPrefix(":") { address = "0" + address }
+        return address
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -180,6 +180,33 @@ func withChatServer<T: Sendable>(
         }
     }
 
+    @Test("hosts in masks: a dual-stack IPv4 client shows as IPv4; ::1 is written 0::1", arguments: [
+        ("::ffff:127.0.0.1", "127.0.0.1"), ("::1", "0::1"), ("2001:db8::1", "2001:db8::1"), ("192.0.2.7", "192.0.2.7"),
+    ])
+    func hostText(address: String, host: String) {
+        #expect(ChatConnectionHandler.hostText(address) == host)
+    }
+
+    @Test("IPv6: a client over ::1 registers and its mask uses 0::1")
+    func ipv6() async throws {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = ChatServer(
+            configuration: ChatServerConfiguration(host: "::1", port: 0, name: "tincan.test"),
+            logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
+            onServerRunning: { continuation.yield($0.port!) }
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next()!
+            let ann = try LineClient(port: port, host: "::1")
+            try ann.send("NICK ann", "USER ann 0 * :Ann")
+            let lines = try await ann.read(until: " 366 ann ")
+            #expect(lines.contains(":ann!~ann@0::1 JOIN #lobby"), "\(lines)")
+            group.cancelAll()
+        }
+    }
+
     @Test("over --max-clients a connection gets ERROR with the reason and is closed")
     func maxClients() async throws {
         var configuration = ChatServerConfiguration(name: "tincan.test")
