@@ -60,6 +60,9 @@ struct ChatServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("sendq"), help: "Bytes queued for a client that does not read before it is disconnected (K, M, G).")
     var sendQueue = "1M"
 
+    @Flag(name: .customLong("no-flood-limit"), help: "Do not slow down clients past 5 lines at once and 2 a second (for benchmarks).")
+    var noFloodLimit = false
+
     @Option(name: .customLong("ping-interval"), help: "Seconds of silence before the server PINGs a client.")
     var pingInterval = 90
 
@@ -106,6 +109,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         configuration.limits.maxClientsPerAddress = self.maxClientsPerAddress
         configuration.limits.maxChannelsPerClient = self.maxChannels
         configuration.limits.sendQueueBytes = try parseSize(self.sendQueue, "--sendq")
+        if self.noFloodLimit { configuration.floodLimit = nil }
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
         return configuration

@@ -109,9 +109,16 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     private let core: ChatCore
     private var context: ChannelHandlerContext?
     private var client: ChatClient?
+    // Flood control: lines over the rate wait here while the socket is not read.
+    private var bucket: FloodBucket?
+    private let floodLimit: ChatFloodLimit?
+    private var waiting = CircularBuffer<IRCInboundLine>()
+    private var resume: Scheduled<Void>?
 
     init(core: ChatCore) {
         self.core = core
+        self.floodLimit = core.configuration.floodLimit
+        self.bucket = self.floodLimit.map(FloodBucket.init)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -140,6 +147,9 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.resume?.cancel()
+        self.resume = nil
+        self.waiting.removeAll()
         if let client = self.client { self.core.disconnected(client, reason: "Connection closed") }
         self.client = nil
         self.context = nil
@@ -148,7 +158,55 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let client = self.client else { return }
-        self.core.received(self.unwrapInboundIn(data), from: client)
+        let line = self.unwrapInboundIn(data)
+        if self.waiting.isEmpty, self.mayGoNow(client) {
+            self.core.received(line, from: client)
+            return
+        }
+        self.waiting.append(line)
+        if self.waiting.count > (self.floodLimit?.maxWaitingLines ?? Int.max) {
+            self.waiting.removeAll()
+            self.core.drop(client, reason: "Excess Flood")
+            return
+        }
+        if self.resume == nil { self.pause(context) }
+    }
+
+    /// Registration is never slowed down; after it, each line takes a token.
+    private func mayGoNow(_ client: ChatClient) -> Bool {
+        guard client.registered, self.bucket != nil else { return true }
+        return self.bucket!.take(now: .now()) == nil
+    }
+
+    /// Stops reading the socket until the bucket has a token for the first waiting line.
+    private func pause(_ context: ChannelHandlerContext) {
+        context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
+        self.scheduleDrain(context, after: self.bucket.flatMap { bucket in
+            var probe = bucket
+            return probe.take(now: .now())
+        } ?? .zero)
+    }
+
+    private func scheduleDrain(_ context: ChannelHandlerContext, after delay: TimeAmount) {
+        self.resume = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.drain() }
+    }
+
+    private func drain() {
+        self.resume = nil
+        guard let context = self.context else { return }
+        while let line = self.waiting.first {
+            guard let client = self.client else {
+                self.waiting.removeAll()
+                return
+            }
+            if client.registered, self.bucket != nil, let wait = self.bucket!.take(now: .now()) {
+                return self.scheduleDrain(context, after: wait)
+            }
+            self.waiting.removeFirst()
+            self.core.received(line, from: client)
+        }
+        context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
+        context.read()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

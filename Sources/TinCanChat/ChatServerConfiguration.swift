@@ -21,6 +21,9 @@ public struct ChatServerConfiguration: Sendable {
     public var operators: [String: String]
     /// Limits.
     public var limits: ChatLimits
+    /// Flood control for registered clients; nil turns it off (for benchmarks). Default burst 5,
+    /// then 2 lines a second.
+    public var floodLimit: ChatFloodLimit?
     /// Liveness: a client silent for `pingInterval` is sent a PING, and dropped if it stays silent
     /// for `pingTimeout` more. Defaults 90 s and 60 s.
     public var pingInterval: TimeAmount
@@ -36,6 +39,7 @@ public struct ChatServerConfiguration: Sendable {
         password: String? = nil,
         operators: [String: String] = [:],
         limits: ChatLimits = ChatLimits(),
+        floodLimit: ChatFloodLimit? = ChatFloodLimit(),
         pingInterval: TimeAmount = .seconds(90),
         pingTimeout: TimeAmount = .seconds(60)
     ) {
@@ -48,6 +52,7 @@ public struct ChatServerConfiguration: Sendable {
         self.password = password
         self.operators = operators
         self.limits = limits
+        self.floodLimit = floodLimit
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
     }

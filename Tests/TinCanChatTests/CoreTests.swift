@@ -307,3 +307,20 @@ final class CoreHarness {
         ])
     }
 }
+
+@Suite struct FloodBucketTests {
+    @Test("a burst of 5 at once, then one line every half second at 2 a second; the bucket never holds more than the burst")
+    func bucket() {
+        var bucket = FloodBucket(ChatFloodLimit())
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        for _ in 0..<5 { #expect(bucket.take(now: start) == nil) }
+        #expect(bucket.take(now: start) == .milliseconds(500))
+        #expect(bucket.take(now: start + .milliseconds(499)) != nil)
+        #expect(bucket.take(now: start + .milliseconds(500)) == nil)
+        #expect(bucket.take(now: start + .milliseconds(600)) == .milliseconds(400))
+        // A long quiet spell refills to the burst and no further.
+        let later = start + .seconds(3600)
+        for _ in 0..<5 { #expect(bucket.take(now: later) == nil) }
+        #expect(bucket.take(now: later) != nil)
+    }
+}
