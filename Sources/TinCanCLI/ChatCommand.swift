@@ -22,6 +22,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         discussion: """
             Any IRC client works with it (weechat, irssi, HexChat, phone apps, IRC libraries):
               tincan chat serve --port 6667 --motd motd.txt
+              tincan chat serve --tls-port 6697 --cert fullchain.pem --key privkey.pem
               irssi -c localhost -p 6667 -n ann
             SIGINT or SIGTERM tells every client why and closes.
             """
@@ -32,6 +33,15 @@ struct ChatServeCommand: AsyncParsableCommand {
 
     @Option(help: "TCP port (0: the kernel chooses).")
     var port = 6667
+
+    @Option(name: .customLong("tls-port"), help: "Also serve IRC over TLS on PORT (with --cert and --key; 6697 is usual).")
+    var tlsPort: Int?
+
+    @Option(help: "The TLS certificate chain (PEM), leaf first.")
+    var cert: String?
+
+    @Option(help: "The TLS private key (PEM).")
+    var key: String?
 
     @Option(help: "The server's name, the source of its replies.")
     var name = "tincan.local"
@@ -73,6 +83,10 @@ struct ChatServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
+        if let tlsPort = self.tlsPort, !(0...65535).contains(tlsPort) { throw ValidationError("--tls-port must be 0-65535") }
+        guard (self.tlsPort == nil) == (self.cert == nil), (self.cert == nil) == (self.key == nil) else {
+            throw ValidationError("--tls-port, --cert and --key go together")
+        }
         guard self.lobby.hasPrefix("#"), self.lobby.count > 1, !self.lobby.contains(" "), !self.lobby.contains(",") else {
             throw ValidationError("--lobby must be a channel name such as '#lobby'")
         }
@@ -92,6 +106,10 @@ struct ChatServeCommand: AsyncParsableCommand {
         var configuration = ChatServerConfiguration(
             host: self.host, port: self.port, name: self.name, lobby: self.lobby, password: self.password
         )
+        if let tlsPort = self.tlsPort, let cert = self.cert, let key = self.key {
+            configuration.tlsPort = tlsPort
+            configuration.tls = ChatTLSFiles(certificate: cert, privateKey: key)
+        }
         if let path = self.motd {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw TinCanError(operation: "read --motd \(path)", cause: TinCanError.describeErrno(errno))

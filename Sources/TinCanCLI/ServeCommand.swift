@@ -63,8 +63,9 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
                 }
             )
-            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort), logger: logger) { address in
-                logger.info("chat ready on port \(address.port ?? 0), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(address.port ?? 0)")
+            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort), logger: logger) { addresses in
+                let port = addresses.plain.port ?? 0
+                logger.info("chat ready on port \(port), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(port)")
             }
             try await runServices([echo, tftp, chat], logger: logger)
         }

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import TinCanCore
 import TinCanIRC
@@ -21,17 +22,17 @@ public final class ChatServer: Service, Sendable {
     private let configuration: ChatServerConfiguration
     private let loop: any EventLoop
     private let logger: Logger
-    private let onServerRunning: @Sendable (SocketAddress) async -> Void
+    private let onServerRunning: @Sendable (Addresses) async -> Void
     private let core: NIOLoopBound<ChatCore>
 
     /// - Parameters:
     ///   - group: the server takes one event loop of it for all its connections.
-    ///   - onServerRunning: called once listening, with the bound address (port 0 in tests).
+    ///   - onServerRunning: called once listening, with the bound addresses (port 0 in tests).
     public init(
         configuration: ChatServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
-        onServerRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (Addresses) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.loop = group.next()
@@ -46,19 +47,39 @@ public final class ChatServer: Service, Sendable {
         }.wait()
     }
 
+    /// Where the server listens.
+    public struct Addresses: Sendable {
+        public var plain: SocketAddress
+        public var tls: SocketAddress?
+    }
+
     public func run() async throws {
-        let listener = try await self.bind()
-        let address = listener.localAddress!
-        self.logger.info("chat listening on \(address.endpointDescription) (irc)")
+        // The TLS files are read first, so that a bad one stops the server before it listens.
+        let tls = try self.configuration.tls.map(Self.makeTLSContext)
+        let listener = try await self.bind(port: self.configuration.port, tls: nil)
+        let secure: (any Channel)?
+        do {
+            secure = try await self.configuration.tlsPort.asyncMap { port in try await self.bind(port: port, tls: tls) }
+        } catch {
+            try? await listener.close()
+            throw error
+        }
+        let addresses = Addresses(plain: listener.localAddress!, tls: secure?.localAddress)
+        self.logger.info("chat listening on \(addresses.plain.endpointDescription) (irc)")
+        if let address = addresses.tls { self.logger.info("chat listening on \(address.endpointDescription) (irc over tls)") }
         let liveness = self.loop.scheduleRepeatedTask(
             initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
         ) { [core] _ in core.value.checkLiveness() }
-        await self.onServerRunning(address)
+        await self.onServerRunning(addresses)
         await withTaskCancellationOrGracefulShutdownHandler {
             try? await listener.closeFuture.get()
+            try? await secure?.closeFuture.get()
         } onCancelOrGracefulShutdown: {
             listener.close(promise: nil)
+            secure?.close(promise: nil)
         }
+        listener.close(promise: nil)
+        secure?.close(promise: nil)
         liveness.cancel()
         let core = self.core
         let open = try await self.loop.submit {
@@ -75,8 +96,19 @@ public final class ChatServer: Service, Sendable {
         return max(.milliseconds(100), min(.seconds(5), .nanoseconds(shortest.nanoseconds / 2)))
     }
 
-    private func bind() async throws -> any Channel {
-        let endpoint = Endpoint(host: self.configuration.host, port: self.configuration.port)
+    static func makeTLSContext(_ files: ChatTLSFiles) throws -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TinCanError(operation: "chat tls with \(files.certificate) and \(files.privateKey)", cause: "\(error)")
+        }
+    }
+
+    private func bind(port: Int, tls: NIOSSLContext?) async throws -> any Channel {
+        let endpoint = Endpoint(host: self.configuration.host, port: port)
         let address = try await Resolver.resolve(endpoint, family: .any, transport: .tcp)[0]
         let core = self.core
         let high = self.configuration.limits.sendQueueBytes
@@ -89,6 +121,7 @@ public final class ChatServer: Service, Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                         try sync.addHandler(ByteToMessageHandler(IRCLineDecoder()))
                         try sync.addHandler(ChatConnectionHandler(core: core.value))
                     }
@@ -96,7 +129,7 @@ public final class ChatServer: Service, Sendable {
                 .bind(to: address)
                 .get()
         } catch {
-            throw TinCanError(operation: "chat listen on \(endpoint)", underlying: error)
+            throw TinCanError(operation: "chat listen on \(endpoint)\(tls == nil ? "" : " (tls)")", underlying: error)
         }
     }
 }
@@ -246,3 +279,10 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
 @available(*, unavailable)
 extension ChatConnectionHandler: Sendable {}
+
+extension Optional {
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async throws -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}

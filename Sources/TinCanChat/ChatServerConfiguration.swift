@@ -7,6 +7,11 @@ public struct ChatServerConfiguration: Sendable {
     public var host: String?
     /// Plain TCP port; 0 for a kernel-chosen one. Default 6667.
     public var port: Int
+    /// TLS port, served beside the plain one with ``tls``; 0 for a kernel-chosen one. Default nil
+    /// (no TLS).
+    public var tlsPort: Int?
+    /// Certificate chain and private key files (PEM) for ``tlsPort``.
+    public var tls: ChatTLSFiles?
     /// The server's name: the source of its replies. Default "tincan.local".
     public var name: String
     /// The network name announced in ISUPPORT. Default "tincan".
@@ -32,6 +37,8 @@ public struct ChatServerConfiguration: Sendable {
     public init(
         host: String? = nil,
         port: Int = 6667,
+        tlsPort: Int? = nil,
+        tls: ChatTLSFiles? = nil,
         name: String = "tincan.local",
         network: String = "tincan",
         motd: [String]? = nil,
@@ -45,6 +52,8 @@ public struct ChatServerConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
+        self.tlsPort = tlsPort
+        self.tls = tls
         self.name = name
         self.network = network
         self.motd = motd
@@ -100,5 +109,18 @@ public struct ChatLimits: Sendable, Hashable {
         self.monitorEntries = monitorEntries
         self.maxTargets = maxTargets
         self.sendQueueBytes = sendQueueBytes
+    }
+}
+
+/// PEM files for the chat server's TLS port.
+public struct ChatTLSFiles: Hashable, Sendable {
+    /// The certificate chain, leaf first.
+    public var certificate: String
+    /// The private key.
+    public var privateKey: String
+
+    public init(certificate: String, privateKey: String) {
+        self.certificate = certificate
+        self.privateKey = privateKey
     }
 }

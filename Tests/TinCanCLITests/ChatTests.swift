@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TinCanTestSupport
 
@@ -55,12 +56,74 @@ func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
     }
 }
 
+/// Polls `condition` every 20 ms for up to 10 s.
+func eventually(_ what: String, _ condition: () -> Bool) async throws {
+    for _ in 0..<500 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw HarnessError("timed out waiting for \(what)")
+}
+
+@Suite(.timeLimit(.minutes(2))) struct ChatTLSTests {
+    @Test("TLS on a second port: an openssl s_client user and a plain user share the lobby, both ways")
+    func tls() async throws {
+        guard let openssl = try Programs.peer("openssl") else { return }
+        let directory = try TestData.temporaryDirectory()
+        let (cert, key) = (directory + "/cert.pem", directory + "/key.pem")
+        let make = try TestProcess(openssl, [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert,
+        ], input: .null)
+        #expect(try await make.waitForExit() == 0, "\(make.stderr)")
+        let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0", "--tls-port", "0", "--cert", cert, "--key", key], input: .null)
+        defer { server.kill() }
+        let plainPort = try await server.listeningPort()
+        let log = try await server.waitForStderr("(irc over tls)")
+        let tlsLine = try #require(log.split(separator: "\n").first { $0.hasSuffix("(irc over tls)") })
+        let tlsPort = try #require(Int(tlsLine.split(separator: " ").dropLast(3).last!.split(separator: ":").last!))
+
+        let plain = try TestSocket.connect(port: plainPort)
+        plain.setTimeout(10)
+        try plain.send("NICK plain\r\nUSER plain 0 * :Plain\r\n")
+        let plainSeen = Mutex("")
+        @Sendable func plainRead(until text: String) throws {
+            while !plainSeen.withLock({ $0.contains(text) }) {
+                guard let chunk = try plain.receiveSome() else { throw HarnessError("plain client closed; saw \(plainSeen.withLock { $0 })") }
+                plainSeen.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
+        }
+        try await Blocking.run { try plainRead(until: " 366 plain ") }
+
+        let secure = try TestProcess(openssl, ["s_client", "-connect", "127.0.0.1:\(tlsPort)", "-quiet", "-nocommands"], input: .pipe)
+        defer { secure.kill() }
+        try secure.write("NICK secure\r\nUSER secure 0 * :Secure\r\n")
+        try await eventually("the TLS client's welcome") { String(decoding: secure.stdout, as: UTF8.self).contains(" 366 secure #lobby ") }
+        try await Blocking.run { try plainRead(until: ":secure!~secure@127.0.0.1 JOIN #lobby") }
+        try secure.write("PRIVMSG #lobby :over tls\r\n")
+        try await Blocking.run { try plainRead(until: ":secure!~secure@127.0.0.1 PRIVMSG #lobby :over tls\r\n") }
+        try plain.send("PRIVMSG secure :in the clear\r\n")
+        try await eventually("the plain user's message over TLS") {
+            String(decoding: secure.stdout, as: UTF8.self).contains(":plain!~plain@127.0.0.1 PRIVMSG secure :in the clear\r\n")
+        }
+    }
+
+    @Test("a certificate that cannot be read is one clear error, exit 1")
+    func badCertificate() async throws {
+        let process = try tincan(["chat", "serve", "--port", "0", "--tls-port", "0", "--cert", "/nonexistent/c.pem", "--key", "/nonexistent/k.pem"], input: .null)
+        #expect(try await process.waitForExit() == 1)
+        #expect(process.stderr.hasPrefix("tincan: chat tls with /nonexistent/c.pem and /nonexistent/k.pem: "), "\(process.stderr)")
+        #expect(process.stderr.split(separator: "\n").count == 1)
+    }
+}
+
 @Suite struct ChatCommandTests {
     @Test("usage errors name the problem", arguments: [
         (["chat", "serve", "--lobby", "lobby"], "--lobby must be a channel name"),
         (["chat", "serve", "--oper", "nopassword"], "--oper takes NAME:PASSWORD"),
         (["chat", "serve", "--sendq", "lots"], "--sendq takes a size in bytes"),
         (["chat", "serve", "--port", "70000"], "--port must be 0-65535"),
+        (["chat", "serve", "--tls-port", "6697"], "--tls-port, --cert and --key go together"),
     ])
     func usage(arguments: [String], message: String) async throws {
         let process = try tincan(arguments, input: .null)

@@ -88,7 +88,7 @@ func withChatServer<T: Sendable>(
     let server = ChatServer(
         configuration: configuration,
         logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
-        onServerRunning: { continuation.yield($0.port!) }
+        onServerRunning: { continuation.yield($0.plain.port!) }
     )
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
@@ -205,7 +205,7 @@ func withChatServer<T: Sendable>(
         let server = ChatServer(
             configuration: ChatServerConfiguration(host: "::1", port: 0, name: "tincan.test"),
             logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
-            onServerRunning: { continuation.yield($0.port!) }
+            onServerRunning: { continuation.yield($0.plain.port!) }
         )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
