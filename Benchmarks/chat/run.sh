@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# IRC fan-out benchmark over loopback: N clients in one channel, S senders, MESSAGES messages in
+# all; time until every client has every message. tincan chat serve against ngircd (Debian's),
+# both with flood control off, the same load generator (loadgen.c), interleaved in each round.
+#
+# Per server and load: deliveries per second (median of ROUNDS), p50/p99 latency from send to
+# arrival, server CPU per delivery, and peak RSS above the idle server divided by N.
+#
+# Run:  Benchmarks/chat/run.sh                   # N = 50 200 1000, S = 1 10, 2000 messages, 3 rounds
+#       CLIENTS="1000" SENDERS="10" ROUNDS=1 Benchmarks/chat/run.sh
+# Needs: swift build -c release; apt-get install ngircd gcc.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=../common.sh
+source "$root/Benchmarks/common.sh"
+
+TINCAN=${TINCAN:-$root/.build/release/tincan}
+CLIENTS=${CLIENTS:-"50 200 1000"}
+SENDERS=${SENDERS:-"1 10"}
+MESSAGES=${MESSAGES:-2000}
+ROUNDS=${ROUNDS:-3}
+
+[[ -x $TINCAN ]] || die "no $TINCAN: run 'swift build -c release' first"
+NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
+[[ -x $NGIRCD ]] || die "ngircd not found (apt-get install ngircd)"
+command -v gcc >/dev/null || die "gcc not found"
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
+
+work=$(mktemp -d)
+trap 'stop_all; rm -rf "$work"' EXIT
+gcc -O2 -o "$work/loadgen" "$here/loadgen.c"
+
+# ngircd with flood control off (MaxPenaltyTime = 0) and no limits that a benchmark would hit.
+ngircd_conf() {
+    cat > "$work/ngircd.conf" <<CONF
+[Global]
+Name = bench.ngircd
+Info = benchmark
+Listen = 127.0.0.1
+Ports = $1
+MotdPhrase = benchmark
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 30
+MaxPenaltyTime = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+CONF
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+# run_one SERVER N S: starts SERVER, measures one load, stops it; prints "rate p50 p99 cpu_us kib_per_client".
+run_one() {
+    local server=$1 n=$2 s=$3 port pid out
+    port=$(free_port)
+    case $server in
+        tincan) start_bg pid "$TINCAN" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan \
+                    --no-flood-limit --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
+        ngircd) ngircd_conf "$port"; start_bg pid "$NGIRCD" -n -f "$work/ngircd.conf" >/dev/null 2>&1 ;;
+    esac
+    wait_listening "$port" "$pid"
+    local idle ticks_before ticks_after peak
+    idle=$(kib "$pid" VmRSS)
+    ticks_before=$(cpu_ticks "$pid")
+    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES") || die "$server N=$n S=$s: loadgen failed"
+    ticks_after=$(cpu_ticks "$pid")
+    peak=$(kib "$pid" VmHWM)
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    # The load generator's own setup (registration) is in the CPU figure too; it is the same for both.
+    awk -v out="$out" -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v peak="$peak" -v idle="$idle" -v n="$n" 'BEGIN {
+        split(out, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+        printf "%s %s %s %.2f %.1f\n", v["per_second"], v["p50_us"], v["p99_us"], t / hz * 1e6 / v["deliveries"], (peak - idle) / n
+    }'
+}
+
+declare -A results
+for round in $(seq "$ROUNDS"); do
+    for n in $CLIENTS; do
+        for s in $SENDERS; do
+            for server in tincan ngircd; do
+                line=$(run_one "$server" "$n" "$s")
+                results[$server/$n/$s]+="$line;"
+                log "round $round: $server N=$n S=$s: $line"
+            done
+        done
+    done
+done
+
+echo "IRC fan-out over loopback: $MESSAGES messages to one channel; medians of $ROUNDS rounds"
+echo
+echo "| N | senders | server | deliveries/s | p50 ms | p99 ms | CPU µs/delivery | KiB/client (peak) |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|"
+for n in $CLIENTS; do
+    for s in $SENDERS; do
+        for server in tincan ngircd; do
+            # The round with the median rate, whole.
+            echo "${results[$server/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk -v n="$n" -v s="$s" -v server="$server" '
+                { rows[NR] = $0 } END { split(rows[int((NR + 1) / 2)], f, " ");
+                printf "| %s | %s | %s | %.0f | %.1f | %.1f | %s | %s |\n", n, s, server, f[1], f[2] / 1000, f[3] / 1000, f[4], f[5] }'
+        done
+    done
+done
+echo
+echo "| N | senders | tincan / ngircd deliveries/s |"
+echo "|---:|---:|---:|"
+for n in $CLIENTS; do
+    for s in $SENDERS; do
+        t=$(echo "${results[tincan/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')
+        g=$(echo "${results[ngircd/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')
+        echo "| $n | $s | $(ratio "$t" "$g") |"
+    done
+done
