@@ -9,6 +9,12 @@ protocol ChatConnection: AnyObject {
     func flush()
     /// Flushes, then closes.
     func close()
+    /// Bytes queued that the kernel has not taken yet (asked only of clients that are backed up).
+    var queuedBytes: Int { get }
+    /// Whether the socket is under its high-water mark.
+    var isWritable: Bool { get }
+    /// Stops or resumes reading from the client while the server is overloaded.
+    func pauseForOverload(_ paused: Bool)
 }
 
 /// IRCv3 capabilities the server offers (CAP LS), in the order listed.
@@ -51,6 +57,11 @@ final class ChatClient {
     var closing = false
     /// In the core's list of clients with unflushed bytes.
     var dirty = false
+    /// What this round has for the client: messages are copied in (a memcpy of a line) and go to
+    /// the socket as one write when the round ends, instead of one channel write per message.
+    var outbox = ByteBuffer()
+    /// The outbox passed ``ChatServer/backlogMark`` in this round: counted as backed up.
+    var heavy = false
 
     init(id: Int, connection: any ChatConnection, host: String, now: NIODeadline, wallSeconds: Int) {
         self.id = id

@@ -29,6 +29,10 @@ final class ChatCore {
     private var monitors: [String: Set<Int>] = [:]
     private var perAddress: [String: Int] = [:]
     private var dirty: [ChatClient] = []
+    /// Clients whose unsent bytes passed the socket's high-water mark (``ChatServer/backlogMark``).
+    private var backedUp: Set<Int> = []
+    /// Reading from every client is paused until the backlog drains.
+    private(set) var overloaded = false
     /// Called when the first client gets unflushed bytes in this round: the server schedules
     /// ``flushDirty()`` after the round's I/O.
     var onFirstDirty: () -> Void = {}
@@ -64,6 +68,7 @@ final class ChatCore {
         let client = ChatClient(id: self.nextID, connection: connection, host: host, now: self.clock.now(), wallSeconds: self.clock.wallSeconds())
         self.clients[client.id] = client
         self.perAddress[host, default: 0] += 1
+        if self.overloaded { connection.pauseForOverload(true) }
         return (client, nil)
     }
 
@@ -72,6 +77,7 @@ final class ChatCore {
     func disconnected(_ client: ChatClient, reason: String) {
         guard self.clients.removeValue(forKey: client.id) != nil else { return }
         client.closing = true
+        if self.backedUp.remove(client.id) != nil { self.updateOverload() }
         self.perAddress[client.host, default: 1] -= 1
         if self.perAddress[client.host] == 0 { self.perAddress[client.host] = nil }
         if client.registered {
@@ -92,7 +98,7 @@ final class ChatCore {
     func drop(_ client: ChatClient, reason: String) {
         guard !client.closing else { return }
         self.send(IRCMessage(command: "ERROR", parameters: ["Closing Link: \(client.host) (\(reason))"], trailing: true), to: client)
-        client.connection.flush()
+        self.push(client)
         client.connection.close()
         self.disconnected(client, reason: reason)
     }
@@ -847,11 +853,50 @@ final class ChatCore {
     }
 
     private func enqueue(_ bytes: ByteBuffer, to client: ChatClient) {
-        client.connection.send(bytes)
+        client.outbox.writeImmutableBuffer(bytes)
+        if !client.heavy, client.outbox.readableBytes > ChatServer.backlogMark {
+            // A big round for this client: backed up already, before the socket can say so, so
+            // that a burst to many clients pauses input within the round, not after it.
+            client.heavy = true
+            if self.backedUp.insert(client.id).inserted { self.updateOverload() }
+        }
         if !client.dirty {
             client.dirty = true
             if self.dirty.isEmpty { self.onFirstDirty() }
             self.dirty.append(client)
+        }
+    }
+
+    /// The client's socket passed its high-water mark (or came back under its low one).
+    ///
+    /// One client backed up is a slow reader: its queue grows to ``ChatLimits/sendQueueBytes`` and
+    /// it is disconnected. Many backed up at once is the server producing faster than the network
+    /// takes (a burst fanned out to many): then reading from every client pauses until half of
+    /// them have drained, so the backlog stays bounded instead of growing with the burst, and
+    /// nobody is disconnected for the server's own overload.
+    func writabilityChanged(_ client: ChatClient, writable: Bool) {
+        guard !client.closing else { return }
+        if writable {
+            guard self.backedUp.remove(client.id) != nil else { return }
+        } else {
+            guard self.backedUp.insert(client.id).inserted else { return }
+            if client.connection.queuedBytes > self.limits.sendQueueBytes { return self.sendQueueExceeded(client) }
+        }
+        self.updateOverload()
+    }
+
+    /// Clients backed up at once that mean overload rather than a few slow readers.
+    private var overloadThreshold: Int { max(8, self.clients.count / 20) }
+
+    private func updateOverload() {
+        if !self.overloaded, self.backedUp.count >= self.overloadThreshold {
+            self.overloaded = true
+            self.logger.debug("overloaded: reading paused", metadata: ["backed-up": "\(self.backedUp.count)"])
+            for client in self.clients.values { client.connection.pauseForOverload(true) }
+        } else if self.overloaded, self.backedUp.count <= self.overloadThreshold / 2 {
+            self.overloaded = false
+            self.logger.debug("backlog drained: reading resumed")
+            for client in self.clients.values { client.connection.pauseForOverload(false) }
         }
     }
 
@@ -871,7 +916,23 @@ final class ChatCore {
         self.dirty = []
         for client in dirty {
             client.dirty = false
-            client.connection.flush()
+            self.push(client)
+        }
+    }
+
+    /// Hands the client's outbox to its socket, and checks its send queue.
+    private func push(_ client: ChatClient) {
+        guard !client.closing, client.outbox.readableBytes > 0 else { return }
+        client.connection.send(client.outbox)
+        client.connection.flush()
+        // Keep a small outbox for the next round; let a burst's large one go.
+        if client.outbox.capacity > 1024 { client.outbox = ByteBuffer() } else { client.outbox.clear() }
+        if client.heavy {
+            client.heavy = false
+            if client.connection.isWritable, self.backedUp.remove(client.id) != nil { self.updateOverload() }
+        }
+        if self.backedUp.contains(client.id), client.connection.queuedBytes > self.limits.sendQueueBytes {
+            self.sendQueueExceeded(client)
         }
     }
 }

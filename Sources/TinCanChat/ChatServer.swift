@@ -18,6 +18,10 @@ import TinCanIRC
 public final class ChatServer: Service, Sendable {
     /// The version in RPL_YOURHOST and RPL_MYINFO.
     public static let version = "tincan-chat-0.1"
+    /// Unsent bytes past which a client counts as backed up (NIO's write-buffer high-water mark;
+    /// the low one is half): small, so that a burst fanned out to many clients pauses input long
+    /// before it costs much memory (``ChatCore/writabilityChanged(_:writable:)``).
+    static let backlogMark = 8 * 1024
 
     private let configuration: ChatServerConfiguration
     private let loop: any EventLoop
@@ -111,7 +115,7 @@ public final class ChatServer: Service, Sendable {
         let endpoint = Endpoint(host: self.configuration.host, port: port)
         let address = try await Resolver.resolve(endpoint, family: .any, transport: .tcp)[0]
         let core = self.core
-        let high = self.configuration.limits.sendQueueBytes
+        let high = Self.backlogMark
         do {
             return try await ServerBootstrap(group: self.loop, childGroup: self.loop)
                 .serverChannelOption(.backlog, value: 1024)
@@ -142,11 +146,13 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     private let core: ChatCore
     private var context: ChannelHandlerContext?
     private var client: ChatClient?
-    // Flood control: lines over the rate wait here while the socket is not read.
+    // Lines wait here, while the socket is not read, when they are over the client's flood rate
+    // or while the server is overloaded (``ChatCore/writabilityChanged(_:writable:)``).
     private var bucket: FloodBucket?
     private let floodLimit: ChatFloodLimit?
     private var waiting = CircularBuffer<IRCInboundLine>()
     private var resume: Scheduled<Void>?
+    private var overloadPaused = false
 
     init(core: ChatCore) {
         self.core = core
@@ -192,7 +198,7 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let client = self.client else { return }
         let line = self.unwrapInboundIn(data)
-        if self.waiting.isEmpty, self.mayGoNow(client) {
+        if self.waiting.isEmpty, !self.overloadPaused, self.mayGoNow(client) {
             self.core.received(line, from: client)
             return
         }
@@ -202,7 +208,8 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
             self.core.drop(client, reason: "Excess Flood")
             return
         }
-        if self.resume == nil { self.pause(context) }
+        // Over the flood rate: wait for a token. (Held for overload: the core resumes us.)
+        if self.resume == nil, !self.overloadPaused { self.pause(context) }
     }
 
     /// Registration is never slowed down; after it, each line takes a token.
@@ -213,7 +220,7 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
     /// Stops reading the socket until the bucket has a token for the first waiting line.
     private func pause(_ context: ChannelHandlerContext) {
-        context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
+        self.setReading(false)
         self.scheduleDrain(context, after: self.bucket.flatMap { bucket in
             var probe = bucket
             return probe.take(now: .now())
@@ -232,19 +239,26 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
                 self.waiting.removeAll()
                 return
             }
+            if self.overloadPaused { return }
             if client.registered, self.bucket != nil, let wait = self.bucket!.take(now: .now()) {
                 return self.scheduleDrain(context, after: wait)
             }
             self.waiting.removeFirst()
             self.core.received(line, from: client)
         }
-        context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
-        context.read()
+        if !self.overloadPaused { self.setReading(true) }
+    }
+
+    /// Reading is on unless flood control or overload holds it.
+    private func setReading(_ on: Bool) {
+        guard let context = self.context, let options = context.channel.syncOptions else { return }
+        try? options.setOption(.autoRead, value: on)
+        if on { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable, let client = self.client {
-            self.core.sendQueueExceeded(client)
+        if let client = self.client {
+            self.core.writabilityChanged(client, writable: context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
     }
@@ -267,6 +281,23 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
     func flush() {
         self.context?.flush()
+    }
+
+    var isWritable: Bool { self.context?.channel.isWritable ?? true }
+
+    var queuedBytes: Int {
+        (try? self.context?.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    func pauseForOverload(_ paused: Bool) {
+        guard paused != self.overloadPaused, let context = self.context else { return }
+        self.overloadPaused = paused
+        if paused {
+            self.setReading(false)
+        } else if self.resume == nil {
+            // Not from inside the core's call: lines held back are handled on the next turn.
+            self.resume = context.eventLoop.assumeIsolated().scheduleTask(in: .zero) { self.drain() }
+        }
     }
 
     func close() {

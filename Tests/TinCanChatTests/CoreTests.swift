@@ -17,6 +17,10 @@ final class MemoryConnection: ChatConnection {
     }
     func flush() { self.flushes += 1 }
     func close() { self.closed = true }
+    var queuedBytes: Int { 0 }
+    var isWritable: Bool { true }
+    private(set) var paused = false
+    func pauseForOverload(_ paused: Bool) { self.paused = paused }
 
     /// The lines sent since the last call, without CR LF.
     func take() -> [String] {
@@ -49,7 +53,10 @@ final class CoreHarness {
         for line in lines { self.core.received(.message(try! IRCMessage(parsing: line)), from: client) }
     }
 
-    func take(_ client: ChatClient) -> [String] { self.connections[client.id]!.take() }
+    func take(_ client: ChatClient) -> [String] {
+        self.core.flushDirty()
+        return self.connections[client.id]!.take()
+    }
 
     /// A registered client whose welcome has been read.
     func registered(_ nick: String, host: String = "192.0.2.1", caps: String? = nil) -> ChatClient {
@@ -322,5 +329,42 @@ final class CoreHarness {
         let later = start + .seconds(3600)
         for _ in 0..<5 { #expect(bucket.take(now: later) == nil) }
         #expect(bucket.take(now: later) != nil)
+    }
+}
+
+@Suite struct OverloadTests {
+    @Test("a burst fanned out to many clients pauses every client's input within the round, resumes once flushed, and loses nothing")
+    func burstPausesInput() {
+        let h = CoreHarness()
+        let clients = (0..<12).map { h.registered("u\($0)") }
+        for client in clients { _ = h.take(client) }
+        let line = "PRIVMSG #lobby :" + String(repeating: "x", count: 100)
+        var sent = 0
+        while !h.core.overloaded, sent < 1000 {
+            h.say(clients[0], line)
+            sent += 1
+        }
+        // Eleven recipients each got more than the backlog mark in one round: overload.
+        #expect(h.core.overloaded)
+        #expect(sent * 150 > ChatServer.backlogMark && sent < 200)
+        #expect(clients.allSatisfy { h.connections[$0.id]!.paused })
+        h.core.flushDirty()
+        #expect(!h.core.overloaded)
+        #expect(clients.allSatisfy { !h.connections[$0.id]!.paused })
+        for client in clients.dropFirst() {
+            #expect(h.take(client).count == sent)
+        }
+    }
+
+    @Test("one slow reader is not overload: nobody is paused")
+    func oneSlowReader() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        _ = h.take(ann)
+        for _ in 0..<200 { h.say(ann, "PRIVMSG bob :" + String(repeating: "y", count: 100)) }
+        #expect(!h.core.overloaded)
+        #expect(!h.connections[ann.id]!.paused)
+        #expect(h.take(bob).count == 200)
     }
 }
