@@ -10,8 +10,8 @@ import TinCanIRC
 /// sockets stay outside: a client is reached through its ``ChatConnection``.
 ///
 /// Fan-out encodes a message once per variant (with or without the `time` tag, with or without
-/// client tags) and hands the same bytes to every recipient; recipients are flushed together once
-/// the event loop has handled everything that was ready (``flushDirty()``).
+/// client tags) and copies those bytes into each recipient's outbox; outboxes go to the sockets
+/// together once the event loop has handled everything that was ready (``flushDirty()``).
 final class ChatCore {
     let configuration: ChatServerConfiguration
     let logger: Logger
@@ -813,14 +813,12 @@ final class ChatCore {
         guard !client.closing else { return }
         var message = message
         if client.has(.serverTime) { message.tags.append(IRCTag("time", self.clock.timeTag())) }
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(128)
-        buffer.writeIRCMessage(message)
-        self.enqueue(buffer, to: client)
+        client.outbox.writeIRCMessage(message)
+        self.queued(for: client)
     }
 
     /// Sends `message` to `recipients`, leaving out `sender` unless it asked for echo-message (or
-    /// `includeSender`). Each variant of the bytes is made once and shared.
+    /// `includeSender`). Each variant of the bytes is encoded once.
     private func fanOut(
         _ message: IRCMessage,
         to recipients: some Sequence<ChatClient>,
@@ -830,12 +828,13 @@ final class ChatCore {
     ) {
         var variants: [ByteBuffer?] = [nil, nil, nil, nil]
         var time: String?
+        let tagsOnly = message.command == "TAGMSG"
         for recipient in recipients {
             if recipient === sender, !includeSender, !recipient.has(.echoMessage) { continue }
             guard !recipient.closing else { continue }
             let withTime = recipient.has(.serverTime)
             let withTags = recipient.has(.messageTags) && !clientTags.isEmpty
-            if message.command == "TAGMSG", !recipient.has(.messageTags) { continue }
+            if tagsOnly, !recipient.has(.messageTags) { continue }
             let key = (withTime ? 1 : 0) + (withTags ? 2 : 0)
             if variants[key] == nil {
                 var variant = message
@@ -848,12 +847,13 @@ final class ChatCore {
                 buffer.writeIRCMessage(variant)
                 variants[key] = buffer
             }
-            self.enqueue(variants[key]!, to: recipient)
+            recipient.outbox.writeImmutableBuffer(variants[key]!)
+            self.queued(for: recipient)
         }
     }
 
-    private func enqueue(_ bytes: ByteBuffer, to client: ChatClient) {
-        client.outbox.writeImmutableBuffer(bytes)
+    /// Bookkeeping after bytes went into the client's outbox.
+    private func queued(for client: ChatClient) {
         if !client.heavy, client.outbox.readableBytes > ChatServer.backlogMark {
             // A big round for this client: backed up already, before the socket can say so, so
             // that a burst to many clients pauses input within the round, not after it.

@@ -198,9 +198,13 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let client = self.client else { return }
         let line = self.unwrapInboundIn(data)
-        if self.waiting.isEmpty, !self.overloadPaused, self.mayGoNow(client) {
-            self.core.received(line, from: client)
-            return
+        var floodWait: TimeAmount?
+        if self.waiting.isEmpty, !self.overloadPaused {
+            floodWait = self.floodWait(client)
+            if floodWait == nil {
+                self.core.received(line, from: client)
+                return
+            }
         }
         self.waiting.append(line)
         if self.waiting.count > (self.floodLimit?.maxWaitingLines ?? Int.max) {
@@ -208,23 +212,19 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
             self.core.drop(client, reason: "Excess Flood")
             return
         }
-        // Over the flood rate: wait for a token. (Held for overload: the core resumes us.)
-        if self.resume == nil, !self.overloadPaused { self.pause(context) }
+        // The first line over the flood rate: stop reading until the bucket has a token for it.
+        // (Otherwise a drain is already scheduled, or the core resumes us after an overload.)
+        if let floodWait {
+            self.setReading(false)
+            self.scheduleDrain(context, after: floodWait)
+        }
     }
 
-    /// Registration is never slowed down; after it, each line takes a token.
-    private func mayGoNow(_ client: ChatClient) -> Bool {
-        guard client.registered, self.bucket != nil else { return true }
-        return self.bucket!.take(now: .now()) == nil
-    }
-
-    /// Stops reading the socket until the bucket has a token for the first waiting line.
-    private func pause(_ context: ChannelHandlerContext) {
-        self.setReading(false)
-        self.scheduleDrain(context, after: self.bucket.flatMap { bucket in
-            var probe = bucket
-            return probe.take(now: .now())
-        } ?? .zero)
+    /// Registration is never slowed down; after it, each line takes a token: nil when it may go
+    /// now, otherwise how long until it may.
+    private func floodWait(_ client: ChatClient) -> TimeAmount? {
+        guard client.registered, self.bucket != nil else { return nil }
+        return self.bucket!.take(now: .now())
     }
 
     private func scheduleDrain(_ context: ChannelHandlerContext, after delay: TimeAmount) {
@@ -240,7 +240,7 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
                 return
             }
             if self.overloadPaused { return }
-            if client.registered, self.bucket != nil, let wait = self.bucket!.take(now: .now()) {
+            if let wait = self.floodWait(client) {
                 return self.scheduleDrain(context, after: wait)
             }
             self.waiting.removeFirst()
@@ -310,10 +310,3 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
 
 @available(*, unavailable)
 extension ChatConnectionHandler: Sendable {}
-
-extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async throws -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}

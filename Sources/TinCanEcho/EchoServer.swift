@@ -169,10 +169,3 @@ public final class EchoServer: Service, Sendable {
         }
     }
 }
-
-extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async throws -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}

@@ -52,6 +52,16 @@ final class LineClient: Sendable {
         throw HarnessError("connection closed before a line with '\(text)'; read: \(lines.suffix(5))")
     }
 
+    /// "ann" and "bob" registered, and ann past bob's JOIN.
+    static func annAndBob(port: Int) async throws -> (LineClient, LineClient) {
+        let ann = try LineClient(port: port)
+        try await ann.register("ann")
+        let bob = try LineClient(port: port)
+        try await bob.register("bob")
+        try await ann.read(until: "bob!~bob@127.0.0.1 JOIN")
+        return (ann, bob)
+    }
+
     /// Registers as `nick` and reads through the lobby's NAMES.
     func register(_ nick: String) async throws {
         try self.send("NICK \(nick)", "USER \(nick) 0 * :\(nick)")
@@ -224,11 +234,7 @@ func withChatServer<T: Sendable>(
         var configuration = ChatServerConfiguration(name: "tincan.test")
         configuration.floodLimit = ChatFloodLimit(burst: 5, linesPerSecond: 20)
         try await withChatServer(configuration) { port in
-            let ann = try LineClient(port: port)
-            try await ann.register("ann")
-            let bob = try LineClient(port: port)
-            try await bob.register("bob")
-            try await ann.read(until: "bob!~bob@127.0.0.1 JOIN")
+            let (ann, bob) = try await LineClient.annAndBob(port: port)
             try ann.socket.send((1...12).map { "PRIVMSG #lobby :line \($0)\r\n" }.joined() + "PING :after\r\n")
             for index in 1...12 {
                 #expect(try await bob.line() == ":ann!~ann@127.0.0.1 PRIVMSG #lobby :line \(index)")
@@ -242,11 +248,7 @@ func withChatServer<T: Sendable>(
         var configuration = ChatServerConfiguration(name: "tincan.test")
         configuration.floodLimit = ChatFloodLimit(burst: 5, linesPerSecond: 1, maxWaitingLines: 20)
         try await withChatServer(configuration) { port in
-            let ann = try LineClient(port: port)
-            try await ann.register("ann")
-            let bob = try LineClient(port: port)
-            try await bob.register("bob")
-            try await ann.read(until: "bob!~bob@127.0.0.1 JOIN")
+            let (ann, bob) = try await LineClient.annAndBob(port: port)
             try bob.socket.send((1...100).map { "PRIVMSG #lobby :\($0)\r\n" }.joined())
             try await bob.read(until: "ERROR :Closing Link: 127.0.0.1 (Excess Flood)")
             let seen = try await ann.read(until: ":bob!~bob@127.0.0.1 QUIT :Excess Flood")
