@@ -1,6 +1,6 @@
 // IRC fan-out load generator for Benchmarks/chat/run.sh.
 //
-//   loadgen PORT CLIENTS SENDERS MESSAGES
+//   loadgen PORT CLIENTS SENDERS MESSAGES [SERVER_PID]
 //
 // Connects CLIENTS clients to 127.0.0.1:PORT, registers them (NICK, USER), joins each to #lobby
 // (tincan puts them there itself; the JOIN is then a no-op) and waits until every client has seen
@@ -10,6 +10,11 @@
 // one line:
 //
 //   deliveries=N seconds=S per_second=R p50_us=A p99_us=B
+//
+// With SERVER_PID it adds, from /proc/SERVER_PID: the server's CPU ticks (user + system) spent
+// between the first message sent and the last delivered (cpu_ticks=T), its RSS once every client
+// was in (setup_kib=K), and its peak RSS up to the last delivery (peak_kib=P). The clients close
+// only after that, so the quit storm is in none of these.
 //
 // Latency is from a message's send to its arrival at each recipient (CLOCK_MONOTONIC, one
 // machine). Single-threaded, epoll, non-blocking sockets.
@@ -43,6 +48,38 @@ static long now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+// Field `field` (1-based) of /proc/PID/stat: 14 and 15 are utime and stime, in clock ticks.
+static long proc_ticks(int pid) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');  // the command name may hold spaces
+    if (!p) return -1;
+    long utime = 0, stime = 0;
+    // After ")" come fields 3.. : skip 11 to reach field 14.
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) return -1;
+    return utime + stime;
+}
+
+// A "Key:   N kB" line of /proc/PID/status, in KiB.
+static long proc_kib(int pid, const char *key) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long value = -1;
+    size_t len = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, len) == 0 && line[len] == ':') { value = strtol(line + len + 1, NULL, 10); break; }
+    }
+    fclose(f);
+    return value;
 }
 
 static void die(const char *what) {
@@ -92,11 +129,12 @@ static void consume(client_t *c, int measuring) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: loadgen PORT CLIENTS SENDERS MESSAGES\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: loadgen PORT CLIENTS SENDERS MESSAGES [SERVER_PID]\n");
         return 2;
     }
     int port = atoi(argv[1]), nclients = atoi(argv[2]), senders = atoi(argv[3]), messages = atoi(argv[4]);
+    int server = argc == 6 ? atoi(argv[5]) : 0;
     client_t *clients = calloc((size_t)nclients, sizeof *clients);
     latencies = malloc(sizeof(uint32_t) * (size_t)nclients * (size_t)messages);
     int ep = epoll_create1(0);
@@ -145,6 +183,8 @@ int main(int argc, char **argv) {
     long total_expected = 0;
     for (int i = 0; i < nclients; i++) total_expected += clients[i].expected;
 
+    long setup_kib = server ? proc_kib(server, "VmRSS") : -1;
+    long ticks_before = server ? proc_ticks(server) : -1;
     long start = now_us();
     int next = 0;
     long delivered = 0;
@@ -178,9 +218,13 @@ int main(int argc, char **argv) {
         }
     }
     double seconds = (double)(now_us() - start) / 1e6;
+    long ticks_after = server ? proc_ticks(server) : -1;
+    long peak_kib = server ? proc_kib(server, "VmHWM") : -1;
     qsort(latencies, (size_t)latency_count, sizeof *latencies, cmp_u32);
-    printf("deliveries=%ld seconds=%.3f per_second=%.0f p50_us=%u p99_us=%u\n", delivered, seconds, (double)delivered / seconds,
+    printf("deliveries=%ld seconds=%.3f per_second=%.0f p50_us=%u p99_us=%u", delivered, seconds, (double)delivered / seconds,
            latencies[latency_count / 2], latencies[(latency_count * 99) / 100]);
+    if (server) printf(" cpu_ticks=%ld setup_kib=%ld peak_kib=%ld", ticks_after - ticks_before, setup_kib, peak_kib);
+    printf("\n");
     for (int i = 0; i < nclients; i++) close(clients[i].fd);
     return 0;
 }

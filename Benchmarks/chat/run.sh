@@ -4,7 +4,9 @@
 # both with flood control off, the same load generator (loadgen.c), interleaved in each round.
 #
 # Per server and load: deliveries per second (median of ROUNDS), p50/p99 latency from send to
-# arrival, server CPU per delivery, and peak RSS above the idle server divided by N.
+# arrival, server CPU per delivery while the messages flow, and RSS above the idle server divided
+# by N: with every client in, at the peak while the messages flow, and at the peak of the whole
+# run (which also has every client leaving at once).
 #
 # Run:  Benchmarks/chat/run.sh                   # N = 50 200 1000, S = 1 10, 2000 messages, 3 rounds
 #       CLIENTS="1000" SENDERS="10" ROUNDS=1 Benchmarks/chat/run.sh
@@ -59,7 +61,20 @@ CONF
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
-# run_one SERVER N S: starts SERVER, measures one load, stops it; prints "rate p50 p99 cpu_us kib_per_client".
+# Waits until PID has used no CPU for 300 ms (at most 10 s): the clients' disconnects handled.
+wait_quiet() {
+    local last now
+    last=$(cpu_ticks "$1")
+    for _ in $(seq 33); do
+        sleep 0.3
+        now=$(cpu_ticks "$1")
+        [[ $now == "$last" ]] && return 0
+        last=$now
+    done
+}
+
+# run_one SERVER N S: starts SERVER, measures one load, stops it; prints
+# "rate p50 p99 cpu_us registered_kib messages_kib whole_kib" (KiB per client above the idle server).
 run_one() {
     local server=$1 n=$2 s=$3 port pid out
     port=$(free_port)
@@ -69,17 +84,18 @@ run_one() {
         ngircd) ngircd_conf "$port"; start_bg pid "$NGIRCD" -n -f "$work/ngircd.conf" >/dev/null 2>&1 ;;
     esac
     wait_listening "$port" "$pid"
-    local idle ticks_before ticks_after peak
+    local idle whole
     idle=$(kib "$pid" VmRSS)
-    ticks_before=$(cpu_ticks "$pid")
-    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES") || die "$server N=$n S=$s: loadgen failed"
-    ticks_after=$(cpu_ticks "$pid")
-    peak=$(kib "$pid" VmHWM)
+    # The load generator reads the server's CPU time and memory itself, over the messages alone.
+    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES" "$pid") || die "$server N=$n S=$s: loadgen failed"
+    # The whole run's peak also has the storm of QUITs when every client leaves at once.
+    wait_quiet "$pid"
+    whole=$(kib "$pid" VmHWM)
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    # The load generator's own setup (registration) is in the CPU figure too; it is the same for both.
-    awk -v out="$out" -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v peak="$peak" -v idle="$idle" -v n="$n" 'BEGIN {
+    awk -v out="$out" -v hz="$(getconf CLK_TCK)" -v whole="$whole" -v idle="$idle" -v n="$n" 'BEGIN {
         split(out, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %s %.2f %.1f\n", v["per_second"], v["p50_us"], v["p99_us"], t / hz * 1e6 / v["deliveries"], (peak - idle) / n
+        printf "%s %s %s %.2f %.1f %.1f %.1f\n", v["per_second"], v["p50_us"], v["p99_us"], v["cpu_ticks"] / hz * 1e6 / v["deliveries"],
+            (v["setup_kib"] - idle) / n, (v["peak_kib"] - idle) / n, (whole - idle) / n
     }'
 }
 
@@ -98,15 +114,18 @@ done
 
 echo "IRC fan-out over loopback: $MESSAGES messages to one channel; medians of $ROUNDS rounds"
 echo
-echo "| N | senders | server | deliveries/s | p50 ms | p99 ms | CPU µs/delivery | KiB/client (peak) |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|"
+echo "KiB per client above the idle server: once all are in; at the peak up to the last delivery; at"
+echo "the peak of the whole run, which also has every client leaving at once."
+echo
+echo "| N | senders | server | deliveries/s | p50 ms | p99 ms | CPU µs/delivery | KiB/client in | peak | whole run |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 for n in $CLIENTS; do
     for s in $SENDERS; do
         for server in tincan ngircd; do
             # The round with the median rate, whole.
             echo "${results[$server/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk -v n="$n" -v s="$s" -v server="$server" '
                 { rows[NR] = $0 } END { split(rows[int((NR + 1) / 2)], f, " ");
-                printf "| %s | %s | %s | %.0f | %.1f | %.1f | %s | %s |\n", n, s, server, f[1], f[2] / 1000, f[3] / 1000, f[4], f[5] }'
+                printf "| %s | %s | %s | %.0f | %.1f | %.1f | %s | %s | %s | %s |\n", n, s, server, f[1], f[2] / 1000, f[3] / 1000, f[4], f[5], f[6], f[7] }'
         done
     done
 done

@@ -25,6 +25,18 @@ enum ChatCapability: String, CaseIterable, Sendable {
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"
     case serverTime = "server-time"
+
+    fileprivate var bit: UInt8 { 1 << UInt8(Self.allCases.firstIndex(of: self)!) }
+}
+
+/// The capabilities a client has enabled, a bit each: fan-out tests them for every recipient of
+/// every message, so this is a byte, not a hashed set.
+struct ChatCapabilities: Equatable, Sendable {
+    private var bits: UInt8 = 0
+
+    func contains(_ capability: ChatCapability) -> Bool { self.bits & capability.bit != 0 }
+    mutating func insert(_ capability: ChatCapability) { self.bits |= capability.bit }
+    mutating func remove(_ capability: ChatCapability) { self.bits &= ~capability.bit }
 }
 
 /// One connected client, registered or not. Confined to the server's event loop.
@@ -43,7 +55,7 @@ final class ChatClient {
     var passwordGiven: String?
     var registered = false
     var capNegotiating = false
-    var capabilities: Set<ChatCapability> = []
+    var capabilities = ChatCapabilities()
     var away: String?
     var isOperator = false
     var invisible = false
@@ -57,11 +69,11 @@ final class ChatClient {
     var closing = false
     /// In the core's list of clients with unflushed bytes.
     var dirty = false
-    /// What this round has for the client: messages are copied in (a memcpy of a line) and go to
-    /// the socket as one write when the round ends, instead of one channel write per message.
-    var outbox = ByteBuffer()
-    /// The outbox passed ``ChatServer/backlogMark`` in this round: counted as backed up.
-    var heavy = false
+    /// Where this round's bytes for the client are in the core's logs, in order (``ChatCore``).
+    ///
+    /// Unchecked exclusivity: it is written for every recipient of every message, only from the
+    /// core on its one event loop, and no access to it ever overlaps another.
+    @exclusivity(unchecked) var runs: [ChatRun] = []
 
     init(id: Int, connection: any ChatConnection, host: String, now: NIODeadline, wallSeconds: Int) {
         self.id = id

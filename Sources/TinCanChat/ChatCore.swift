@@ -9,9 +9,11 @@ import TinCanIRC
 /// does. One instance, confined to one event loop (every call comes from that loop), so no locks;
 /// sockets stay outside: a client is reached through its ``ChatConnection``.
 ///
-/// Fan-out encodes a message once per variant (with or without the `time` tag, with or without
-/// client tags) and copies those bytes into each recipient's outbox; outboxes go to the sockets
-/// together once the event loop has handled everything that was ready (``flushDirty()``).
+/// Fan-out writes a message once per variant (with or without the `time` tag, with or without
+/// client tags) to the round's logs, and each recipient notes where; once the event loop has
+/// handled everything that was ready, each client gets its slices of the logs in one write
+/// (``flushDirty()``). A thousand members of a channel cost a thousand notes, not a thousand
+/// copies.
 final class ChatCore {
     let configuration: ChatServerConfiguration
     let logger: Logger
@@ -29,6 +31,9 @@ final class ChatCore {
     private var monitors: [String: Set<Int>] = [:]
     private var perAddress: [String: Int] = [:]
     private var dirty: [ChatClient] = []
+    /// Clients gone whose QUIT is still to be fanned out (``disconnected(_:reason:)``).
+    private var departures = CircularBuffer<(ChatClient, String)>()
+    private var announcingDepartures = false
     /// Clients whose unsent bytes passed the socket's high-water mark (``ChatServer/backlogMark``).
     private var backedUp: Set<Int> = []
     /// Reading from every client is paused until the backlog drains.
@@ -74,15 +79,34 @@ final class ChatCore {
 
     /// The connection is gone (closed, reset, killed, timed out): tell everyone who shared a
     /// channel with the client, and its monitors.
+    ///
+    /// Telling them can find more connections gone (a write to a closed socket): those wait in
+    /// ``departures`` and are handled by the loop here, one after the other, instead of inside
+    /// the first one's fan-out. When every client leaves at once, recursion would go a client
+    /// deep, with a list of peers held at each level.
     func disconnected(_ client: ChatClient, reason: String) {
         guard self.clients.removeValue(forKey: client.id) != nil else { return }
         client.closing = true
+        self.departures.append((client, reason))
+        guard !self.announcingDepartures else { return }
+        self.announcingDepartures = true
+        while let (client, reason) = self.departures.popFirst() { self.announceDeparture(client, reason: reason) }
+        self.announcingDepartures = false
+    }
+
+    private func announceDeparture(_ client: ChatClient, reason: String) {
         if self.backedUp.remove(client.id) != nil { self.updateOverload() }
         self.perAddress[client.host, default: 1] -= 1
         if self.perAddress[client.host] == 0 { self.perAddress[client.host] = nil }
         if client.registered {
             let quit = IRCMessage(source: client.mask, command: "QUIT", parameters: [reason], trailing: true)
-            self.fanOut(quit, to: self.peers(of: client), from: client)
+            // The client is closing, so a fan-out leaves it out by itself: one channel's members
+            // need no copy.
+            if client.channels.count == 1 {
+                self.fanOut(quit, to: client.channels[0].members, from: client)
+            } else {
+                self.fanOut(quit, to: self.peers(of: client), from: client)
+            }
             for channel in client.channels { self.leave(channel, client) }
             client.channels = []
             if let folded = client.foldedNick {
@@ -184,8 +208,8 @@ final class ChatCore {
         case "REQ":
             if !client.registered { client.capNegotiating = true }
             let requested = p.count > 1 ? p[1] : ""
-            var add: Set<ChatCapability> = []
-            var remove: Set<ChatCapability> = []
+            var add: [ChatCapability] = []
+            var remove: [ChatCapability] = []
             var ok = true
             for word in requested.split(separator: " ") {
                 let removing = word.hasPrefix("-")
@@ -193,13 +217,13 @@ final class ChatCore {
                     ok = false
                     break
                 }
-                if removing { remove.insert(capability) } else { add.insert(capability) }
+                if removing { remove.append(capability) } else { add.append(capability) }
             }
             // The answer goes out before the change: capabilities apply from the next message on.
             self.send(IRCMessage(source: self.serverName, command: "CAP", parameters: [client.target, ok ? "ACK" : "NAK", requested], trailing: true), to: client)
             if ok {
-                client.capabilities.formUnion(add)
-                client.capabilities.subtract(remove)
+                for capability in add { client.capabilities.insert(capability) }
+                for capability in remove { client.capabilities.remove(capability) }
             }
         case "END":
             guard !client.registered else { return }
@@ -812,13 +836,16 @@ final class ChatCore {
     func send(_ message: IRCMessage, to client: ChatClient) {
         guard !client.closing else { return }
         var message = message
-        if client.has(.serverTime) { message.tags.append(IRCTag("time", self.clock.timeTag())) }
-        client.outbox.writeIRCMessage(message)
-        self.queued(for: client)
+        let log = client.has(.serverTime) ? 1 : 0
+        if log == 1 { message.tags.append(IRCTag("time", self.clock.timeTag())) }
+        self.makeRoom()
+        let start = self.logs[log].writerIndex
+        self.logs[log].writeIRCMessage(message)
+        self.deliver(ChatRun(log: log, start: start, end: self.logs[log].writerIndex), to: client)
     }
 
     /// Sends `message` to `recipients`, leaving out `sender` unless it asked for echo-message (or
-    /// `includeSender`). Each variant of the bytes is encoded once.
+    /// `includeSender`). Each variant of the bytes is written to the round's logs once.
     private func fanOut(
         _ message: IRCMessage,
         to recipients: some Sequence<ChatClient>,
@@ -826,39 +853,79 @@ final class ChatCore {
         clientTags: [IRCTag] = [],
         includeSender: Bool = false
     ) {
-        var variants: [ByteBuffer?] = [nil, nil, nil, nil]
+        self.makeRoom()
+        // Where each variant went in its log, once written. Variant (and log) 0 is the message
+        // as it is; bit 1 adds the `time` tag, bit 2 the client's tags.
+        var variants: (ChatRun?, ChatRun?, ChatRun?, ChatRun?) = (nil, nil, nil, nil)
         var time: String?
         let tagsOnly = message.command == "TAGMSG"
+        let anyTags = !clientTags.isEmpty
+        let skipSender = !includeSender && !(sender?.has(.echoMessage) ?? true)
         for recipient in recipients {
-            if recipient === sender, !includeSender, !recipient.has(.echoMessage) { continue }
-            guard !recipient.closing else { continue }
-            let withTime = recipient.has(.serverTime)
-            let withTags = recipient.has(.messageTags) && !clientTags.isEmpty
-            if tagsOnly, !recipient.has(.messageTags) { continue }
-            let key = (withTime ? 1 : 0) + (withTags ? 2 : 0)
-            if variants[key] == nil {
+            if recipient.closing || (skipSender && recipient === sender) { continue }
+            let withTags = recipient.has(.messageTags)
+            if tagsOnly, !withTags { continue }
+            let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0)
+            let run: ChatRun
+            switch key {
+            case 0: run = variants.0 ?? self.write(message, toLog: 0, slot: &variants.0)
+            default:
                 var variant = message
-                if withTags { variant.tags += clientTags }
-                if withTime {
+                if key & 2 != 0 { variant.tags += clientTags }
+                if key & 1 != 0 {
                     if time == nil { time = self.clock.timeTag() }
                     variant.tags.append(IRCTag("time", time!))
                 }
-                var buffer = ByteBuffer()
-                buffer.writeIRCMessage(variant)
-                variants[key] = buffer
+                switch key {
+                case 1: run = variants.1 ?? self.write(variant, toLog: 1, slot: &variants.1)
+                case 2: run = variants.2 ?? self.write(variant, toLog: 2, slot: &variants.2)
+                default: run = variants.3 ?? self.write(variant, toLog: 3, slot: &variants.3)
+                }
             }
-            recipient.outbox.writeImmutableBuffer(variants[key]!)
-            self.queued(for: recipient)
+            self.deliver(run, to: recipient)
         }
     }
 
-    /// Bookkeeping after bytes went into the client's outbox.
-    private func queued(for client: ChatClient) {
-        if !client.heavy, client.outbox.readableBytes > ChatServer.backlogMark {
-            // A big round for this client: backed up already, before the socket can say so, so
-            // that a burst to many clients pauses input within the round, not after it.
-            client.heavy = true
-            if self.backedUp.insert(client.id).inserted { self.updateOverload() }
+    private func write(_ message: IRCMessage, toLog log: Int, slot: inout ChatRun?) -> ChatRun {
+        let start = self.logs[log].writerIndex
+        self.logs[log].writeIRCMessage(message)
+        let run = ChatRun(log: log, start: start, end: self.logs[log].writerIndex)
+        slot = run
+        return run
+    }
+
+    /// This round's bytes, each written once, in four logs by variant (see ``fanOut``): a
+    /// recipient notes where its bytes are (``ChatClient/runs``) and the round ends with one
+    /// write of those slices per client. Everyone in a channel with the same capabilities gets
+    /// one slice of one log, however many messages the round had, and no copy.
+    private var logs = [ByteBuffer](repeating: ByteBuffer(), count: 4)
+    /// Log bytes past which the round ends early (at the next message): the most the logs hold
+    /// at once, unless a client whose socket took only part of its slices keeps one alive.
+    static let logLimit = 64 * 1024
+    /// Runs one client can have in a round before its slices go to the socket early: bounds
+    /// the list when private lines and channel lines alternate.
+    static let runLimit = 32
+    private var flushing = false
+
+    /// Ends the round early when the logs are full (before a message, never in the middle of one).
+    private func makeRoom() {
+        if self.logs[0].writerIndex > Self.logLimit || self.logs[1].writerIndex > Self.logLimit
+            || self.logs[2].writerIndex > Self.logLimit || self.logs[3].writerIndex > Self.logLimit
+        {
+            self.flushDirty()
+        }
+    }
+
+    /// Notes that `run` is for `client`, after what it already has this round.
+    private func deliver(_ run: ChatRun, to client: ChatClient) {
+        if let last = client.runs.last, last.log == run.log, last.end == run.start {
+            client.runs[client.runs.count - 1].end = run.end
+        } else {
+            if client.runs.count >= Self.runLimit {
+                self.push(client)
+                if client.closing { return }
+            }
+            client.runs.append(run)
         }
         if !client.dirty {
             client.dirty = true
@@ -910,31 +977,61 @@ final class ChatCore {
         self.disconnected(client, reason: "SendQ exceeded")
     }
 
-    /// Flushes every client that got bytes since the last call.
+    /// Ends the round: every client that got bytes since the last call gets them, and the logs
+    /// start over (in new memory if a socket still holds slices of them).
+    ///
+    /// A write can find a connection gone, whose QUIT then goes to others: they are flushed in
+    /// the same call, before the logs start over (a call from within returns at once).
     func flushDirty() {
-        let dirty = self.dirty
-        self.dirty = []
-        for client in dirty {
-            client.dirty = false
-            self.push(client)
+        guard !self.flushing else { return }
+        self.flushing = true
+        defer { self.flushing = false }
+        while !self.dirty.isEmpty {
+            let dirty = self.dirty
+            self.dirty = []
+            for client in dirty {
+                client.dirty = false
+                self.push(client)
+            }
+        }
+        for log in self.logs.indices {
+            if self.logs[log].capacity > 2 * Self.logLimit { self.logs[log] = ByteBuffer() } else { self.logs[log].clear() }
         }
     }
 
-    /// Hands the client's outbox to its socket, and checks its send queue.
+    /// Hands the client's runs to its socket, and checks its send queue.
+    ///
+    /// A socket that took all it was given so far gets slices of the logs. One that still holds
+    /// bytes (a slow reader) gets a copy, so that it never keeps more than one round's logs alive.
     private func push(_ client: ChatClient) {
-        guard !client.closing, client.outbox.readableBytes > 0 else { return }
-        client.connection.send(client.outbox)
-        client.connection.flush()
-        // Keep a small outbox for the next round; let a burst's large one go.
-        if client.outbox.capacity > 1024 { client.outbox = ByteBuffer() } else { client.outbox.clear() }
-        if client.heavy {
-            client.heavy = false
-            if client.connection.isWritable, self.backedUp.remove(client.id) != nil { self.updateOverload() }
+        guard !client.closing, !client.runs.isEmpty else { return }
+        let connection = client.connection
+        if connection.queuedBytes == 0 {
+            for run in client.runs {
+                connection.send(self.logs[run.log].getSlice(at: run.start, length: run.end - run.start)!)
+            }
+        } else {
+            var copy = ByteBuffer()
+            copy.reserveCapacity(client.runs.reduce(0) { $0 + $1.end - $1.start })
+            for run in client.runs {
+                copy.writeImmutableBuffer(self.logs[run.log].getSlice(at: run.start, length: run.end - run.start)!)
+            }
+            connection.send(copy)
         }
-        if self.backedUp.contains(client.id), client.connection.queuedBytes > self.limits.sendQueueBytes {
+        // Let the list go: an idle client holds none.
+        client.runs = []
+        connection.flush()
+        if self.backedUp.contains(client.id), connection.queuedBytes > self.limits.sendQueueBytes {
             self.sendQueueExceeded(client)
         }
     }
+}
+
+/// Where some of a client's bytes are: `start..<end` of one of the core's round logs.
+struct ChatRun {
+    var log: Int
+    var start: Int
+    var end: Int
 }
 
 @available(*, unavailable)

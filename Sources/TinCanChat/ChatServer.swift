@@ -13,15 +13,20 @@ import TinCanIRC
 /// lobby every client joins, private messages, presence. A swift-service-lifecycle `Service`.
 ///
 /// Every connection and the shared state (``ChatCore``) live on one event loop, as in ngircd: no
-/// locks, and a message fanned out to a thousand clients is a thousand buffer writes on one thread,
-/// flushed together once the loop has read everything that was ready.
+/// locks, and a message fanned out to a thousand clients is written once and noted a thousand
+/// times; each client gets its slices in one write once the loop has read everything that was ready.
 public final class ChatServer: Service, Sendable {
     /// The version in RPL_YOURHOST and RPL_MYINFO.
     public static let version = "tincan-chat-0.1"
     /// Unsent bytes past which a client counts as backed up (NIO's write-buffer high-water mark;
-    /// the low one is half): small, so that a burst fanned out to many clients pauses input long
-    /// before it costs much memory (``ChatCore/writabilityChanged(_:writable:)``).
+    /// the low one is half): small, so that a burst fanned out to many clients who cannot keep up
+    /// pauses input long before it costs much memory (``ChatCore/writabilityChanged(_:writable:)``).
     static let backlogMark = 8 * 1024
+
+    /// Read buffers start at 512 bytes (a whole IRC line without tags) and grow for clients that
+    /// send more: each connection keeps its read buffer, and NIO's default of 2 KiB would be a
+    /// third of an idle client's memory.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
 
     private let configuration: ChatServerConfiguration
     private let loop: any EventLoop
@@ -122,6 +127,7 @@ public final class ChatServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+                .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
@@ -150,7 +156,9 @@ final class ChatConnectionHandler: ChannelInboundHandler, ChatConnection {
     // or while the server is overloaded (``ChatCore/writabilityChanged(_:writable:)``).
     private var bucket: FloodBucket?
     private let floodLimit: ChatFloodLimit?
-    private var waiting = CircularBuffer<IRCInboundLine>()
+    // Capacity 1 to start with: most clients never wait, and a thousand idle ones should not
+    // each hold room for sixteen lines.
+    private var waiting = CircularBuffer<IRCInboundLine>(initialCapacity: 1)
     private var resume: Scheduled<Void>?
     private var overloadPaused = false
 

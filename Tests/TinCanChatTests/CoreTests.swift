@@ -5,24 +5,78 @@ import TinCanIRC
 
 @testable import TinCanChat
 
-/// A connection that keeps what the core sends, line by line.
+/// A connection that keeps what the core sends, line by line, and behaves like a socket: what
+/// is flushed goes to the peer (`room` bytes at most, unlimited when nil) and the rest waits,
+/// held as the buffers the core gave, as NIO holds them. Writability changes are reported with
+/// the socket's water marks (``ChatServer/backlogMark``, low half of it).
 final class MemoryConnection: ChatConnection {
     private var bytes = ByteBuffer()
+    private var unflushed: [ByteBuffer] = []
+    private(set) var waiting = CircularBuffer<ByteBuffer>()
+    /// Bytes the peer will still take; nil: any amount.
+    var room: Int?
     private(set) var closed = false
     private(set) var flushes = 0
+    private(set) var isWritable = true
+    /// Told of writability changes, as the channel handler tells the core.
+    var onWritabilityChange: (Bool) -> Void = { _ in }
+    /// Called at a flush instead of writing, as a write to a reset connection fails.
+    var failure: (() -> Void)?
 
-    func send(_ bytes: ByteBuffer) {
-        var bytes = bytes
-        self.bytes.writeBuffer(&bytes)
+    func send(_ bytes: ByteBuffer) { self.unflushed.append(bytes) }
+
+    func flush() {
+        self.flushes += 1
+        if let failure {
+            self.unflushed = []
+            return failure()
+        }
+        self.waiting.append(contentsOf: self.unflushed)
+        self.unflushed = []
+        self.deliver()
     }
-    func flush() { self.flushes += 1 }
+
     func close() { self.closed = true }
-    var queuedBytes: Int { 0 }
-    var isWritable: Bool { true }
+
+    var queuedBytes: Int { self.waiting.reduce(0) { $0 + $1.readableBytes } + self.unflushed.reduce(0) { $0 + $1.readableBytes } }
+
+    /// The storage the waiting buffers keep alive, in bytes: each distinct storage counted once.
+    var heldBytes: Int {
+        var storages: [UnsafeMutableRawPointer: Int] = [:]
+        for buffer in self.waiting {
+            buffer.withVeryUnsafeBytesWithStorageManagement { _, storage in storages[storage.toOpaque()] = buffer.storageCapacity }
+        }
+        return storages.values.reduce(0, +)
+    }
+
     private(set) var paused = false
     func pauseForOverload(_ paused: Bool) { self.paused = paused }
 
-    /// The lines sent since the last call, without CR LF.
+    /// The peer reads `count` more bytes (all when nil).
+    func read(_ count: Int? = nil) {
+        self.room = count.map { (self.room ?? 0) + $0 }
+        self.deliver()
+    }
+
+    private func deliver() {
+        while var first = self.waiting.first, self.room.map({ $0 > 0 }) ?? true {
+            let count = min(first.readableBytes, self.room ?? Int.max)
+            var part = first.readSlice(length: count)!
+            self.bytes.writeBuffer(&part)
+            self.room = self.room.map { $0 - count }
+            if first.readableBytes == 0 { self.waiting.removeFirst() } else { self.waiting[self.waiting.startIndex] = first }
+        }
+        let queued = self.queuedBytes
+        if self.isWritable, queued > ChatServer.backlogMark {
+            self.isWritable = false
+            self.onWritabilityChange(false)
+        } else if !self.isWritable, queued <= ChatServer.backlogMark / 2 {
+            self.isWritable = true
+            self.onWritabilityChange(true)
+        }
+    }
+
+    /// The lines the peer got since the last call, without CR LF.
     func take() -> [String] {
         let text = String(buffer: self.bytes)
         self.bytes.clear()
@@ -46,6 +100,7 @@ final class CoreHarness {
         let connection = MemoryConnection()
         let client = self.core.connected(connection, host: host).client!
         self.connections[client.id] = connection
+        connection.onWritabilityChange = { [core] writable in core.writabilityChanged(client, writable: writable) }
         return client
     }
 
@@ -333,27 +388,86 @@ final class CoreHarness {
 }
 
 @Suite struct OverloadTests {
-    @Test("a burst fanned out to many clients pauses every client's input within the round, resumes once flushed, and loses nothing")
+    @Test("a burst fanned out to peers that cannot keep up pauses every client's input within the round, resumes once they have read, and loses nothing")
     func burstPausesInput() {
         let h = CoreHarness()
         let clients = (0..<12).map { h.registered("u\($0)") }
         for client in clients { _ = h.take(client) }
+        // Each peer's socket takes 4 KiB and then nothing until it is read.
+        for client in clients.dropFirst() { h.connections[client.id]!.room = 4096 }
         let line = "PRIVMSG #lobby :" + String(repeating: "x", count: 100)
         var sent = 0
-        while !h.core.overloaded, sent < 1000 {
+        while !h.core.overloaded, sent < 5000 {
             h.say(clients[0], line)
             sent += 1
         }
-        // Eleven recipients each got more than the backlog mark in one round: overload.
+        // Within the round: the logs filled, went out, and eleven sockets passed their mark.
         #expect(h.core.overloaded)
-        #expect(sent * 150 > ChatServer.backlogMark && sent < 200)
+        #expect(sent < ChatCore.logLimit / 100 + 10)
         #expect(clients.allSatisfy { h.connections[$0.id]!.paused })
         h.core.flushDirty()
+        for client in clients.dropFirst() { h.connections[client.id]!.read() }
         #expect(!h.core.overloaded)
         #expect(clients.allSatisfy { !h.connections[$0.id]!.paused })
         for client in clients.dropFirst() {
-            #expect(h.take(client).count == sent)
+            #expect(h.take(client) == Array(repeating: ":u0!~u0@192.0.2.1 " + line, count: sent))
         }
+    }
+
+    @Test("a slow reader keeps at most one round's logs alive: what waits for it after that is a copy of its own bytes")
+    func slowReaderHoldsOneRound() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        let cat = h.registered("cat")
+        let dan = h.registered("dan")
+        for client in [ann, bob, cat, dan] { _ = h.take(client) }
+        let stuck = h.connections[bob.id]!
+        stuck.room = 0
+        var held: [Int] = []
+        for round in 0..<10 {
+            // Much traffic bob does not get, one line he does.
+            for _ in 0..<40 { h.say(cat, "PRIVMSG dan :" + String(repeating: "z", count: 400)) }
+            h.say(ann, "PRIVMSG #lobby :round \(round)")
+            h.core.flushDirty()
+            held.append(stuck.heldBytes)
+        }
+        // The first round's logs (16 KiB and more) stay alive for bob; later rounds add only
+        // copies of his own lines, about 50 bytes each.
+        #expect(held[0] > 16 * 1024)
+        #expect(held[9] - held[0] < 10 * 200)
+        stuck.read()
+        let lines = h.take(bob)
+        #expect(lines == (0..<10).map { ":ann!~ann@192.0.2.1 PRIVMSG #lobby :round \($0)" })
+    }
+
+    @Test("everyone leaving at once: each QUIT is announced once, one after the other, not one inside another")
+    func everyoneLeaves() {
+        let h = CoreHarness()
+        let clients = (0..<50).map { h.registered("u\($0)", host: "198.51.100.\($0 / 10)") }
+        for client in clients { _ = h.take(client) }
+        // Each client's round is in as many pieces as a round may have (its PONGs between the
+        // others'): the QUIT it gets next sends them to its socket from inside the fan-out.
+        for _ in 0..<ChatCore.runLimit {
+            for client in clients { h.say(client, "PING x") }
+        }
+        // Every connection is reset: a write to it fails and the handler reports the client
+        // gone, from inside the core's fan-out.
+        var depth = 0
+        var deepest = 0
+        for client in clients {
+            h.connections[client.id]!.failure = { [core = h.core] in
+                depth += 1
+                deepest = max(deepest, depth)
+                core.disconnected(client, reason: "Connection reset by peer")
+                depth -= 1
+            }
+        }
+        h.core.disconnected(clients[0], reason: "Connection reset by peer")
+        h.core.flushDirty()
+        #expect(h.core.clients.isEmpty)
+        #expect(h.core.registeredCount == 0)
+        #expect(deepest == 1)
     }
 
     @Test("one slow reader is not overload: nobody is paused")
