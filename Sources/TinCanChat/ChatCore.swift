@@ -703,9 +703,12 @@ final class ChatCore {
             if change == "b" || change == "+b" {
                 return self.numeric(.rplEndOfBanList, to: client, [channel.name, "End of channel ban list"])
             }
-            guard change == "+o" || change == "-o", p.count > 2 else {
-                return self.numeric(.errUnknownMode, to: client, [change, "is unknown mode char to me"])
+            guard change == "+o" || change == "-o" else {
+                // The letter alone, as other servers name it: `MODE #a +k key` gets `472 ann k`.
+                let letter = change.first { $0 != "+" && $0 != "-" }.map(String.init) ?? change
+                return self.numeric(.errUnknownMode, to: client, [letter, "is unknown mode char to me"])
             }
+            guard p.count > 2 else { return self.needMore("MODE", client) }
             guard channel.operators.contains(client.id) || client.isOperator else {
                 return self.numeric(.errChanOPrivsNeeded, to: client, [channel.name, "You're not channel operator"])
             }
@@ -825,7 +828,7 @@ final class ChatCore {
     }
 
     /// Numerics whose last parameter is a value, not text: written without the colon.
-    private static let valueNumerics: Set<IRCNumeric> = [.rplMyInfo, .rplChannelModeIs, .rplCreationTime, .rplTopicWhoTime]
+    private static let valueNumerics: Set<IRCNumeric> = [.rplMyInfo, .rplUModeIs, .rplChannelModeIs, .rplCreationTime, .rplTopicWhoTime]
 
     private func numeric(_ numeric: IRCNumeric, to client: ChatClient, _ parameters: [String]) {
         let trailing = !Self.valueNumerics.contains(numeric)
@@ -995,7 +998,8 @@ final class ChatCore {
             }
         }
         for log in self.logs.indices {
-            if self.logs[log].capacity > 2 * Self.logLimit { self.logs[log] = ByteBuffer() } else { self.logs[log].clear() }
+            // A big round's memory goes back; a small one's is kept for the next.
+            if self.logs[log].capacity > 16 * 1024 { self.logs[log] = ByteBuffer() } else { self.logs[log].clear() }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import Testing
@@ -342,6 +343,96 @@ final class CoreHarness {
         #expect(h.take(bob) == [":irc.test 404 bob #Den :Cannot send to channel"])
     }
 
+    @Test("the rest of the replies, byte for byte: MOTD, re-registering, OPER without operators, message and channel errors, modes, topics, AWAY")
+    func otherReplies() {
+        var configuration = ChatServerConfiguration(name: "irc.test", motd: ["Hello", "there"])
+        configuration.limits.maxChannelsPerClient = 2  // the lobby and one more
+        let h = CoreHarness(configuration)
+        let ann = h.connect()
+        h.say(ann, "NICK ann", "USER ann 0 * :ann Real")
+        #expect(h.take(ann).filter { $0.contains(" 37") } == [
+            ":irc.test 375 ann :- irc.test Message of the day - ", ":irc.test 372 ann :- Hello", ":irc.test 372 ann :- there",
+            ":irc.test 376 ann :End of /MOTD command.",
+        ])
+        let bob = h.registered("bob")
+        h.say(bob, "JOIN #bobs")
+        _ = h.take(bob)
+        _ = h.take(ann)
+        let exchanges: [(String, [String])] = [
+            ("USER ann 0 * :again", [":irc.test 462 ann :You may not reregister"]),
+            ("OPER root x", [":irc.test 491 ann :No O-lines for your host"]),
+            ("PRIVMSG", [":irc.test 411 ann :No recipient given (PRIVMSG)"]),
+            ("PRIVMSG bob", [":irc.test 412 ann :No text to send"]),
+            ("PART #nope", [":irc.test 403 ann #nope :No such channel"]),
+            ("PART #bobs", [":irc.test 442 ann #bobs :You're not on that channel"]),
+            ("JOIN #a", [":ann!~ann@192.0.2.1 JOIN #a", ":irc.test 353 ann = #a :@ann", ":irc.test 366 ann #a :End of /NAMES list."]),
+            ("JOIN #b", [":irc.test 405 ann #b :You have joined too many channels"]),
+            ("MODE #a", [":irc.test 324 ann #a +nt", ":irc.test 329 ann #a 1800000000"]),
+            ("MODE #a +k key", [":irc.test 472 ann k :is unknown mode char to me"]),
+            ("MODE #a +o", [":irc.test 461 ann MODE :Not enough parameters"]),
+            ("MODE #a +b", [":irc.test 368 ann #a :End of channel ban list"]),
+            ("KICK #a bob", [":irc.test 441 ann bob #a :They aren't on that channel"]),
+            ("MODE ann", [":irc.test 221 ann +"]),
+            ("MODE ann +i", [":ann!~ann@192.0.2.1 MODE ann +i"]),
+            ("MODE ann", [":irc.test 221 ann +i"]),
+            ("MODE ann +z", [":irc.test 501 ann :Unknown MODE flag"]),
+            ("MODE bob", [":irc.test 502 ann :Can't change mode for other users"]),
+            ("TOPIC #a", [":irc.test 331 ann #a :No topic is set"]),
+            ("AWAY :x", [":irc.test 306 ann :You have been marked as being away"]),
+            ("AWAY", [":irc.test 305 ann :You are no longer marked as being away"]),
+        ]
+        for (line, replies) in exchanges {
+            h.say(ann, line)
+            #expect(h.take(ann) == replies, "after \(line)")
+        }
+    }
+
+    @Test("every numeric the server sends has its conventional code and is checked byte for byte in these tests")
+    func everyNumericUsed() throws {
+        let sources = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../Sources/TinCanChat").standardized
+        let files = try FileManager.default.contentsOfDirectory(at: sources, includingPropertiesForKeys: nil).filter { $0.pathExtension == "swift" }
+        var used = Set<String>()
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for match in text.matches(of: /\.((?:rpl|err)[A-Z][A-Za-z]*)\b/) { used.insert(String(match.1)) }
+        }
+        #expect(used.count > 60)
+        // The codes of modern.ircdocs.horse, written out here apart from IRCNumeric.
+        let expected: [String: Int] = [
+            "rplWelcome": 1, "rplYourHost": 2, "rplCreated": 3, "rplMyInfo": 4, "rplISupport": 5, "rplUModeIs": 221,
+            "rplLUserClient": 251, "rplLUserOp": 252, "rplLUserUnknown": 253, "rplLUserChannels": 254, "rplLUserMe": 255,
+            "rplTryAgain": 263, "rplLocalUsers": 265, "rplGlobalUsers": 266, "rplAway": 301, "rplUserHost": 302, "rplIsOn": 303,
+            "rplUnAway": 305, "rplNowAway": 306, "rplWhoisUser": 311, "rplWhoisServer": 312, "rplWhoisOperator": 313,
+            "rplEndOfWho": 315, "rplWhoisIdle": 317, "rplEndOfWhois": 318, "rplWhoisChannels": 319, "rplListStart": 321,
+            "rplList": 322, "rplListEnd": 323, "rplChannelModeIs": 324, "rplCreationTime": 329, "rplNoTopic": 331, "rplTopic": 332,
+            "rplTopicWhoTime": 333, "rplWhoReply": 352, "rplNamReply": 353, "rplEndOfNames": 366, "rplEndOfBanList": 368,
+            "rplMotd": 372, "rplMotdStart": 375, "rplEndOfMotd": 376, "rplYoureOper": 381, "errNoSuchNick": 401,
+            "errNoSuchServer": 402, "errNoSuchChannel": 403, "errCannotSendToChan": 404, "errTooManyChannels": 405,
+            "errInvalidCapCmd": 410, "errNoRecipient": 411, "errNoTextToSend": 412, "errInputTooLong": 417, "errUnknownCommand": 421,
+            "errNoMotd": 422, "errNoNicknameGiven": 431, "errErroneousNickname": 432, "errNicknameInUse": 433,
+            "errUserNotInChannel": 441, "errNotOnChannel": 442, "errNotRegistered": 451, "errNeedMoreParams": 461,
+            "errAlreadyRegistered": 462, "errPasswdMismatch": 464, "errChannelIsFull": 471, "errUnknownMode": 472,
+            "errBadChanMask": 476, "errNoPrivileges": 481, "errChanOPrivsNeeded": 482, "errNoOperHost": 491,
+            "errUModeUnknownFlag": 501, "errUsersDontMatch": 502, "rplMonOnline": 730, "rplMonOffline": 731, "rplMonList": 732,
+            "rplEndOfMonList": 733, "errMonListFull": 734,
+        ]
+        let tests = try String(contentsOf: URL(filePath: #filePath), encoding: .utf8)
+            + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "LoopbackTests.swift"), encoding: .utf8)
+        for name in used.sorted() {
+            guard let code = expected[name] else {
+                Issue.record("\(name) is sent but has no conventional code in this test")
+                continue
+            }
+            // The conventional names, with ERR_ERRONEUSNICKNAME's spelling as the RFC has it.
+            let numeric = IRCNumeric.all.first {
+                $0.description.replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "ERRONEUS", with: "ERRONEOUS") == name.uppercased()
+            }
+            #expect(numeric?.code == code, "\(name)")
+            let text = String(format: "%03d", code)
+            #expect(tests.contains("irc.test \(text) ") || tests.contains(" \(text) "), "\(name) (\(text)) is not in any expected reply")
+        }
+    }
+
     @Test("OPER then KILL; KILL without OPER is refused; wrong OPER password gets 464")
     func operators() {
         let h = CoreHarness(ChatServerConfiguration(name: "irc.test", operators: ["root": "hunter2"]))
@@ -352,6 +443,8 @@ final class CoreHarness {
         #expect(h.take(bob) == [":irc.test 481 bob :Permission Denied- You're not an IRC operator"])
         h.say(ann, "OPER root wrong", "OPER root hunter2")
         #expect(h.take(ann) == [":irc.test 464 ann :Password incorrect", ":irc.test 381 ann :You are now an IRC operator"])
+        h.say(bob, "WHOIS ann")
+        #expect(h.take(bob).filter { $0.contains(" 313 ") } == [":irc.test 313 bob ann :is an IRC operator"])
         h.say(ann, "KILL bob :spam")
         #expect(h.take(bob) == ["ERROR :Closing Link: 192.0.2.1 (Killed (ann (spam)))"])
         #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Killed (ann (spam))"])
