@@ -857,6 +857,9 @@ final class ChatCore {
         includeSender: Bool = false
     ) {
         self.makeRoom()
+        // The logs must not start over while `variants` points into them (see ``flushDirty()``).
+        self.fanOuts += 1
+        defer { self.fanOuts -= 1 }
         // Where each variant went in its log, once written. Variant (and log) 0 is the message
         // as it is; bit 1 adds the `time` tag, bit 2 the client's tags.
         var variants: (ChatRun?, ChatRun?, ChatRun?, ChatRun?) = (nil, nil, nil, nil)
@@ -869,10 +872,17 @@ final class ChatCore {
             let withTags = recipient.has(.messageTags)
             if tagsOnly, !withTags { continue }
             let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0)
-            let run: ChatRun
+            let cached: ChatRun?
             switch key {
-            case 0: run = variants.0 ?? self.write(message, toLog: 0, slot: &variants.0)
-            default:
+            case 0: cached = variants.0
+            case 1: cached = variants.1
+            case 2: cached = variants.2
+            default: cached = variants.3
+            }
+            let run: ChatRun
+            if let cached {
+                run = cached
+            } else {
                 var variant = message
                 if key & 2 != 0 { variant.tags += clientTags }
                 if key & 1 != 0 {
@@ -880,9 +890,10 @@ final class ChatCore {
                     variant.tags.append(IRCTag("time", time!))
                 }
                 switch key {
-                case 1: run = variants.1 ?? self.write(variant, toLog: 1, slot: &variants.1)
-                case 2: run = variants.2 ?? self.write(variant, toLog: 2, slot: &variants.2)
-                default: run = variants.3 ?? self.write(variant, toLog: 3, slot: &variants.3)
+                case 0: run = self.write(variant, toLog: 0, slot: &variants.0)
+                case 1: run = self.write(variant, toLog: 1, slot: &variants.1)
+                case 2: run = self.write(variant, toLog: 2, slot: &variants.2)
+                default: run = self.write(variant, toLog: 3, slot: &variants.3)
                 }
             }
             self.deliver(run, to: recipient)
@@ -901,7 +912,7 @@ final class ChatCore {
     /// recipient notes where its bytes are (``ChatClient/runs``) and the round ends with one
     /// write of those slices per client. Everyone in a channel with the same capabilities gets
     /// one slice of one log, however many messages the round had, and no copy.
-    private var logs = [ByteBuffer](repeating: ByteBuffer(), count: 4)
+    private(set) var logs = [ByteBuffer](repeating: ByteBuffer(), count: 4)
     /// Log bytes past which the round ends early (at the next message): the most the logs hold
     /// at once, unless a client whose socket took only part of its slices keeps one alive.
     static let logLimit = 64 * 1024
@@ -909,6 +920,8 @@ final class ChatCore {
     /// the list when private lines and channel lines alternate.
     static let runLimit = 32
     private var flushing = false
+    /// Fan-outs under way (one inside another when a write finds a connection gone).
+    private var fanOuts = 0
 
     /// Ends the round early when the logs are full (before a message, never in the middle of one).
     private func makeRoom() {
@@ -986,7 +999,10 @@ final class ChatCore {
     /// A write can find a connection gone, whose QUIT then goes to others: they are flushed in
     /// the same call, before the logs start over (a call from within returns at once).
     func flushDirty() {
-        guard !self.flushing else { return }
+        // Not inside a fan-out either: a push there can find a connection gone, whose QUIT
+        // must not end the round under the fan-out's feet. The round ends when it is over
+        // (the flush the first dirty client scheduled is still to come).
+        guard !self.flushing, self.fanOuts == 0 else { return }
         self.flushing = true
         defer { self.flushing = false }
         while !self.dirty.isEmpty {

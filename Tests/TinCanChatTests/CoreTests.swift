@@ -563,6 +563,31 @@ final class CoreHarness {
         #expect(deepest == 1)
     }
 
+    @Test("a connection found gone in the middle of a fan-out that fills the round: the others still get exactly that message")
+    func goneInAFullRound() {
+        let h = CoreHarness()
+        let bob = h.registered("bob")  // first in the lobby, so the first recipient
+        let ann = h.registered("ann")
+        let cat = h.registered("cat")
+        let dan = h.registered("dan")
+        for client in [bob, ann, cat, dan] { _ = h.take(client) }
+        // Bob's round in as many pieces as it may have, so the next line goes to his socket at once.
+        for _ in 0..<ChatCore.runLimit { h.say(bob, "PING x"); h.say(dan, "PING x") }
+        // The round's log just short of full.
+        while h.core.logs[0].writerIndex + 500 < ChatCore.logLimit { h.say(dan, "PRIVMSG cat :" + String(repeating: "z", count: 400)) }
+        // Bob's connection was reset: the write fails and he is gone, inside ann's fan-out.
+        h.connections[bob.id]!.failure = { [core = h.core] in core.disconnected(bob, reason: "Connection reset by peer") }
+        let line = "PRIVMSG #lobby :" + String(repeating: "y", count: 450)
+        h.say(ann, line)
+        h.core.flushDirty()
+        // Bob left while ann's line was on its way to the lobby: those after him in it hear of
+        // his QUIT first.
+        let got = h.take(cat)
+        #expect(got.suffix(2) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer", ":ann!~ann@192.0.2.1 " + line])
+        #expect(got.filter { $0.contains("PRIVMSG #lobby") }.count == 1)
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer"])
+    }
+
     @Test("one slow reader is not overload: nobody is paused")
     func oneSlowReader() {
         let h = CoreHarness()
