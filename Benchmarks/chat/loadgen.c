@@ -128,6 +128,17 @@ static void consume(client_t *c, int measuring) {
     memmove(c->in, start, c->in_len);
 }
 
+// Reads what is ready on c until the socket is empty, handling each complete line; -1 when the
+// server closed the connection.
+static int read_ready(client_t *c, int measuring) {
+    for (;;) {
+        ssize_t got = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len - 1, 0);
+        if (got <= 0) return got < 0 && errno == EAGAIN ? 0 : -1;
+        c->in_len += (size_t)got;
+        consume(c, measuring);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
         fprintf(stderr, "usage: loadgen PORT CLIENTS SENDERS MESSAGES [SERVER_PID]\n");
@@ -164,15 +175,11 @@ int main(int argc, char **argv) {
         int n = epoll_wait(ep, events, 256, 50);
         for (int e = 0; e < n; e++) {
             client_t *c = &clients[events[e].data.u32];
-            ssize_t got = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len - 1, 0);
-            if (got <= 0) {
-                if (got < 0 && errno == EAGAIN) continue;
+            int was = c->joined;
+            if (read_ready(c, 0) < 0) {
                 fprintf(stderr, "loadgen: client %u disconnected during setup\n", events[e].data.u32);
                 return 1;
             }
-            c->in_len += (size_t)got;
-            int was = c->joined;
-            consume(c, 0);
             joined += c->joined - was;
             quiet_since = now_us();
         }
@@ -203,18 +210,12 @@ int main(int argc, char **argv) {
         }
         for (int e = 0; e < n; e++) {
             client_t *c = &clients[events[e].data.u32];
-            for (;;) {
-                ssize_t got = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len - 1, 0);
-                if (got <= 0) {
-                    if (got < 0 && errno == EAGAIN) break;
-                    fprintf(stderr, "loadgen: client %u disconnected\n", events[e].data.u32);
-                    return 1;
-                }
-                c->in_len += (size_t)got;
-                long before = c->received;
-                consume(c, 1);
-                delivered += c->received - before;
+            long before = c->received;
+            if (read_ready(c, 1) < 0) {
+                fprintf(stderr, "loadgen: client %u disconnected\n", events[e].data.u32);
+                return 1;
             }
+            delivered += c->received - before;
         }
     }
     double seconds = (double)(now_us() - start) / 1e6;

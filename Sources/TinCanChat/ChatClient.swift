@@ -26,7 +26,16 @@ enum ChatCapability: String, CaseIterable, Sendable {
     case multiPrefix = "multi-prefix"
     case serverTime = "server-time"
 
-    fileprivate var bit: UInt8 { 1 << UInt8(Self.allCases.firstIndex(of: self)!) }
+    fileprivate var bit: UInt8 {
+        switch self {
+        case .awayNotify: 1
+        case .capNotify: 2
+        case .echoMessage: 4
+        case .messageTags: 8
+        case .multiPrefix: 16
+        case .serverTime: 32
+        }
+    }
 }
 
 /// The capabilities a client has enabled, a bit each: fan-out tests them for every recipient of

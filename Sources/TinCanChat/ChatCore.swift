@@ -100,13 +100,7 @@ final class ChatCore {
         if self.perAddress[client.host] == 0 { self.perAddress[client.host] = nil }
         if client.registered {
             let quit = IRCMessage(source: client.mask, command: "QUIT", parameters: [reason], trailing: true)
-            // The client is closing, so a fan-out leaves it out by itself: one channel's members
-            // need no copy.
-            if client.channels.count == 1 {
-                self.fanOut(quit, to: client.channels[0].members, from: client)
-            } else {
-                self.fanOut(quit, to: self.peers(of: client), from: client)
-            }
+            self.fanOut(quit, to: self.peers(of: client), from: client)
             for channel in client.channels { self.leave(channel, client) }
             client.channels = []
             if let folded = client.foldedNick {
