@@ -35,8 +35,23 @@ public enum Programs {
         return nil
     }
 
-    /// Whether an interop test for `name` should run: true when installed; when missing, false
-    /// outside CI (the test is skipped) and a thrown failure in CI.
+    /// Whether a test that needs the programs `names` should run, for `.enabled(if:)`: true when
+    /// all are installed, and always in CI, where the test then fails on a missing one
+    /// (``require(_:)``) instead of showing as skipped.
+    public static func available(_ names: String...) -> Bool {
+        inCI || names.allSatisfy { find($0) != nil }
+    }
+
+    /// The full path of an interop peer the test needs; throws when it is missing (a failure: the
+    /// test should have been skipped by ``available(_:)`` outside CI).
+    public static func require(_ name: String) throws -> String {
+        if let path = find(name) { return path }
+        throw HarnessError("interop peer '\(name)' is not installed (scripts/test installs it)")
+    }
+
+    /// The old way: nil outside CI when missing, and the caller returned early, which shows as a
+    /// pass. Going away once every test uses ``available(_:)`` and ``require(_:)``.
+    @available(*, deprecated, message: "use .enabled(if: Programs.available(name)) and Programs.require(name)")
     public static func peer(_ name: String) throws -> String? {
         if let path = find(name) { return path }
         if inCI { throw HarnessError("interop peer '\(name)' is not installed (scripts/test installs it)") }
