@@ -87,9 +87,6 @@ struct ChatServeCommand: AsyncParsableCommand {
         guard (self.tlsPort == nil) == (self.cert == nil), (self.cert == nil) == (self.key == nil) else {
             throw ValidationError("--tls-port, --cert and --key go together")
         }
-        guard self.lobby.hasPrefix("#"), self.lobby.count > 1, !self.lobby.contains(" "), !self.lobby.contains(",") else {
-            throw ValidationError("--lobby must be a channel name such as '#lobby'")
-        }
         for account in self.operators where !account.contains(":") || account.hasPrefix(":") {
             throw ValidationError("--oper takes NAME:PASSWORD, got '\(account)'")
         }
@@ -99,10 +96,15 @@ struct ChatServeCommand: AsyncParsableCommand {
         guard self.pingInterval > 0, self.pingTimeout > 0 else {
             throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
         }
-        _ = try parseSize(self.sendQueue, "--sendq")
+        // The rest by the server's own rules (the lobby's name and length among them).
+        do {
+            try self.chatConfiguration(readingMOTD: false).validate()
+        } catch let error as TinCanError {
+            throw ValidationError(error.cause)
+        }
     }
 
-    func chatConfiguration() throws -> ChatServerConfiguration {
+    func chatConfiguration(readingMOTD: Bool = true) throws -> ChatServerConfiguration {
         var configuration = ChatServerConfiguration(
             host: self.host, port: self.port, name: self.name, lobby: self.lobby, password: self.password
         )
@@ -110,7 +112,7 @@ struct ChatServeCommand: AsyncParsableCommand {
             configuration.tlsPort = tlsPort
             configuration.tls = ChatTLSFiles(certificate: cert, privateKey: key)
         }
-        if let path = self.motd {
+        if readingMOTD, let path = self.motd {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw TinCanError(operation: "read --motd \(path)", cause: TinCanError.describeErrno(errno))
             }
@@ -120,7 +122,7 @@ struct ChatServeCommand: AsyncParsableCommand {
                 .reversed().drop(while: \.isEmpty).reversed()
         }
         for account in self.operators {
-            let colon = account.firstIndex(of: ":")!
+            guard let colon = account.firstIndex(of: ":") else { throw ValidationError("--oper takes NAME:PASSWORD, got '\(account)'") }
             configuration.operators[String(account[..<colon])] = String(account[account.index(after: colon)...])
         }
         configuration.limits.maxClients = self.maxClients

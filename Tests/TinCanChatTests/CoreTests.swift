@@ -6,122 +6,71 @@ import TinCanIRC
 
 @testable import TinCanChat
 
-/// A connection that keeps what the core sends, line by line, and behaves like a socket: what
-/// is flushed goes to the peer (`room` bytes at most, unlimited when nil) and the rest waits,
-/// held as the buffers the core gave, as NIO holds them. Writability changes are reported with
-/// the socket's water marks (``ChatServer/backlogMark``, low half of it).
-final class MemoryConnection: ChatConnection {
-    private var bytes = ByteBuffer()
-    private var unflushed: [ByteBuffer] = []
-    private(set) var waiting = CircularBuffer<ByteBuffer>()
-    /// Bytes the peer will still take; nil: any amount.
-    var room: Int?
-    private(set) var closed = false
-    private(set) var flushes = 0
-    private(set) var isWritable = true
-    /// Told of writability changes, as the channel handler tells the core.
-    var onWritabilityChange: (Bool) -> Void = { _ in }
-    /// Called at a flush instead of writing, as a write to a reset connection fails.
-    var failure: (() -> Void)?
-
-    func send(_ bytes: ByteBuffer) { self.unflushed.append(bytes) }
-
-    func flush() {
-        self.flushes += 1
-        if let failure {
-            self.unflushed = []
-            return failure()
-        }
-        self.waiting.append(contentsOf: self.unflushed)
-        self.unflushed = []
-        self.deliver()
-    }
-
-    func close() { self.closed = true }
-
-    var queuedBytes: Int { self.waiting.reduce(0) { $0 + $1.readableBytes } + self.unflushed.reduce(0) { $0 + $1.readableBytes } }
-
-    /// The storage the waiting buffers keep alive, in bytes: each distinct storage counted once.
-    var heldBytes: Int {
-        var storages: [UnsafeMutableRawPointer: Int] = [:]
-        for buffer in self.waiting {
-            buffer.withVeryUnsafeBytesWithStorageManagement { _, storage in storages[storage.toOpaque()] = buffer.storageCapacity }
-        }
-        return storages.values.reduce(0, +)
-    }
-
-    private(set) var paused = false
-    func pauseForOverload(_ paused: Bool) { self.paused = paused }
-
-    /// The peer reads `count` more bytes (all when nil).
-    func read(_ count: Int? = nil) {
-        self.room = count.map { (self.room ?? 0) + $0 }
-        self.deliver()
-    }
-
-    private func deliver() {
-        while var first = self.waiting.first, self.room.map({ $0 > 0 }) ?? true {
-            let count = min(first.readableBytes, self.room ?? Int.max)
-            var part = first.readSlice(length: count)!
-            self.bytes.writeBuffer(&part)
-            self.room = self.room.map { $0 - count }
-            if first.readableBytes == 0 { self.waiting.removeFirst() } else { self.waiting[self.waiting.startIndex] = first }
-        }
-        let queued = self.queuedBytes
-        if self.isWritable, queued > ChatServer.backlogMark {
-            self.isWritable = false
-            self.onWritabilityChange(false)
-        } else if !self.isWritable, queued <= ChatServer.backlogMark / 2 {
-            self.isWritable = true
-            self.onWritabilityChange(true)
-        }
-    }
-
-    /// The lines the peer got since the last call, without CR LF.
-    func take() -> [String] {
-        let text = String(buffer: self.bytes)
-        self.bytes.clear()
-        return text.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
-    }
-}
-
-/// A core with a fixed clock (2027-01-15 08:00:00.250 UTC) and in-memory clients.
+/// A core with a fixed clock (2027-01-15 08:00:00.250 UTC) and nothing around it: lines go in,
+/// and what comes out is the round log's bytes per session and the effects, as the server would
+/// get them. No sockets and no simulation of them.
 final class CoreHarness {
     let core: ChatCore
-    var connections: [Int: MemoryConnection] = [:]
+    /// Bytes each session got in the rounds ended so far, not yet taken.
+    private var inboxes: [Int: String] = [:]
+    /// Every effect the core asked for, in order.
+    private(set) var effects: [ChatEffect] = []
+    /// Sessions the core asked to close.
+    private(set) var closed: Set<Int> = []
 
-    init(_ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "irc.test")) {
+    init(_ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "irc.test"), usesStore: Bool = false) {
         var clock = ChatClock()
         clock.wallMilliseconds = { 1_800_000_000_250 }
         clock.now = { .uptimeNanoseconds(1_000_000_000_000) }
-        self.core = ChatCore(configuration: configuration, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock)
+        self.core = ChatCore(
+            configuration: configuration, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock, usesStore: usesStore
+        )
     }
 
-    func connect(host: String = "192.0.2.1") -> ChatClient {
-        let connection = MemoryConnection()
-        let client = self.core.connected(connection, host: host).client!
-        self.connections[client.id] = connection
-        connection.onWritabilityChange = { [core] writable in core.writabilityChanged(client, writable: writable) }
-        return client
+    func connect(host: String = "192.0.2.1") -> ChatSession {
+        guard case .success(let session) = self.core.connected(host: host) else { fatalError("refused") }
+        return session
     }
 
-    func say(_ client: ChatClient, _ lines: String...) {
-        for line in lines { self.core.received(.message(try! IRCMessage(parsing: line)), from: client) }
+    func say(_ session: ChatSession, _ lines: String...) {
+        for line in lines { self.core.received(.message(try! IRCMessage(parsing: line)), from: session) }
+        self.collect()
     }
 
-    func take(_ client: ChatClient) -> [String] {
-        self.core.flushDirty()
-        return self.connections[client.id]!.take()
+    /// Takes the effects the core left, as the driver does after each call.
+    @discardableResult
+    func collect() -> [ChatEffect] {
+        let new = self.core.takeEffects()
+        for effect in new {
+            if case .close(let session) = effect { self.closed.insert(session.id) }
+        }
+        self.effects += new
+        return new
     }
 
-    /// A registered client whose welcome has been read.
-    func registered(_ nick: String, host: String = "192.0.2.1", caps: String? = nil) -> ChatClient {
-        let client = self.connect(host: host)
-        if let caps { self.say(client, "CAP LS 302", "CAP REQ :\(caps)") }
-        self.say(client, "NICK \(nick)", "USER \(nick.lowercased()) 0 * :\(nick) Real")
-        if caps != nil { self.say(client, "CAP END") }
-        _ = self.take(client)
-        return client
+    /// Ends the round, as the driver does: each session's runs become its bytes.
+    func endRound() {
+        let round = self.core.round.take()
+        for delivery in round.deliveries {
+            self.inboxes[delivery.session.id, default: ""] += String(buffer: round.copy(delivery.runs))
+        }
+    }
+
+    /// The lines the session got since the last call, without CR LF (the round ends first).
+    func take(_ session: ChatSession) -> [String] {
+        self.endRound()
+        let text = self.inboxes.removeValue(forKey: session.id) ?? ""
+        return text.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    /// A registered session whose welcome has been read.
+    func registered(_ nick: String, host: String = "192.0.2.1", caps: String? = nil) -> ChatSession {
+        let session = self.connect(host: host)
+        if let caps { self.say(session, "CAP LS 302", "CAP REQ :\(caps)") }
+        self.say(session, "NICK \(nick)", "USER \(nick.lowercased()) 0 * :\(nick) Real")
+        if caps != nil { self.say(session, "CAP END") }
+        _ = self.take(session)
+        return session
     }
 }
 
@@ -204,8 +153,8 @@ final class CoreHarness {
         let bad = h.connect()
         h.say(bad, "PASS nope", "NICK bad", "USER b 0 * :B")
         #expect(h.take(bad) == [":irc.test 464 bad :Password incorrect", "ERROR :Closing Link: 192.0.2.1 (Bad password)"])
-        #expect(h.connections[bad.id]!.closed)
-        #expect(h.core.registeredCount == 1)
+        #expect(h.closed == [bad.id])
+        #expect(h.core.directory.registeredCount == 1)
     }
 
     @Test("over --max-clients-per-address a connection is refused with the reason")
@@ -215,9 +164,12 @@ final class CoreHarness {
         let h = CoreHarness(configuration)
         _ = h.connect(host: "192.0.2.9")
         _ = h.connect(host: "192.0.2.9")
-        let third = h.core.connected(MemoryConnection(), host: "192.0.2.9")
-        #expect(third.client == nil && third.refusal == "Too many connections from 192.0.2.9 (2)")
-        #expect(h.core.connected(MemoryConnection(), host: "192.0.2.10").client != nil)
+        if case .failure(let refusal) = h.core.connected(host: "192.0.2.9") {
+            #expect(refusal.reason == "Too many connections from 192.0.2.9 (2)")
+        } else {
+            Issue.record("a third connection from 192.0.2.9 was let in")
+        }
+        #expect((try? h.core.connected(host: "192.0.2.10").get()) != nil)
     }
 }
 
@@ -390,7 +342,9 @@ final class CoreHarness {
     @Test("every numeric the server sends has its conventional code and is checked byte for byte in these tests")
     func everyNumericUsed() throws {
         let sources = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../Sources/TinCanChat").standardized
-        let files = try FileManager.default.contentsOfDirectory(at: sources, includingPropertiesForKeys: nil).filter { $0.pathExtension == "swift" }
+        let files = (FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?.allObjects ?? [])
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+        #expect(files.count > 10)
         var used = Set<String>()
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
@@ -448,7 +402,7 @@ final class CoreHarness {
         h.say(ann, "KILL bob :spam")
         #expect(h.take(bob) == ["ERROR :Closing Link: 192.0.2.1 (Killed (ann (spam)))"])
         #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Killed (ann (spam))"])
-        #expect(h.connections[bob.id]!.closed)
+        #expect(h.closed == [bob.id])
     }
 
     @Test("a line over 512 bytes gets 417 and the connection stays; PING is answered; unknown commands get 421")
@@ -480,123 +434,188 @@ final class CoreHarness {
     }
 }
 
-@Suite struct OverloadTests {
-    @Test("a burst fanned out to peers that cannot keep up pauses every client's input within the round, resumes once they have read, and loses nothing")
-    func burstPausesInput() {
+@Suite struct BackpressureTests {
+    @Test("many sessions backed up at once pause everyone's reading, once; when half have drained, reading resumes; nothing is lost")
+    func overloadPausesAndResumes() {
         let h = CoreHarness()
-        let clients = (0..<12).map { h.registered("u\($0)") }
-        for client in clients { _ = h.take(client) }
-        // Each peer's socket takes 4 KiB and then nothing until it is read.
-        for client in clients.dropFirst() { h.connections[client.id]!.room = 4096 }
+        let sessions = (0..<12).map { h.registered("u\($0)") }
+        for session in sessions { _ = h.take(session) }
         let line = "PRIVMSG #lobby :" + String(repeating: "x", count: 100)
         var sent = 0
-        while !h.core.overloaded, sent < 5000 {
-            h.say(clients[0], line)
+        while !h.core.round.isFull {
+            h.say(sessions[0], line)
             sent += 1
         }
-        // Within the round: the logs filled, went out, and eleven sockets passed their mark.
+        // The round fills after the log limit's worth of lines, and not before.
+        #expect(sent == ChatRoundLog.logLimit / (":u0!~u0@192.0.2.1 ".utf8.count + line.utf8.count + 2) + 1)
+        // The server wrote the round, and eleven sockets passed their mark (8 mean overload).
+        for session in sessions.dropFirst() { h.core.queued(session, bytes: 9000, writable: false) }
+        #expect(h.collect().filter { if case .pauseReading = $0 { true } else { false } }.count == 1)
         #expect(h.core.overloaded)
-        #expect(sent < ChatCore.logLimit / 100 + 10)
-        #expect(clients.allSatisfy { h.connections[$0.id]!.paused })
-        h.core.flushDirty()
-        for client in clients.dropFirst() { h.connections[client.id]!.read() }
+        // Seven drained: four still backed up, half the mark. Reading resumes.
+        for session in sessions.dropFirst().prefix(6) { h.core.queued(session, bytes: 0, writable: true) }
+        #expect(h.core.overloaded)
+        h.core.queued(sessions[7], bytes: 0, writable: true)
         #expect(!h.core.overloaded)
-        #expect(clients.allSatisfy { !h.connections[$0.id]!.paused })
-        for client in clients.dropFirst() {
-            #expect(h.take(client) == Array(repeating: ":u0!~u0@192.0.2.1 " + line, count: sent))
+        let effects = h.collect()
+        #expect(effects.count == 1)
+        if case .pauseReading(false) = effects.first {} else { Issue.record("expected reading to resume, got \(effects)") }
+        for session in sessions.dropFirst() {
+            #expect(h.take(session) == Array(repeating: ":u0!~u0@192.0.2.1 " + line, count: sent))
         }
+        #expect(h.closed.isEmpty)
     }
 
-    @Test("a slow reader keeps at most one round's logs alive: what waits for it after that is a copy of its own bytes")
-    func slowReaderHoldsOneRound() {
-        let h = CoreHarness()
-        let ann = h.registered("ann")
-        let bob = h.registered("bob")
-        let cat = h.registered("cat")
-        let dan = h.registered("dan")
-        for client in [ann, bob, cat, dan] { _ = h.take(client) }
-        let stuck = h.connections[bob.id]!
-        stuck.room = 0
-        var held: [Int] = []
-        for round in 0..<10 {
-            // Much traffic bob does not get, one line he does.
-            for _ in 0..<40 { h.say(cat, "PRIVMSG dan :" + String(repeating: "z", count: 400)) }
-            h.say(ann, "PRIVMSG #lobby :round \(round)")
-            h.core.flushDirty()
-            held.append(stuck.heldBytes)
-        }
-        // The first round's logs (16 KiB and more) stay alive for bob; later rounds add only
-        // copies of his own lines, about 50 bytes each.
-        #expect(held[0] > 16 * 1024)
-        #expect(held[9] - held[0] < 10 * 200)
-        stuck.read()
-        let lines = h.take(bob)
-        #expect(lines == (0..<10).map { ":ann!~ann@192.0.2.1 PRIVMSG #lobby :round \($0)" })
-    }
-
-    @Test("everyone leaving at once: each QUIT is announced once, one after the other, not one inside another")
-    func everyoneLeaves() {
-        let h = CoreHarness()
-        let clients = (0..<50).map { h.registered("u\($0)", host: "198.51.100.\($0 / 10)") }
-        for client in clients { _ = h.take(client) }
-        // Each client's round is in as many pieces as a round may have (its PONGs between the
-        // others'): the QUIT it gets next sends them to its socket from inside the fan-out.
-        for _ in 0..<ChatCore.runLimit {
-            for client in clients { h.say(client, "PING x") }
-        }
-        // Every connection is reset: a write to it fails and the handler reports the client
-        // gone, from inside the core's fan-out.
-        var depth = 0
-        var deepest = 0
-        for client in clients {
-            h.connections[client.id]!.failure = { [core = h.core] in
-                depth += 1
-                deepest = max(deepest, depth)
-                core.disconnected(client, reason: "Connection reset by peer")
-                depth -= 1
-            }
-        }
-        h.core.disconnected(clients[0], reason: "Connection reset by peer")
-        h.core.flushDirty()
-        #expect(h.core.clients.isEmpty)
-        #expect(h.core.registeredCount == 0)
-        #expect(deepest == 1)
-    }
-
-    @Test("a connection found gone in the middle of a fan-out that fills the round: the others still get exactly that message")
-    func goneInAFullRound() {
-        let h = CoreHarness()
-        let bob = h.registered("bob")  // first in the lobby, so the first recipient
-        let ann = h.registered("ann")
-        let cat = h.registered("cat")
-        let dan = h.registered("dan")
-        for client in [bob, ann, cat, dan] { _ = h.take(client) }
-        // Bob's round in as many pieces as it may have, so the next line goes to his socket at once.
-        for _ in 0..<ChatCore.runLimit { h.say(bob, "PING x"); h.say(dan, "PING x") }
-        // The round's log just short of full.
-        while h.core.logs[0].writerIndex + 500 < ChatCore.logLimit { h.say(dan, "PRIVMSG cat :" + String(repeating: "z", count: 400)) }
-        // Bob's connection was reset: the write fails and he is gone, inside ann's fan-out.
-        h.connections[bob.id]!.failure = { [core = h.core] in core.disconnected(bob, reason: "Connection reset by peer") }
-        let line = "PRIVMSG #lobby :" + String(repeating: "y", count: 450)
-        h.say(ann, line)
-        h.core.flushDirty()
-        // Bob left while ann's line was on its way to the lobby: those after him in it hear of
-        // his QUIT first.
-        let got = h.take(cat)
-        #expect(got.suffix(2) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer", ":ann!~ann@192.0.2.1 " + line])
-        #expect(got.filter { $0.contains("PRIVMSG #lobby") }.count == 1)
-        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer"])
-    }
-
-    @Test("one slow reader is not overload: nobody is paused")
-    func oneSlowReader() {
-        let h = CoreHarness()
+    @Test("one slow reader is not overload; past the send queue it is closed with SendQ exceeded and the others hear why")
+    func slowReaderMeetsSendQueue() {
+        var configuration = ChatServerConfiguration(name: "irc.test")
+        configuration.limits.sendQueueBytes = 64 * 1024
+        let h = CoreHarness(configuration)
         let ann = h.registered("ann")
         let bob = h.registered("bob")
         _ = h.take(ann)
-        for _ in 0..<200 { h.say(ann, "PRIVMSG bob :" + String(repeating: "y", count: 100)) }
+        h.core.queued(bob, bytes: 9000, writable: false)
         #expect(!h.core.overloaded)
-        #expect(!h.connections[ann.id]!.paused)
-        #expect(h.take(bob).count == 200)
+        #expect(h.collect().isEmpty)
+        h.core.queued(bob, bytes: 64 * 1024 + 1, writable: false)
+        h.collect()
+        #expect(h.closed == [bob.id])
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :SendQ exceeded"])
+        #expect(h.core.directory.registeredCount == 1)
+    }
+
+    @Test("a slow reader's copy keeps none of the round's logs alive; a fast one's slices share them")
+    func copiesForSlowReaders() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        let cat = h.registered("cat")
+        let dan = h.registered("dan")
+        for session in [ann, bob, cat, dan] { _ = h.take(session) }
+        // Much traffic bob does not get, one line he does.
+        for _ in 0..<40 { h.say(cat, "PRIVMSG dan :" + String(repeating: "z", count: 400)) }
+        h.say(ann, "PRIVMSG bob :just for you")
+        let round = h.core.round.take()
+        guard let delivery = round.deliveries.first(where: { $0.session === bob }) else {
+            Issue.record("bob got nothing")
+            return
+        }
+        func storage(_ buffer: ByteBuffer) -> UnsafeMutableRawPointer {
+            buffer.withVeryUnsafeBytesWithStorageManagement { _, storage in storage.toOpaque() }
+        }
+        let log = storage(round.logs[delivery.runs[0].log])
+        #expect(round.slices(delivery.runs).allSatisfy { storage($0) == log })
+        let copy = round.copy(delivery.runs)
+        #expect(storage(copy) != log)
+        #expect(round.logs[delivery.runs[0].log].capacity > 16 * 1024)
+        #expect(copy.capacity < 1024)
+        #expect(String(buffer: copy) == ":ann!~ann@192.0.2.1 PRIVMSG bob :just for you\r\n")
+    }
+}
+
+@Suite struct RoundTests {
+    @Test("a round taken is the server's: what the core writes after (a QUIT for a socket found gone) goes in the next, and the taken one is intact")
+    func goneWhileWriting() {
+        let h = CoreHarness()
+        let bob = h.registered("bob")
+        let ann = h.registered("ann")
+        let cat = h.registered("cat")
+        for session in [bob, ann, cat] { _ = h.take(session) }
+        let line = "PRIVMSG #lobby :" + String(repeating: "y", count: 450)
+        h.say(ann, line)
+        let first = h.core.round.take()
+        // Writing the round, the server finds bob's socket reset.
+        h.core.disconnected(bob, reason: "Connection reset by peer")
+        #expect(first.text(for: cat) == ":ann!~ann@192.0.2.1 \(line)\r\n")
+        #expect(first.text(for: bob) == ":ann!~ann@192.0.2.1 \(line)\r\n")
+        #expect(h.take(cat) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer"])
+        #expect(h.take(ann) == [":bob!~bob@192.0.2.1 QUIT :Connection reset by peer"])
+    }
+
+    @Test("a session with many pieces in one round fills it: the round ends after that command")
+    func manyPiecesFillTheRound() {
+        let h = CoreHarness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        let cat = h.registered("cat")
+        for session in [ann, bob, cat] { _ = h.take(session) }
+        // Bob's lines and cat's private ones to him alternate: a new piece each time.
+        var pieces = 0
+        while !h.core.round.isFull {
+            h.say(bob, "PING x")
+            h.say(cat, "PRIVMSG ann :hi")
+            h.say(ann, "PRIVMSG #lobby :yo")
+            pieces += 1
+        }
+        // Bob's pieces: his PONG, then the lobby line and the next PONG, which are side by side.
+        #expect(pieces == ChatRoundLog.runLimit - 1)
+        #expect(h.take(bob).count == pieces * 2)
+    }
+
+    @Test("everyone leaving at once: each QUIT is told once to each who remains, and the server is empty at the end")
+    func everyoneLeaves() {
+        let h = CoreHarness()
+        let sessions = (0..<50).map { h.registered("u\($0)", host: "198.51.100.\($0 / 10)") }
+        for session in sessions { _ = h.take(session) }
+        for session in sessions { h.say(session, "PING x") }
+        // Writing the round, the server finds every socket reset, one after the other.
+        let round = h.core.round.take()
+        for session in sessions { h.core.disconnected(session, reason: "Connection reset by peer") }
+        #expect(round.deliveries.count == 50)
+        #expect(round.deliveries.allSatisfy { String(buffer: round.copy($0.runs)) == ":irc.test PONG irc.test :x\r\n" })
+        #expect(h.core.sessions.isEmpty)
+        #expect(h.core.directory.registeredCount == 0)
+        // The last to leave heard of the 49 before it, once each; nobody heard of the last.
+        let last = h.take(sessions[49])
+        #expect(last == (0..<49).map { ":u\($0)!~u\($0)@198.51.100.\($0 / 10) QUIT :Connection reset by peer" })
+        #expect(h.take(sessions[0]).isEmpty)
+    }
+}
+
+/// The store as a test gives it: accounts in memory, answered when the test says.
+actor MemoryStore: ChatStore {
+    private var accounts: [String: String]
+    init(accounts: [String: String]) { self.accounts = accounts }
+    func perform(_ request: ChatStoreRequest) async throws -> ChatStoreAnswer {
+        switch request {
+        case .account(let nick): .account(self.accounts[nick.lowercased()])
+        }
+    }
+}
+
+@Suite struct StoreTests {
+    @Test("registration asks the store and completes when it answers: meanwhile nobody sees the nick, and the session's lines wait their turn")
+    func registrationWaitsForTheStore() async throws {
+        let h = CoreHarness(usesStore: true)
+        let bob = h.connect()
+        h.say(bob, "NICK bob", "USER bob 0 * :bob Real")
+        guard case .ask(.account(nick: "bob"), let first) = h.effects.last, first === bob else {
+            Issue.record("no question for the store: \(h.effects)")
+            return
+        }
+        h.core.storeAnswered(.account(nil), for: bob)
+        #expect(h.core.sessions[bob.id]?.identity?.account == nil)
+        #expect(h.take(bob).first == ":irc.test 001 bob :Welcome to the tincan IRC network, bob!~bob@192.0.2.1")
+        let ann = h.connect()
+        h.say(ann, "NICK ann", "USER ann 0 * :Ann", "PRIVMSG bob :early", "WHOIS bob")
+        guard case .ask(let request, let asker) = h.effects.last, asker === ann else {
+            Issue.record("no question for the store: \(h.effects)")
+            return
+        }
+        #expect(request == .account(nick: "ann"))
+        #expect(h.take(ann).isEmpty)
+        h.say(bob, "WHOIS ann", "ISON ann")
+        #expect(h.take(bob) == [
+            ":irc.test 401 bob ann :No such nick/channel", ":irc.test 318 bob ann :End of /WHOIS list", ":irc.test 303 bob :",
+        ])
+        // The store's answer comes back to the loop as an event.
+        let answer = try await MemoryStore(accounts: ["ann": "ann"]).perform(request)
+        h.core.storeAnswered(answer, for: ann)
+        #expect(h.core.sessions[ann.id]?.identity?.account == "ann")
+        let lines = h.take(ann)
+        #expect(lines.first == ":irc.test 001 ann :Welcome to the tincan IRC network, ann!~ann@192.0.2.1")
+        // The welcome, then the lines held while the store answered, in order.
+        #expect(lines.contains(":irc.test 311 ann bob ~bob 192.0.2.1 * :bob Real"))
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 JOIN #lobby", ":ann!~ann@192.0.2.1 PRIVMSG bob :early"])
     }
 }

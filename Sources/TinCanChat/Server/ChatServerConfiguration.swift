@@ -1,4 +1,5 @@
 import NIOCore
+import TinCanCore
 
 /// Settings of a ``ChatServer``. Every limit is named here with its default; what happens at each
 /// is in the README's chat section.
@@ -64,6 +65,42 @@ public struct ChatServerConfiguration: Sendable {
         self.floodLimit = floodLimit
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
+    }
+}
+
+extension ChatServerConfiguration {
+    /// Checks the settings against the server's own rules; the error names the setting and why.
+    /// ``ChatServer/run()`` calls it first, so a bad setting stops the server before it listens.
+    public func validate() throws {
+        func invalid(_ what: String) -> TinCanError { TinCanError(operation: "chat configuration", cause: what) }
+        for (name, port) in [("port", self.port), ("TLS port", self.tlsPort ?? 0)] where !(0...65535).contains(port) {
+            throw invalid("the \(name) must be 0-65535, not \(port)")
+        }
+        guard (self.tlsPort == nil) == (self.tls == nil) else {
+            throw invalid("a TLS port needs certificate and key files, and they need a TLS port")
+        }
+        guard self.limits.channelLength >= 2 else { throw invalid("the longest channel name must be at least 2 bytes") }
+        guard ChatChannels.isValidName(self.lobby, limit: self.limits.channelLength) else {
+            throw invalid(
+                "the lobby '\(self.lobby)' is not a channel name: '#' and up to \(self.limits.channelLength) bytes in all, "
+                    + "without spaces, commas or control characters"
+            )
+        }
+        let limits = self.limits
+        for (name, value) in [
+            ("clients", limits.maxClients), ("clients per address", limits.maxClientsPerAddress),
+            ("channels per client", limits.maxChannelsPerClient), ("nick length", limits.nickLength),
+            ("topic length", limits.topicLength), ("MONITOR entries", limits.monitorEntries),
+            ("targets per message", limits.maxTargets), ("send queue bytes", limits.sendQueueBytes),
+        ] where value < 1 {
+            throw invalid("the limit on \(name) must be at least 1, not \(value)")
+        }
+        guard self.pingInterval > .zero, self.pingTimeout > .zero else {
+            throw invalid("the ping interval and timeout must be longer than zero")
+        }
+        for name in self.operators.keys where name.isEmpty || name.contains(" ") {
+            throw invalid("an operator name must be a word, not '\(name)'")
+        }
     }
 }
 

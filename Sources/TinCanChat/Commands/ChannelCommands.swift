@@ -1,0 +1,138 @@
+import TinCanIRC
+
+/// Channels: JOIN, PART, TOPIC, NAMES, LIST (as ngircd's irc-channel.c).
+extension ChatCore {
+    func join(_ message: IRCMessage, _ session: ChatSession) {
+        let list = message.parameters[0]
+        guard !list.isEmpty else { return self.needMoreParameters("JOIN", session) }
+        if list == "0" {
+            for channel in session.channels { self.part(channel, session, reason: nil) }
+            return
+        }
+        for name in list.split(separator: ",") { self.join(channelNamed: String(name), session) }
+    }
+
+    func join(channelNamed name: String, _ session: ChatSession) {
+        guard ChatChannels.isValidName(name, limit: self.limits.channelLength) else {
+            return self.numeric(.errNoSuchChannel, to: session, [name, "No such channel"])
+        }
+        let existing = self.channels[name]
+        if let existing, existing.contains(session) { return }
+        guard session.channels.count < self.limits.maxChannelsPerClient else {
+            return self.numeric(.errTooManyChannels, to: session, [name, "You have joined too many channels"])
+        }
+        let channel: ChatChannel
+        if let existing {
+            channel = existing
+        } else {
+            channel = ChatChannel(name: name, folded: self.caseMapping.fold(name), created: self.clock.wallSeconds(), permanent: false)
+            self.channels.add(channel)
+            channel.operators.insert(session.id)
+        }
+        channel.add(session)
+        session.channels.append(channel)
+        self.fanOut(IRCMessage(source: session.mask, command: "JOIN", parameters: [channel.name]), to: channel.members, from: nil)
+        if channel.topic != nil { self.sendTopic(channel, to: session) }
+        self.sendNames(channel, to: session)
+    }
+
+    func part(_ message: IRCMessage, _ session: ChatSession) {
+        let p = message.parameters
+        guard !p[0].isEmpty else { return self.needMoreParameters("PART", session) }
+        let reason = p.count > 1 ? String(p[1].prefix(self.limits.topicLength)) : nil
+        for name in p[0].split(separator: ",") {
+            guard let channel = self.channels[String(name)] else {
+                self.numeric(.errNoSuchChannel, to: session, [String(name), "No such channel"])
+                continue
+            }
+            guard channel.contains(session) else {
+                self.numeric(.errNotOnChannel, to: session, [channel.name, "You're not on that channel"])
+                continue
+            }
+            self.part(channel, session, reason: reason)
+        }
+    }
+
+    private func part(_ channel: ChatChannel, _ session: ChatSession, reason: String?) {
+        let message = IRCMessage(source: session.mask, command: "PART", parameters: [channel.name] + (reason.map { [$0] } ?? []), trailing: reason != nil)
+        self.fanOut(message, to: channel.members, from: nil)
+        self.leave(channel, session)
+    }
+
+    /// Takes the session out of the channel (PART, KICK), and the channel away when it is empty.
+    func leave(_ channel: ChatChannel, _ session: ChatSession) {
+        self.channels.leave(channel, session)
+        session.channels.removeAll { $0 === channel }
+    }
+
+    func sendTopic(_ channel: ChatChannel, to session: ChatSession) {
+        guard let topic = channel.topic else {
+            return self.numeric(.rplNoTopic, to: session, [channel.name, "No topic is set"])
+        }
+        self.numeric(.rplTopic, to: session, [channel.name, topic])
+        if let by = channel.topicSetBy, let at = channel.topicSetAt {
+            self.numeric(.rplTopicWhoTime, to: session, [channel.name, by, String(at)])
+        }
+    }
+
+    func sendNames(_ channel: ChatChannel, to session: ChatSession) {
+        // As many names per line as keep it well inside 512 bytes.
+        let head = ":\(self.serverName) 353 \(session.target) = \(channel.name) :".utf8.count
+        var line: [String] = []
+        var length = head
+        for member in channel.members {
+            guard let nick = member.nick else { continue }  // members are registered
+            let entry = channel.prefix(of: member) + nick
+            if length + entry.utf8.count + 1 > 500, !line.isEmpty {
+                self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")])
+                line = []
+                length = head
+            }
+            line.append(entry)
+            length += entry.utf8.count + 1
+        }
+        if !line.isEmpty { self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")]) }
+        self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+    }
+
+    func topic(_ message: IRCMessage, _ session: ChatSession) {
+        let p = message.parameters
+        guard let channel = self.channels[p[0]] else {
+            return self.numeric(.errNoSuchChannel, to: session, [p[0], "No such channel"])
+        }
+        guard p.count > 1 else { return self.sendTopic(channel, to: session) }
+        guard channel.contains(session) else {
+            return self.numeric(.errNotOnChannel, to: session, [channel.name, "You're not on that channel"])
+        }
+        // +t everywhere: channel operators set topics; in the lobby, which has none, IRC operators.
+        guard channel.isOperator(session) || session.isOperator else {
+            return self.numeric(.errChanOPrivsNeeded, to: session, [channel.name, "You're not channel operator"])
+        }
+        let text = String(p[1].prefix(self.limits.topicLength))
+        channel.topic = text.isEmpty ? nil : text
+        channel.topicSetBy = session.mask
+        channel.topicSetAt = self.clock.wallSeconds()
+        self.fanOut(IRCMessage(source: session.mask, command: "TOPIC", parameters: [channel.name, text], trailing: true), to: channel.members, from: nil)
+    }
+
+    func names(_ message: IRCMessage, _ session: ChatSession) {
+        guard let list = message.parameters.first else {
+            return self.numeric(.rplEndOfNames, to: session, ["*", "End of /NAMES list."])
+        }
+        for name in list.split(separator: ",") {
+            if let channel = self.channels[String(name)] {
+                self.sendNames(channel, to: session)
+            } else {
+                self.numeric(.rplEndOfNames, to: session, [String(name), "End of /NAMES list."])
+            }
+        }
+    }
+
+    func list(_ message: IRCMessage, _ session: ChatSession) {
+        self.numeric(.rplListStart, to: session, ["Channel", "Users  Name"])
+        for channel in self.channels.byName.values.sorted(by: { $0.folded < $1.folded }) {
+            self.numeric(.rplList, to: session, [channel.name, String(channel.members.count), channel.topic ?? ""])
+        }
+        self.numeric(.rplListEnd, to: session, ["End of /LIST"])
+    }
+}

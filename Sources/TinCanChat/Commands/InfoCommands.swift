@@ -1,0 +1,141 @@
+import NIOCore
+import TinCanIRC
+
+/// Information and presence: AWAY, ISON, USERHOST, WHO, WHOIS, MONITOR, MOTD, LUSERS (as
+/// ngircd's irc-info.c).
+extension ChatCore {
+    func away(_ message: IRCMessage, _ session: ChatSession) {
+        let text = message.parameters.first.map { String($0.prefix(self.limits.topicLength)) }
+        if let text, !text.isEmpty {
+            session.away = text
+            self.numeric(.rplNowAway, to: session, ["You have been marked as being away"])
+        } else {
+            session.away = nil
+            self.numeric(.rplUnAway, to: session, ["You are no longer marked as being away"])
+        }
+        let notice = IRCMessage(source: session.mask, command: "AWAY", parameters: session.away.map { [$0] } ?? [], trailing: session.away != nil)
+        self.fanOut(notice, to: self.peers(of: session).filter { $0.has(.awayNotify) }, from: nil)
+    }
+
+    func ison(_ message: IRCMessage, _ session: ChatSession) {
+        let online = message.parameters.flatMap { $0.split(separator: " ") }.compactMap { self.directory[folded: self.caseMapping.fold(String($0))]?.nick }
+        self.numeric(.rplIsOn, to: session, [online.joined(separator: " ")])
+    }
+
+    func userhost(_ message: IRCMessage, _ session: ChatSession) {
+        let replies = message.parameters.prefix(5).compactMap { nick -> String? in
+            guard let user = self.directory[folded: self.caseMapping.fold(nick)], let identity = user.identity else { return nil }
+            return "\(identity.nick)\(user.isOperator ? "*" : "")=\(user.away == nil ? "+" : "-")\(identity.user)@\(user.host)"
+        }
+        self.numeric(.rplUserHost, to: session, [replies.joined(separator: " ")])
+    }
+
+    func who(_ message: IRCMessage, _ session: ChatSession) {
+        let mask = message.parameters.first ?? "*"
+        func reply(_ user: ChatSession, _ channel: ChatChannel?) {
+            guard let identity = user.identity else { return }
+            var flags = user.away == nil ? "H" : "G"
+            if user.isOperator { flags += "*" }
+            if let channel { flags += channel.prefix(of: user) }
+            self.numeric(.rplWhoReply, to: session, [
+                channel?.name ?? "*", identity.user, user.host, self.serverName, identity.nick, flags, "0 \(identity.realName)",
+            ])
+        }
+        if mask.hasPrefix("#") {
+            if let channel = self.channels[mask] {
+                for member in channel.members { reply(member, channel) }
+            }
+        } else if let user = self.directory[folded: self.caseMapping.fold(mask)] {
+            reply(user, user.channels.first)
+        } else if mask.contains("*") || mask.contains("?") {
+            let pattern = IRCMask(mask)
+            // Only users who share a channel with the asker, so WHO * does not list the whole server.
+            for user in [session] + self.peers(of: session) {
+                if let nick = user.nick, pattern.matches(nick) || pattern.matches(user.mask) { reply(user, nil) }
+            }
+        }
+        self.numeric(.rplEndOfWho, to: session, [mask, "End of WHO list"])
+    }
+
+    func whois(_ message: IRCMessage, _ session: ChatSession) {
+        guard let nick = message.parameters.last, !nick.isEmpty else {
+            return self.numeric(.errNoNicknameGiven, to: session, ["No nickname given"])
+        }
+        guard let user = self.directory[folded: self.caseMapping.fold(nick)], let identity = user.identity else {
+            self.numeric(.errNoSuchNick, to: session, [nick, "No such nick/channel"])
+            return self.numeric(.rplEndOfWhois, to: session, [nick, "End of /WHOIS list"])
+        }
+        let name = identity.nick
+        self.numeric(.rplWhoisUser, to: session, [name, identity.user, user.host, "*", identity.realName])
+        if !user.channels.isEmpty {
+            self.numeric(.rplWhoisChannels, to: session, [name, user.channels.map { $0.prefix(of: user) + $0.name }.joined(separator: " ")])
+        }
+        self.numeric(.rplWhoisServer, to: session, [name, self.serverName, "tincan chat"])
+        if let away = user.away { self.numeric(.rplAway, to: session, [name, away]) }
+        if user.isOperator { self.numeric(.rplWhoisOperator, to: session, [name, "is an IRC operator"]) }
+        let idle = max(0, Int((self.clock.now() - user.lastMessage).nanoseconds / 1_000_000_000))
+        self.numeric(.rplWhoisIdle, to: session, [name, String(idle), String(user.signOn), "seconds idle, signon time"])
+        self.numeric(.rplEndOfWhois, to: session, [name, "End of /WHOIS list"])
+    }
+
+    func monitor(_ message: IRCMessage, _ session: ChatSession) {
+        let p = message.parameters
+        let targets = p.count > 1 ? p[1].split(separator: ",").map(String.init).filter { !$0.isEmpty } : []
+        switch p[0] {
+        case "+":
+            var online: [String] = []
+            var offline: [String] = []
+            for (index, nick) in targets.enumerated() {
+                let folded = self.caseMapping.fold(nick)
+                if session.monitoring[folded] == nil {
+                    guard session.monitoring.count < self.limits.monitorEntries else {
+                        self.numeric(.errMonListFull, to: session, [String(self.limits.monitorEntries), targets[index...].joined(separator: ","), "Monitor list is full."])
+                        break
+                    }
+                    self.monitors.add(folded, nick: nick, for: session)
+                }
+                if let user = self.directory[folded: folded] { online.append(user.mask) } else { offline.append(nick) }
+            }
+            if !online.isEmpty { self.numeric(.rplMonOnline, to: session, [online.joined(separator: ",")]) }
+            if !offline.isEmpty { self.numeric(.rplMonOffline, to: session, [offline.joined(separator: ",")]) }
+        case "-":
+            for nick in targets { self.monitors.remove(self.caseMapping.fold(nick), for: session) }
+        case "C", "c":
+            self.monitors.removeAll(for: session)
+        case "L", "l":
+            let all = session.monitoring.values.sorted()
+            if !all.isEmpty { self.numeric(.rplMonList, to: session, [all.joined(separator: ",")]) }
+            self.numeric(.rplEndOfMonList, to: session, ["End of MONITOR list"])
+        case "S", "s":
+            let online = session.monitoring.keys.compactMap { self.directory[folded: $0]?.mask }.sorted()
+            let offline = session.monitoring.filter { self.directory[folded: $0.key] == nil }.map(\.value).sorted()
+            if !online.isEmpty { self.numeric(.rplMonOnline, to: session, [online.joined(separator: ",")]) }
+            if !offline.isEmpty { self.numeric(.rplMonOffline, to: session, [offline.joined(separator: ",")]) }
+        default:
+            self.numeric(.errUnknownCommand, to: session, ["MONITOR", "Unknown MONITOR subcommand"])
+        }
+    }
+
+    func lusers(_ session: ChatSession) {
+        let users = self.directory.registeredCount
+        let connected = self.directory.connectedCount
+        let operators = self.directory.nicks.values.filter(\.isOperator).count
+        let maxClients = self.limits.maxClients
+        self.numeric(.rplLUserClient, to: session, ["There are \(users) users and 0 invisible on 1 servers"])
+        self.numeric(.rplLUserOp, to: session, [String(operators), "operator(s) online"])
+        self.numeric(.rplLUserUnknown, to: session, [String(connected - users), "unknown connection(s)"])
+        self.numeric(.rplLUserChannels, to: session, [String(self.channels.count), "channels formed"])
+        self.numeric(.rplLUserMe, to: session, ["I have \(connected) clients and 0 servers"])
+        self.numeric(.rplLocalUsers, to: session, [String(users), String(maxClients), "Current local users \(users), max \(maxClients)"])
+        self.numeric(.rplGlobalUsers, to: session, [String(users), String(maxClients), "Current global users \(users), max \(maxClients)"])
+    }
+
+    func motd(_ session: ChatSession) {
+        guard let lines = self.configuration.motd else {
+            return self.numeric(.errNoMotd, to: session, ["MOTD File is missing"])
+        }
+        self.numeric(.rplMotdStart, to: session, ["- \(self.serverName) Message of the day - "])
+        for line in lines { self.numeric(.rplMotd, to: session, ["- " + line]) }
+        self.numeric(.rplEndOfMotd, to: session, ["End of /MOTD command."])
+    }
+}

@@ -1,0 +1,100 @@
+import TinCanIRC
+
+/// Replies and fan-out: how the core's words become bytes in the round log for each session.
+extension ChatCore {
+    /// Numerics whose last parameter is a value, not text: written without the colon.
+    private static let valueNumerics: Set<IRCNumeric> = [.rplMyInfo, .rplUModeIs, .rplChannelModeIs, .rplCreationTime, .rplTopicWhoTime]
+
+    func numeric(_ numeric: IRCNumeric, to session: ChatSession, _ parameters: [String]) {
+        let trailing = !Self.valueNumerics.contains(numeric)
+        self.send(IRCMessage(source: self.serverName, numeric, parameters: [session.target] + parameters, trailing: trailing), to: session)
+    }
+
+    func needMoreParameters(_ command: String, _ session: ChatSession) {
+        self.numeric(.errNeedMoreParams, to: session, [command, "Not enough parameters"])
+    }
+
+    /// Sends one message to one session, with the `time` tag when it asked for server-time.
+    func send(_ message: IRCMessage, to session: ChatSession) {
+        guard !session.closing else { return }
+        var message = message
+        let log = session.has(.serverTime) ? 1 : 0
+        if log == 1 { message.tags.append(IRCTag("time", self.clock.timeTag())) }
+        self.round.deliver(self.round.write(message, toLog: log), to: session)
+    }
+
+    /// Sends `message` to `recipients`, leaving out `sender` unless it asked for echo-message (or
+    /// `includeSender`). Each variant of the bytes is written to the round's logs once.
+    func fanOut(
+        _ message: IRCMessage,
+        to recipients: some Sequence<ChatSession>,
+        from sender: ChatSession?,
+        clientTags: [IRCTag] = [],
+        includeSender: Bool = false
+    ) {
+        // Where each variant went in its log, once written. Variant (and log) 0 is the message
+        // as it is; bit 1 adds the `time` tag, bit 2 the client's tags.
+        var variants: (ChatRun?, ChatRun?, ChatRun?, ChatRun?) = (nil, nil, nil, nil)
+        var time: String?
+        let tagsOnly = message.command == "TAGMSG"
+        let anyTags = !clientTags.isEmpty
+        let skipSender = !includeSender && !(sender?.has(.echoMessage) ?? true)
+        for recipient in recipients {
+            if recipient.closing || (skipSender && recipient === sender) { continue }
+            let withTags = recipient.has(.messageTags)
+            if tagsOnly, !withTags { continue }
+            let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0)
+            let cached: ChatRun?
+            switch key {
+            case 0: cached = variants.0
+            case 1: cached = variants.1
+            case 2: cached = variants.2
+            default: cached = variants.3
+            }
+            let run: ChatRun
+            if let cached {
+                run = cached
+            } else {
+                var variant = message
+                if key & 2 != 0 { variant.tags += clientTags }
+                if key & 1 != 0 {
+                    let stamp = time ?? self.clock.timeTag()
+                    time = stamp
+                    variant.tags.append(IRCTag("time", stamp))
+                }
+                run = self.round.write(variant, toLog: key)
+                switch key {
+                case 0: variants.0 = run
+                case 1: variants.1 = run
+                case 2: variants.2 = run
+                default: variants.3 = run
+                }
+            }
+            self.round.deliver(run, to: recipient)
+        }
+    }
+
+    /// Everyone who shares a channel with `session`, once each, without the session.
+    func peers(of session: ChatSession) -> [ChatSession] {
+        if session.channels.count == 1 { return session.channels[0].members.filter { $0 !== session } }
+        var seen: Set<Int> = [session.id]
+        var result: [ChatSession] = []
+        for channel in session.channels {
+            for member in channel.members where seen.insert(member.id).inserted { result.append(member) }
+        }
+        return result
+    }
+
+    /// Tells everyone monitoring `folded` that it came online (as `online`) or went offline.
+    func notifyMonitors(_ folded: String, online: ChatSession?, nick: String) {
+        guard let watchers = self.monitors.watchers(of: folded) else { return }
+        for id in watchers {
+            guard let watcher = self.directory.sessions[id], watcher.isRegistered else { continue }
+            if let online {
+                self.numeric(.rplMonOnline, to: watcher, [online.mask])
+            } else {
+                self.numeric(.rplMonOffline, to: watcher, [nick])
+            }
+        }
+    }
+}

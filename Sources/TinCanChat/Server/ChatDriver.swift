@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import TinCanIRC
+
+/// Carries out what the core decides, on the server's event loop: each round's bytes to the
+/// sockets, closes, pauses, the store's work off the loop.
+///
+/// Every event from a connection comes here and goes to the core as one call; the effects it
+/// left are carried out after the call has returned, so a write that finds a socket gone (and
+/// reports it, from inside the write) is a new event for the core, never a call back into the
+/// middle of one. A round ends once the loop has handled everything that was ready (one task
+/// scheduled by the first bytes of the round), or straight after a line whose handling filled
+/// it (``ChatRoundLog/isFull``).
+final class ChatDriver {
+    let core: ChatCore
+    private let loop: any EventLoop
+    private let store: (any ChatStore)?
+    private var handlers: [Int: ChatConnectionHandler] = [:]
+    /// Connections to close once their bytes of the round are written.
+    private var closing: [ChatSession] = []
+    private var roundScheduled = false
+    /// Set on the loop once this object is bound to it (``bind(_:)``): scheduled work reaches
+    /// the driver through it.
+    private var bound: NIOLoopBound<ChatDriver>?
+
+    init(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?) {
+        self.core = core
+        self.loop = loop
+        self.store = store
+    }
+
+    /// A driver bound to its loop, made on the loop.
+    static func make(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?) -> NIOLoopBound<ChatDriver> {
+        let driver = ChatDriver(core: core, loop: loop, store: store)
+        let bound = NIOLoopBound(driver, eventLoop: loop)
+        driver.bound = bound
+        return bound
+    }
+
+    var logger: Logger { self.core.logger }
+    var connectionCount: Int { self.core.sessions.count }
+
+    // MARK: events from connections
+
+    /// A new connection: its session, or why it is refused.
+    func connected(_ handler: ChatConnectionHandler, host: String) -> Result<ChatSession, ChatRefusal> {
+        let result = self.core.connected(host: host)
+        if case .success(let session) = result {
+            self.handlers[session.id] = handler
+            if self.core.overloaded { handler.pauseForOverload(true) }
+        }
+        return result
+    }
+
+    func received(_ line: IRCInboundLine, from session: ChatSession) {
+        self.core.received(line, from: session)
+        // Only here may a round end early: a line comes from a read, never from inside a write.
+        if self.core.round.isFull { return self.endRound() }
+        self.settle()
+    }
+
+    func disconnected(_ session: ChatSession, reason: String) {
+        self.handlers[session.id] = nil
+        self.core.disconnected(session, reason: reason)
+        self.settle()
+    }
+
+    func drop(_ session: ChatSession, reason: String) {
+        self.core.drop(session, reason: reason)
+        self.settle()
+    }
+
+    func writabilityChanged(_ session: ChatSession, writable: Bool, queuedBytes: Int) {
+        self.core.queued(session, bytes: queuedBytes, writable: writable)
+        self.settle()
+    }
+
+    func checkLiveness() {
+        self.core.checkLiveness()
+        self.endRound()
+    }
+
+    /// Tells every connection why and closes it (graceful shutdown); the driver schedules
+    /// nothing after this.
+    func shutDown(reason: String) {
+        self.core.shutDown(reason: reason)
+        self.endRound()
+        self.bound = nil  // it refers to the driver itself
+    }
+
+    // MARK: carrying out
+
+    /// Carries out the effects of the call that just returned, and makes sure the round ends.
+    private func settle() {
+        if self.core.hasEffects { self.apply(self.core.takeEffects()) }
+        guard !self.roundScheduled, self.core.round.hasBytes || !self.closing.isEmpty, let bound = self.bound else { return }
+        self.roundScheduled = true
+        self.loop.execute { bound.value.endRound() }
+    }
+
+    private func apply(_ effects: [ChatEffect]) {
+        for effect in effects {
+            switch effect {
+            case .close(let session):
+                self.closing.append(session)
+            case .pauseReading(let paused):
+                for handler in self.handlers.values { handler.pauseForOverload(paused) }
+            case .ask(let request, let session):
+                self.ask(request, for: session)
+            }
+        }
+    }
+
+    /// Ends the round: each session's bytes to its socket, in one write, then the closes.
+    func endRound() {
+        self.roundScheduled = false
+        let round = self.core.round.take()
+        for delivery in round.deliveries {
+            guard let handler = self.handlers[delivery.session.id] else { continue }
+            handler.write(delivery.runs, of: round)
+            if !handler.isWritable {
+                self.core.queued(delivery.session, bytes: handler.queuedBytes, writable: false)
+            }
+        }
+        if self.core.hasEffects { self.apply(self.core.takeEffects()) }
+        let closing = self.closing
+        self.closing = []
+        for session in closing { self.handlers.removeValue(forKey: session.id)?.close() }
+        // What the writes and closes brought (QUITs of connections found gone) goes in the next
+        // round, scheduled here.
+        self.settle()
+    }
+
+    /// Runs the store's work in a task, off the loop; the answer comes back on the loop.
+    private func ask(_ request: ChatStoreRequest, for session: ChatSession) {
+        guard let store = self.store, let bound = self.bound else {
+            self.core.storeAnswered(.failed("no store"), for: session)
+            return
+        }
+        let id = session.id
+        let loop = self.loop
+        Task {
+            let answer: ChatStoreAnswer
+            do {
+                answer = try await store.perform(request)
+            } catch {
+                answer = .failed("\(error)")
+            }
+            loop.execute {
+                let driver = bound.value
+                guard let session = driver.core.sessions[id] else { return }
+                driver.core.storeAnswered(answer, for: session)
+                driver.settle()
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ChatDriver: Sendable {}

@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import TinCanCore
+import TinCanIRC
+
+/// The chat server: IRC over TCP (RFC 1459/2812 as practised today, with IRCv3 capabilities), a
+/// lobby every client joins, private messages, presence. A swift-service-lifecycle `Service`.
+///
+/// Every connection and the shared state live on one event loop, as in ngircd: no locks, and a
+/// message fanned out to a thousand clients is written once and noted a thousand times; each
+/// client gets its slices in one write once the loop has read everything that was ready. The
+/// rules are a core that decides (bytes for each client, closes, pauses) and a driver and
+/// connection handlers that do, after each of the core's calls has returned.
+public final class ChatServer: Service, Sendable {
+    /// The version in RPL_YOURHOST and RPL_MYINFO.
+    public static let version = "tincan-chat-0.1"
+    /// Unsent bytes past which a client counts as backed up (NIO's write-buffer high-water mark;
+    /// the low one is half): small, so that a burst fanned out to many clients who cannot keep up
+    /// pauses input long before it costs much memory.
+    static let backlogMark = 8 * 1024
+
+    /// Read buffers start at 512 bytes (a whole IRC line without tags) and grow for clients that
+    /// send more: each connection keeps its read buffer, and NIO's default of 2 KiB would be a
+    /// third of an idle client's memory.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
+
+    private let configuration: ChatServerConfiguration
+    private let loop: any EventLoop
+    private let logger: Logger
+    private let store: (any ChatStore)?
+    private let onServerRunning: @Sendable (Addresses) async -> Void
+    /// A service runs once: its listeners and clients belong to that run.
+    private let hasRun = Mutex(false)
+
+    /// - Parameters:
+    ///   - group: the server takes one event loop of it for all its connections.
+    ///   - onServerRunning: called once listening, with the bound addresses (port 0 in tests).
+    public convenience init(
+        configuration: ChatServerConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Addresses) async -> Void = { _ in }
+    ) {
+        self.init(configuration: configuration, store: nil, group: group, logger: logger, onServerRunning: onServerRunning)
+    }
+
+    /// A server whose registrations consult `store` (``ChatStore``).
+    package init(
+        configuration: ChatServerConfiguration,
+        store: (any ChatStore)?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Addresses) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.loop = group.next()
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+    }
+
+    /// Where the server listens.
+    public struct Addresses: Sendable {
+        public var plain: SocketAddress
+        public var tls: SocketAddress?
+    }
+
+    /// Listens and serves until cancelled or shut down gracefully, then tells every client why
+    /// and closes it. Throws when the configuration is invalid, a port cannot be bound, or the
+    /// server has run before.
+    public func run() async throws {
+        let first = self.hasRun.withLock { hasRun in
+            defer { hasRun = true }
+            return !hasRun
+        }
+        guard first else { throw TinCanError(operation: "chat server", cause: "it has already run; a server runs once") }
+        try self.configuration.validate()
+        // The TLS files are read first, so that a bad one stops the server before it listens.
+        let tls = try self.configuration.tls.map(Self.makeTLSContext)
+        let (configuration, logger, loop, store) = (self.configuration, self.logger, self.loop, self.store)
+        let driver = try await loop.submit {
+            ChatDriver.make(core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store)
+        }.get()
+        let listener = try await self.bind(port: self.configuration.port, tls: nil, driver: driver)
+        let secure: (any Channel)?
+        do {
+            secure = try await self.configuration.tlsPort.asyncMap { port in try await self.bind(port: port, tls: tls, driver: driver) }
+        } catch {
+            try? await listener.close()
+            throw error
+        }
+        guard let plain = listener.localAddress else {
+            listener.close(promise: nil)
+            secure?.close(promise: nil)
+            throw TinCanError(operation: "chat listen on port \(self.configuration.port)", cause: "the socket has no local address")
+        }
+        let addresses = Addresses(plain: plain, tls: secure?.localAddress)
+        self.logger.info("chat listening on \(addresses.plain.endpointDescription) (irc)")
+        if let address = addresses.tls { self.logger.info("chat listening on \(address.endpointDescription) (irc over tls)") }
+        let liveness = loop.scheduleRepeatedTask(
+            initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
+        ) { _ in driver.value.checkLiveness() }
+        await self.onServerRunning(addresses)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            try? await listener.closeFuture.get()
+            try? await secure?.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            listener.close(promise: nil)
+            secure?.close(promise: nil)
+        }
+        listener.close(promise: nil)
+        secure?.close(promise: nil)
+        liveness.cancel()
+        let open = try await loop.submit {
+            let connections = driver.value.connectionCount
+            driver.value.shutDown(reason: "Server shutting down")
+            return connections
+        }.get()
+        self.logger.info("chat stopped; closed \(open) connections")
+    }
+
+    /// How often idle clients are checked: often enough for the ping settings, at most every 5 s.
+    static func livenessTick(_ configuration: ChatServerConfiguration) -> TimeAmount {
+        let shortest = min(configuration.pingInterval, configuration.pingTimeout)
+        return max(.milliseconds(100), min(.seconds(5), .nanoseconds(shortest.nanoseconds / 2)))
+    }
+
+    static func makeTLSContext(_ files: ChatTLSFiles) throws -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TinCanError(operation: "chat tls with \(files.certificate) and \(files.privateKey)", cause: "\(error)")
+        }
+    }
+
+    private func bind(port: Int, tls: NIOSSLContext?, driver: NIOLoopBound<ChatDriver>) async throws -> any Channel {
+        let endpoint = Endpoint(host: self.configuration.host, port: port)
+        guard let address = try await Resolver.resolve(endpoint, family: .any, transport: .tcp).first else {
+            throw TinCanError(operation: "chat listen on \(endpoint)", cause: "no address")
+        }
+        let high = Self.backlogMark
+        do {
+            return try await ServerBootstrap(group: self.loop, childGroup: self.loop)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+                .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
+                        try sync.addHandler(ByteToMessageHandler(IRCLineDecoder()))
+                        try sync.addHandler(ChatConnectionHandler(driver: driver.value))
+                    }
+                }
+                .bind(to: address)
+                .get()
+        } catch {
+            throw TinCanError(operation: "chat listen on \(endpoint)\(tls == nil ? "" : " (tls)")", underlying: error)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import TinCanIRC
+
+/// One channel: its members in joining order, operators, topic.
+final class ChatChannel {
+    let name: String
+    let folded: String
+    let created: Int
+    /// Server-owned (the lobby): never deleted when empty, no channel operators.
+    let permanent: Bool
+    private(set) var members: [ChatSession] = []
+    private var index: [Int: Int] = [:]  // session id -> position in members
+    var operators: Set<Int> = []
+    var topic: String?
+    var topicSetBy: String?
+    var topicSetAt: Int?
+
+    init(name: String, folded: String, created: Int, permanent: Bool) {
+        self.name = name
+        self.folded = folded
+        self.created = created
+        self.permanent = permanent
+    }
+
+    func contains(_ session: ChatSession) -> Bool { self.index[session.id] != nil }
+
+    func add(_ session: ChatSession) {
+        guard self.index[session.id] == nil else { return }
+        self.index[session.id] = self.members.count
+        self.members.append(session)
+    }
+
+    func remove(_ session: ChatSession) {
+        guard let position = self.index.removeValue(forKey: session.id) else { return }
+        self.operators.remove(session.id)
+        // Swap with the last so that removal is O(1); joining order is kept only approximately,
+        // which NAMES does not promise anyway.
+        let last = self.members.removeLast()
+        if last.id != session.id {
+            self.members[position] = last
+            self.index[last.id] = position
+        }
+    }
+
+    func isOperator(_ session: ChatSession) -> Bool { self.operators.contains(session.id) }
+
+    func prefix(of session: ChatSession) -> String { self.operators.contains(session.id) ? "@" : "" }
+}
+
+@available(*, unavailable)
+extension ChatChannel: Sendable {}
+
+/// The channels that exist, by folded name, and the rules for their names.
+struct ChatChannels {
+    private(set) var byName: [String: ChatChannel] = [:]
+    let caseMapping: IRCCaseMapping
+
+    init(caseMapping: IRCCaseMapping) {
+        self.caseMapping = caseMapping
+    }
+
+    var count: Int { self.byName.count }
+
+    subscript(name: String) -> ChatChannel? { self.byName[self.caseMapping.fold(name)] }
+
+    /// A name a channel may have: `#`, then up to `limit` bytes in all with no space, comma, BEL
+    /// or control character.
+    static func isValidName(_ name: String, limit: Int) -> Bool {
+        name.hasPrefix("#") && name.utf8.count > 1 && name.utf8.count <= limit
+            && !name.utf8.contains(where: { $0 == 0x20 || $0 == 0x07 || $0 == UInt8(ascii: ",") || $0 < 0x20 })
+    }
+
+    mutating func add(_ channel: ChatChannel) { self.byName[channel.folded] = channel }
+
+    /// Takes the session out of the channel, and the channel away when it is left empty.
+    mutating func leave(_ channel: ChatChannel, _ session: ChatSession) {
+        channel.remove(session)
+        if channel.members.isEmpty, !channel.permanent { self.byName[channel.folded] = nil }
+    }
+}

@@ -1,0 +1,54 @@
+/// Every session connected, the nicks registered ones hold, and how many come from each address.
+struct ChatDirectory {
+    private var nextID = 0
+    /// Every session connected, registered or not.
+    private(set) var sessions: [Int: ChatSession] = [:]
+    /// Registered sessions by folded nick.
+    private(set) var nicks: [String: ChatSession] = [:]
+    private var perAddress: [String: Int] = [:]
+
+    var connectedCount: Int { self.sessions.count }
+    var registeredCount: Int { self.nicks.count }
+
+    /// Why a new connection from `host` may not come in, or nil when it may.
+    func refusal(host: String, limits: ChatLimits) -> String? {
+        if self.sessions.count >= limits.maxClients {
+            return "Server is full (\(limits.maxClients) clients)"
+        }
+        if self.perAddress[host, default: 0] >= limits.maxClientsPerAddress {
+            return "Too many connections from \(host) (\(limits.maxClientsPerAddress))"
+        }
+        return nil
+    }
+
+    /// A new session from `host` (after ``refusal(host:limits:)`` said nothing).
+    mutating func admit(host: String, clock: ChatClock) -> ChatSession {
+        self.nextID += 1
+        let session = ChatSession(id: self.nextID, host: host, now: clock.now(), wallSeconds: clock.wallSeconds())
+        self.sessions[session.id] = session
+        self.perAddress[host, default: 0] += 1
+        return session
+    }
+
+    /// Takes the session out, and its nick when it had one; false when it was already out.
+    mutating func remove(_ session: ChatSession) -> Bool {
+        guard self.sessions.removeValue(forKey: session.id) != nil else { return false }
+        self.perAddress[session.host, default: 1] -= 1
+        if self.perAddress[session.host] == 0 { self.perAddress[session.host] = nil }
+        if let identity = session.identity, self.nicks[identity.folded] === session { self.nicks[identity.folded] = nil }
+        return true
+    }
+
+    /// The registered session holding the folded nick.
+    subscript(folded folded: String) -> ChatSession? { self.nicks[folded] }
+
+    /// Whether someone other than `session` holds the folded nick.
+    func isTaken(_ folded: String, by session: ChatSession) -> Bool {
+        if let holder = self.nicks[folded] { return holder !== session }
+        return false
+    }
+
+    mutating func claim(_ folded: String, for session: ChatSession) { self.nicks[folded] = session }
+
+    mutating func release(_ folded: String) { self.nicks[folded] = nil }
+}
