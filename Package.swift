@@ -142,8 +142,9 @@ let package = Package(
         .testTarget(
             name: "TinCanChatTests",
             dependencies: [
-                "TinCanChat", "TinCanIRC", "TinCanTestSupport",
+                "TinCanChat", "TinCanCore", "TinCanIRC", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -96,11 +96,16 @@ struct ChatServeCommand: AsyncParsableCommand {
         guard self.pingInterval > 0, self.pingTimeout > 0 else {
             throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
         }
-        // The rest by the server's own rules (the lobby's name and length among them).
+        // The rest by the server's own rules (the lobby's name and length among them), told
+        // with the flag that sets it.
         do {
             try self.chatConfiguration(readingMOTD: false).validate()
-        } catch let error as TinCanError {
-            throw ValidationError(error.cause)
+        } catch let error as ChatConfigurationError {
+            let flags: [ChatConfigurationError.Setting: String] = [
+                .port: "--port", .tlsPort: "--tls-port", .tls: "--cert and --key", .lobby: "--lobby",
+                .ping: "--ping-interval and --ping-timeout", .operators: "--oper names",
+            ]
+            throw ValidationError("\(flags[error.setting] ?? "a limit") \(error.problem)")
         }
     }
 

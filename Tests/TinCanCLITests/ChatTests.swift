@@ -120,6 +120,7 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
 @Suite struct ChatCommandTests {
     @Test("usage errors name the problem", arguments: [
         (["chat", "serve", "--lobby", "lobby"], "--lobby must be a channel name"),
+        (["chat", "serve", "--lobby", "#" + String(repeating: "l", count: 60)], "--lobby must be a channel name: '#' and up to 50 bytes"),
         (["chat", "serve", "--oper", "nopassword"], "--oper takes NAME:PASSWORD"),
         (["chat", "serve", "--sendq", "lots"], "--sendq takes a size in bytes"),
         (["chat", "serve", "--port", "70000"], "--port must be 0-65535"),

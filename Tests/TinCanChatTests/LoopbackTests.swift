@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TinCanCore
 import TinCanIRC
 import TinCanTestSupport
 
@@ -89,6 +90,7 @@ final class LineClient: Sendable {
 
 func withChatServer<T: Sendable>(
     _ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "tincan.test"),
+    store: (any ChatStore)? = nil,
     _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     var configuration = configuration
@@ -97,6 +99,7 @@ func withChatServer<T: Sendable>(
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let server = ChatServer(
         configuration: configuration,
+        store: store,
         logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
         onServerRunning: { continuation.yield($0.plain.port!) }
     )
@@ -207,6 +210,57 @@ func withChatServer<T: Sendable>(
     ])
     func hostText(address: String, host: String) {
         #expect(ChatConnectionHandler.hostText(address) == host)
+    }
+
+    @Test("with a store, registration waits for its answer off the event loop; a store that fails does not keep anyone out")
+    func store() async throws {
+        try await withChatServer(store: MemoryStore(accounts: ["ann": "ann"])) { port in
+            let (ann, bob) = try await LineClient.annAndBob(port: port)
+            try ann.send("PRIVMSG bob :hello")
+            #expect(try await bob.line() == ":ann!~ann@127.0.0.1 PRIVMSG bob :hello")
+        }
+        struct Broken: ChatStore {
+            func perform(_ request: ChatStoreRequest) async throws -> ChatStoreAnswer { throw HarnessError("disk on fire") }
+        }
+        try await withChatServer(store: Broken()) { port in
+            let ann = try LineClient(port: port)
+            try await ann.register("ann")
+            try await ann.expectNothingElse()
+        }
+    }
+
+    @Test("a server runs once: a second run() throws and says why")
+    func runsOnce() async throws {
+        let server = ChatServer(
+            configuration: ChatServerConfiguration(host: "127.0.0.1", port: 0, name: "tincan.test"),
+            logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() }
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        await #expect(throws: TinCanError.self) { try await server.run() }
+        do {
+            try await server.run()
+        } catch {
+            #expect("\(error)" == "chat server: it has already run; a server runs once")
+        }
+    }
+
+    @Test("a configuration the server cannot serve stops it before it listens: a lobby longer than a channel name may be")
+    func invalidConfiguration() async throws {
+        let lobby = "#" + String(repeating: "l", count: 60)
+        let server = ChatServer(
+            configuration: ChatServerConfiguration(host: "127.0.0.1", port: 0, lobby: lobby),
+            logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
+            onServerRunning: { _ in Issue.record("it listened") }
+        )
+        await #expect(throws: ChatConfigurationError.self) { try await server.run() }
+        #expect(throws: ChatConfigurationError.self) { try ChatServerConfiguration(lobby: lobby).validate() }
+        var longer = ChatServerConfiguration(lobby: lobby)
+        longer.limits.channelLength = 64
+        #expect(throws: Never.self) { try longer.validate() }
     }
 
     @Test("IPv6: a client over ::1 registers and its mask uses 0::1")

@@ -1,5 +1,4 @@
 import NIOCore
-import TinCanCore
 
 /// Settings of a ``ChatServer``. Every limit is named here with its default; what happens at each
 /// is in the README's chat section.
@@ -69,21 +68,21 @@ public struct ChatServerConfiguration: Sendable {
 }
 
 extension ChatServerConfiguration {
-    /// Checks the settings against the server's own rules; the error names the setting and why.
-    /// ``ChatServer/run()`` calls it first, so a bad setting stops the server before it listens.
-    public func validate() throws {
-        func invalid(_ what: String) -> TinCanError { TinCanError(operation: "chat configuration", cause: what) }
-        for (name, port) in [("port", self.port), ("TLS port", self.tlsPort ?? 0)] where !(0...65535).contains(port) {
-            throw invalid("the \(name) must be 0-65535, not \(port)")
+    /// Checks the settings against the server's own rules. ``ChatServer/run()`` calls it first,
+    /// so a bad setting stops the server before it listens.
+    public func validate() throws(ChatConfigurationError) {
+        for (setting, port) in [(ChatConfigurationError.Setting.port, self.port), (.tlsPort, self.tlsPort ?? 0)] where !(0...65535).contains(port) {
+            throw ChatConfigurationError(setting, "must be 0-65535, not \(port)")
         }
         guard (self.tlsPort == nil) == (self.tls == nil) else {
-            throw invalid("a TLS port needs certificate and key files, and they need a TLS port")
+            throw ChatConfigurationError(.tls, "and the TLS port go together")
         }
-        guard self.limits.channelLength >= 2 else { throw invalid("the longest channel name must be at least 2 bytes") }
+        guard self.limits.channelLength >= 2 else { throw ChatConfigurationError(.limits, "must allow channel names of 2 bytes") }
         guard ChatChannels.isValidName(self.lobby, limit: self.limits.channelLength) else {
-            throw invalid(
-                "the lobby '\(self.lobby)' is not a channel name: '#' and up to \(self.limits.channelLength) bytes in all, "
-                    + "without spaces, commas or control characters"
+            throw ChatConfigurationError(
+                .lobby,
+                "must be a channel name: '#' and up to \(self.limits.channelLength) bytes in all, without spaces, commas or "
+                    + "control characters, not '\(self.lobby)'"
             )
         }
         let limits = self.limits
@@ -93,15 +92,41 @@ extension ChatServerConfiguration {
             ("topic length", limits.topicLength), ("MONITOR entries", limits.monitorEntries),
             ("targets per message", limits.maxTargets), ("send queue bytes", limits.sendQueueBytes),
         ] where value < 1 {
-            throw invalid("the limit on \(name) must be at least 1, not \(value)")
+            throw ChatConfigurationError(.limits, "must be at least 1 (\(name): \(value))")
         }
         guard self.pingInterval > .zero, self.pingTimeout > .zero else {
-            throw invalid("the ping interval and timeout must be longer than zero")
+            throw ChatConfigurationError(.ping, "must be longer than zero")
         }
         for name in self.operators.keys where name.isEmpty || name.contains(" ") {
-            throw invalid("an operator name must be a word, not '\(name)'")
+            throw ChatConfigurationError(.operators, "must be words, not '\(name)'")
         }
     }
+}
+
+/// A setting of ``ChatServerConfiguration`` that breaks the server's rules: which, and why.
+public struct ChatConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// The settings ``ChatServerConfiguration/validate()`` checks.
+    public enum Setting: String, Sendable {
+        case port
+        case tlsPort = "TLS port"
+        case tls = "TLS files"
+        case lobby
+        case limits
+        case ping = "ping interval and timeout"
+        case operators = "operator names"
+    }
+
+    /// Which setting.
+    public var setting: Setting
+    /// What it must be, e.g. `must be 0-65535, not 70000`.
+    public var problem: String
+
+    public init(_ setting: Setting, _ problem: String) {
+        self.setting = setting
+        self.problem = problem
+    }
+
+    public var description: String { "chat configuration: the \(self.setting.rawValue) \(self.problem)" }
 }
 
 /// The chat server's bounds.
