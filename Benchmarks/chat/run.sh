@@ -10,6 +10,7 @@
 #
 # Run:  Benchmarks/chat/run.sh                   # N = 50 200 1000, S = 1 10, 2000 messages, 3 rounds
 #       CLIENTS="1000" SENDERS="10" ROUNDS=1 Benchmarks/chat/run.sh
+#       BASELINE=/path/to/older/tincan Benchmarks/chat/run.sh   # also that binary, in the same rounds
 # Needs: swift build -c release; apt-get install ngircd gcc.
 set -euo pipefail
 
@@ -23,6 +24,12 @@ CLIENTS=${CLIENTS:-"50 200 1000"}
 SENDERS=${SENDERS:-"1 10"}
 MESSAGES=${MESSAGES:-2000}
 ROUNDS=${ROUNDS:-3}
+BASELINE=${BASELINE:-}
+servers=(tincan ngircd)
+if [[ -n $BASELINE ]]; then
+    [[ -x $BASELINE ]] || die "no baseline binary at $BASELINE"
+    servers=(tincan baseline ngircd)
+fi
 
 [[ -x $TINCAN ]] || die "no $TINCAN: run 'swift build -c release' first"
 NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -79,8 +86,11 @@ run_one() {
     local server=$1 n=$2 s=$3 port pid out
     port=$(free_port)
     case $server in
-        tincan) start_bg pid "$TINCAN" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan \
-                    --no-flood-limit --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
+        tincan|baseline)
+            local binary=$TINCAN
+            [[ $server == baseline ]] && binary=$BASELINE
+            start_bg pid "$binary" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan \
+                --no-flood-limit --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
         ngircd) ngircd_conf "$port"; start_bg pid "$NGIRCD" -n -f "$work/ngircd.conf" >/dev/null 2>&1 ;;
     esac
     wait_listening "$port" "$pid"
@@ -103,7 +113,7 @@ declare -A results
 for round in $(seq "$ROUNDS"); do
     for n in $CLIENTS; do
         for s in $SENDERS; do
-            for server in tincan ngircd; do
+            for server in "${servers[@]}"; do
                 line=$(run_one "$server" "$n" "$s")
                 results[$server/$n/$s]+="$line;"
                 log "round $round: $server N=$n S=$s: $line"
@@ -121,7 +131,7 @@ echo "| N | senders | server | deliveries/s | p50 ms | p99 ms | CPU µs/delivery
 echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 for n in $CLIENTS; do
     for s in $SENDERS; do
-        for server in tincan ngircd; do
+        for server in "${servers[@]}"; do
             # The round with the median rate, whole.
             echo "${results[$server/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk -v n="$n" -v s="$s" -v server="$server" '
                 { rows[NR] = $0 } END { split(rows[int((NR + 1) / 2)], f, " ");
@@ -130,12 +140,23 @@ for n in $CLIENTS; do
     done
 done
 echo
-echo "| N | senders | tincan / ngircd deliveries/s |"
-echo "|---:|---:|---:|"
+median_rate() { echo "${results[$1]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }'; }
+if [[ -n $BASELINE ]]; then
+    echo "| N | senders | tincan / ngircd deliveries/s | baseline / ngircd | tincan / baseline |"
+    echo "|---:|---:|---:|---:|---:|"
+else
+    echo "| N | senders | tincan / ngircd deliveries/s |"
+    echo "|---:|---:|---:|"
+fi
 for n in $CLIENTS; do
     for s in $SENDERS; do
-        t=$(echo "${results[tincan/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')
-        g=$(echo "${results[ngircd/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')
-        echo "| $n | $s | $(ratio "$t" "$g") |"
+        t=$(median_rate "tincan/$n/$s")
+        g=$(median_rate "ngircd/$n/$s")
+        if [[ -n $BASELINE ]]; then
+            b=$(median_rate "baseline/$n/$s")
+            echo "| $n | $s | $(ratio "$t" "$g") | $(ratio "$b" "$g") | $(ratio "$t" "$b") |"
+        else
+            echo "| $n | $s | $(ratio "$t" "$g") |"
+        fi
     done
 done

@@ -17,7 +17,8 @@
 #   DURATION=1 WARMUP=0 CONNS="1 16" IDLE=1000 IDLE_HOLD=2 Benchmarks/echo/run.sh
 # Environment (defaults): TINCAN (<repo>/.build/release/tincan), PYTHON (python3),
 #   DURATION (5), WARMUP (1), CONNS ("1 16 256 1024"), ROUNDS (1),
-#   IDLE (10000), IDLE_HOLD (5).
+#   IDLE (10000), IDLE_HOLD (5), BASELINE (unset: another tincan binary, e.g. the last commit's,
+#   measured in the same run as a fourth server, with a tincan/baseline column).
 # The load generator shares the machine with the server, so the numbers are
 # comparative, not absolute.
 set -euo pipefail
@@ -57,7 +58,11 @@ gcc -O2 -Wall -o "$bin/epoll_echo" "$here/epoll_echo.c"
 gcc -O2 -Wall -o "$bin/echo_load" "$here/echo_load.c"
 
 servers=(tincan c asyncio)
-declare -A label=([tincan]="tincan echo" [c]="C epoll" [asyncio]="Python asyncio")
+declare -A label=([tincan]="tincan echo" [c]="C epoll" [asyncio]="Python asyncio" [baseline]="baseline tincan echo")
+if [[ -n ${BASELINE:-} ]]; then
+    [[ -x $BASELINE ]] || die "no baseline binary at $BASELINE"
+    servers+=(baseline)
+fi
 
 # start_server NAME PORT PIDVAR: start server NAME on 127.0.0.1:PORT
 start_server() {
@@ -65,6 +70,7 @@ start_server() {
     local -n _spid=$3
     case $name in
     tincan)  start_bg _spid "$TINCAN" echo --tcp "$port" --host 127.0.0.1 ;;
+    baseline) start_bg _spid "$BASELINE" echo --tcp "$port" --host 127.0.0.1 ;;
     c)       start_bg _spid "$bin/epoll_echo" "$port" ;;
     asyncio) start_bg _spid "$python_bin" "$here/asyncio_echo.py" "$port" ;;
     esac
@@ -145,6 +151,14 @@ for c in $CONNS; do
     printf '| %s | %.0f | %.0f | %.0f | %s | %s |\n' "$c" "$t" "$e" "$a" \
         "$(ratio "$t" "$e")" "$(ratio "$t" "$a")"
 done
+if [[ -n ${BASELINE:-} ]]; then
+    echo
+    echo "| connections | tincan rps | baseline rps | tincan/baseline |"
+    echo "|---:|---:|---:|---:|"
+    for c in $CONNS; do
+        printf '| %s | %.0f | %.0f | %s |\n' "$c" "${rps[tincan,$c]}" "${rps[baseline,$c]}" "$(ratio "${rps[tincan,$c]}" "${rps[baseline,$c]}")"
+    done
+fi
 echo
 echo "Server memory with $IDLE idle connections (held ${IDLE_HOLD}s; sampled 1s after the last connected)"
 echo

@@ -17,6 +17,8 @@
 # Run:  Benchmarks/tftp/run.sh            # 64 MiB, 5 rounds
 #       SIZE=16M ROUNDS=1 Benchmarks/tftp/run.sh
 #       FLOOR=1 Benchmarks/tftp/run.sh  # also builds and runs nio-floor (about a minute more)
+#       BASELINE=/path/to/older/tincan Benchmarks/tftp/run.sh  # also that binary's pair (w16) and
+#                                        server (curl, 1428), interleaved in the same rounds
 # Environment: TINCAN (<repo>/.build/release/tincan), SIZE (64M), ROUNDS (5), DATA_DIR
 #   (<repo>/Benchmarks/bin), FLOOR (unset).
 set -euo pipefail
@@ -71,6 +73,12 @@ if [[ -n ${FLOOR:-} ]]; then
     start_bg floor_pid "$here/nio-floor/.build/release/NIOFloor" "$work/root/file.bin" "$floor_port"
     pairs+=(floor+curl/512 floor+curl/1428)
 fi
+if [[ -n ${BASELINE:-} ]]; then
+    [[ -x $BASELINE ]] || die "no baseline binary at $BASELINE"
+    baseline_port=$(udp_port)
+    start_bg baseline_pid "$BASELINE" tftp serve --root "$work/root" --host 127.0.0.1 --port "$baseline_port" 2>/dev/null
+    pairs+=(baseline+curl/1428 baseline+baseline/w16)
+fi
 sleep 0.5
 
 run_pair() {
@@ -82,6 +90,8 @@ run_pair() {
         floor+curl/*) curl -s --tftp-blksize "${pair#*/}" -o "$out" "tftp://127.0.0.1:$floor_port/file.bin" ;;
         hpa+tincan/*) "$TINCAN" tftp get --blksize "${pair#*/}" "127.0.0.1:$hpa_port" file.bin "$out" ;;
         tincan+tincan/w16) "$TINCAN" tftp get --blksize 1428 --windowsize 16 "127.0.0.1:$tincan_port" file.bin "$out" ;;
+        baseline+curl/*) curl -s --tftp-blksize "${pair#*/}" -o "$out" "tftp://127.0.0.1:$baseline_port/file.bin" ;;
+        baseline+baseline/w16) "$BASELINE" tftp get --blksize 1428 --windowsize 16 "127.0.0.1:$baseline_port" file.bin "$out" ;;
     esac
 }
 
@@ -123,4 +133,8 @@ if [[ -n ${FLOOR:-} ]]; then
     echo "| NIO floor / in.tftpd (curl, blksize 1428) | $(ratio "${rate[floor+curl/1428]}" "${rate[hpa+curl/1428]}") | (ceiling) |"
     echo "| tincan server / NIO floor (curl, blksize 512) | $(ratio "${rate[tincan+curl/512]}" "${rate[floor+curl/512]}") | |"
     echo "| tincan server / NIO floor (curl, blksize 1428) | $(ratio "${rate[tincan+curl/1428]}" "${rate[floor+curl/1428]}") | |"
+fi
+if [[ -n ${BASELINE:-} ]]; then
+    echo "| tincan server / baseline server (curl, blksize 1428) | $(ratio "${rate[tincan+curl/1428]}" "${rate[baseline+curl/1428]}") | |"
+    echo "| tincan pair / baseline pair (windowsize 16) | $(ratio "${rate[tincan+tincan/w16]}" "${rate[baseline+baseline/w16]}") | |"
 fi

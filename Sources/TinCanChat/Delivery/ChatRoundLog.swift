@@ -74,7 +74,7 @@ struct ChatRoundLog {
         self.dirty = []
         self.crowded = false
         let round = ChatRound(logs: self.logs, deliveries: deliveries)
-        for log in self.logs.indices {
+        for log in self.logs.indices where self.logs[log].writerIndex > 0 {
             // A big round's memory goes back; a small one's capacity is asked for again.
             let capacity = self.logs[log].capacity > 16 * 1024 ? 0 : self.logs[log].capacity
             self.logs[log] = ByteBuffer()
