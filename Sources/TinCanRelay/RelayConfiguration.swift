@@ -30,6 +30,17 @@ public struct RelayOptions: Sendable {
         self.inputIsTerminal = inputIsTerminal
         self.idleTimeout = idleTimeout
     }
+
+    /// Checks the options against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` when `sendOnly` and `receiveOnly` are both set (nothing would
+    ///   be relayed), or `idleTimeout` is not more than 0 and at most a year.
+    public func validate() throws {
+        if self.sendOnly, self.receiveOnly {
+            throw ConfigurationError(settings: ["sendOnly", "receiveOnly"], problem: "cannot be used together")
+        }
+        try ConfigurationError.checkDuration(self.idleTimeout, "idleTimeout")
+    }
 }
 
 /// Socket-level settings shared by the client and the listener.
@@ -48,6 +59,15 @@ public struct SocketSettings: Sendable {
         self.wait = wait
         self.backlog = backlog
         self.reuseAddress = reuseAddress
+    }
+
+    /// Checks the settings against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` when `wait` is not more than 0 and at most a year, or
+    ///   `backlog` is negative.
+    public func validate() throws {
+        try ConfigurationError.checkDuration(self.wait, "wait")
+        try ConfigurationError.checkAtLeast(self.backlog, 0, "backlog")
     }
 }
 
@@ -93,8 +113,7 @@ struct InputChunks: AsyncSequence, Sendable {
                 self.bytes = nil
                 return bytes
             }
-            guard self.reader != nil else { return nil }
-            return try await self.reader!.next()
+            return try await self.reader?.next()
         }
     }
 

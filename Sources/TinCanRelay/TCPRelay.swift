@@ -21,8 +21,9 @@ public enum RelayEnds: Sendable {
 public enum TCPRelayClient {
     /// Connects to `endpoint` and relays between the connection and `ends`.
     ///
-    /// - Throws: ``TinCanError`` for connect failures (refused, timed out, unknown host, ...) and for
-    ///   connections that fail before both directions have ended.
+    /// - Throws: ``ConfigurationError`` when `settings` or `options` do not validate; ``TinCanError``
+    ///   for connect failures (refused, timed out, unknown host, ...) and for connections that fail
+    ///   before both directions have ended.
     public static func run(
         to endpoint: Endpoint,
         settings: SocketSettings,
@@ -31,6 +32,8 @@ public enum TCPRelayClient {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) async throws -> RelayStats {
+        try settings.validate()
+        try options.validate()
         let idle = options.idleTimeout
         let (connection, address) = try await TCPDialer.connect(
             to: endpoint, settings: settings, group: group, logger: logger
@@ -154,14 +157,41 @@ public struct TCPRelayListener: Sendable {
         self.slowClientTimeout = slowClientTimeout
     }
 
+    /// Checks the listener's settings against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` for settings ``SocketSettings/validate()`` or
+    ///   ``RelayOptions/validate()`` reject, `maxClients` below 1, or a `slowClientTimeout` that is
+    ///   not more than 0 and at most a year.
+    public func validate() throws {
+        try self.settings.validate()
+        try self.options.validate()
+        try ConfigurationError.checkAtLeast(self.maxClients, 1, "maxClients")
+        try ConfigurationError.checkDuration(self.slowClientTimeout, "slowClientTimeout")
+    }
+
+    /// Checks the listener's settings with ``validate()`` and that they suit `ends`.
+    ///
+    /// - Throws: ``ConfigurationError``; also when `broker` is set and `ends` is a command, which
+    ///   would leave the clients nothing to relay between them.
+    public func validate(for ends: RelayEnds) throws {
+        try self.validate()
+        if self.broker, case .exec = ends {
+            throw ConfigurationError(settings: ["broker", "exec"], problem: "cannot be used together")
+        }
+    }
+
     /// Binds, reports the bound address through `onListening`, and serves until done: after the one
     /// connection by default, or, with `keepOpen`, until the task is cancelled.
+    ///
+    /// - Throws: ``ConfigurationError`` when ``validate(for:)`` does; ``TinCanError`` when binding
+    ///   or accepting fails.
     public func run(
         ends: RelayEnds,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onListening: @Sendable (SocketAddress) async -> Void = { _ in }
     ) async throws {
+        try self.validate(for: ends)
         let server = try await self.bind(group: group, logger: logger)
         if let local = server.channel.localAddress {
             logger.info("listening on \(local.endpointDescription) (tcp)")
@@ -251,7 +281,7 @@ public struct TCPRelayListener: Sendable {
                 for try await connection in inbound {
                     let peer = connection.channel.remoteAddress?.endpointDescription ?? "?"
                     guard let id = hub.admit(connection.channel, limit: maxClients) else {
-                        logger.info("refused \(peer): \(maxClients) clients already connected (--max-clients)")
+                        logger.info("refused \(peer): \(maxClients) clients already connected", metadata: .setting("maxClients"))
                         connection.channel.close(promise: nil)
                         continue
                     }
@@ -282,8 +312,8 @@ public struct TCPRelayListener: Sendable {
 /// `--broker` what each says goes to all the others.
 ///
 /// A client that stops reading is disconnected, so that one slow reader can neither stall the
-/// others for long nor grow our memory: when more than ``maxQueuedBytesPerClient`` bytes wait for
-/// it, or when a write to it has waited ``slowClientTimeout``.
+/// others for long nor grow our memory: when more than 4 MiB wait for it, or when a write to it has
+/// waited the listener's ``TCPRelayListener/slowClientTimeout``.
 public final class Hub: Sendable {
     /// Bytes that may wait for one client before it is disconnected.
     static let maxQueuedBytesPerClient = 4 << 20
@@ -379,7 +409,7 @@ public final class Hub: Sendable {
             }
             logger.info("\(peerName) half-closed the connection (FIN received)")
         } catch is IdleTimeoutError {
-            logger.info("closing \(peerName): idle too long (--idle-timeout)")
+            logger.info("closing \(peerName): idle too long", metadata: .setting("idleTimeout"))
         } catch {
             logger.info("\(TinCanError(operation: "receive from \(peerName)", underlying: error))")
         }

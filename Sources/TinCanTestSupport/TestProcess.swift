@@ -138,9 +138,10 @@ public final class TestProcess: Sendable {
         let fd = self.inputFD.withLock { $0 }
         guard fd >= 0 else { throw HarnessError("standard input already closed") }
         try data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = Glibc.write(fd, base + offset, buffer.count - offset)
                 guard n > 0 else { throw posixError("write to child") }
                 offset += n
             }
@@ -217,7 +218,8 @@ public final class TestProcess: Sendable {
             return Int(rest[rest.index(after: colon)..<space])
         }
         try await self.waitUntil(timeout: timeout, what: "a 'listening on' line") { parse() != nil }
-        return parse()!
+        guard let port = parse() else { throw HarnessError("no port in the 'listening on' line: \(self.stderr)") }
+        return port
     }
 
     private func waitUntil(timeout: Double, what: String, _ condition: @escaping @Sendable () -> Bool) async throws {
