@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "TinCanEchoTests",
             dependencies: [
-                "TinCanEcho", "TinCanTestSupport",
+                "TinCanEcho", "TinCanCore", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

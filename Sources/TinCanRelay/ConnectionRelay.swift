@@ -39,6 +39,9 @@ enum ConnectionRelay {
 
     /// Runs the relay until both directions have ended, then closes the connection.
     ///
+    /// `options` decide, through the state machine, whether `input` is read (not with
+    /// `receiveOnly`) and whether the peer's bytes reach `output` (not with `sendOnly`).
+    ///
     /// - Throws: ``TinCanError`` naming `peerName` when the connection fails or idles out.
     static func run(
         _ connection: RelayConnection,
@@ -51,7 +54,10 @@ enum ConnectionRelay {
         let channel = connection.channel
         let counters = RelayCounters()
         let hasInput: Bool = if case .none = input { false } else { true }
-        var machine = RelayStateMachine(hasInput: hasInput, inputIsTerminal: options.inputIsTerminal)
+        var machine = RelayStateMachine(options: options, hasInput: hasInput)
+        let readsInput = machine.readsInput
+        let input = readsInput ? input : .none
+        let output = machine.writesOutput ? output : .discard
 
         let result: Result<Void, TinCanError> = await withTaskGroup(of: End.self) { group in
             group.addTask {
@@ -71,7 +77,7 @@ enum ConnectionRelay {
                     return .receiveFailed(error)
                 }
             }
-            if hasInput {
+            if readsInput {
                 group.addTask {
                     var chunks = input.makeChunks().makeAsyncIterator()
                     while true {
@@ -206,18 +212,82 @@ final class RelayCounters: Sendable {
 /// Raised into the pipeline when a connection has been idle for longer than its limit.
 struct IdleTimeoutError: Error {}
 
-/// Turns `IdleStateHandler`'s event into an error that ends the connection's inbound stream.
-final class IdleTimeoutHandler: ChannelInboundHandler {
+/// Closes a connection that has sent and received nothing for `limit`, raising
+/// ``IdleTimeoutError`` first so that the relay's inbound stream ends with it.
+///
+/// Time comes from the channel's event loop (`EventLoop.now`), not the wall clock, so that tests
+/// drive it with `EmbeddedEventLoop.advanceTime(by:)`; NIO's `IdleStateHandler` reads the wall clock
+/// for its bookkeeping. Activity is noted once per read batch and once per write.
+final class IdleTimeoutHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.fireErrorCaught(IdleTimeoutError())
-            context.close(promise: nil)
+    private let limit: TimeAmount
+    private var lastActivity = NIODeadline.distantPast
+    private var timer: Scheduled<Void>?
+
+    init(limit: TimeAmount) {
+        self.limit = limit
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.start(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.stop()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if self.timer == nil { self.start(context) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.stop()
+        context.fireChannelInactive()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.lastActivity = context.eventLoop.now
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.lastActivity = context.eventLoop.now
+        context.write(data, promise: promise)
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        self.lastActivity = context.eventLoop.now
+        self.schedule(context, at: self.lastActivity + self.limit)
+    }
+
+    private func stop() {
+        self.timer?.cancel()
+        self.timer = nil
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.check(context)
+        }
+    }
+
+    private func check(_ context: ChannelHandlerContext) {
+        guard self.timer != nil else { return }
+        let quietUntil = self.lastActivity + self.limit
+        if context.eventLoop.now < quietUntil {
+            self.schedule(context, at: quietUntil)
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        self.timer = nil
+        context.fireErrorCaught(IdleTimeoutError())
+        context.close(promise: nil)
     }
 }
 
@@ -228,10 +298,7 @@ extension Channel {
     /// Configures an accepted or connected stream for relaying: idle limit, then the async wrapper.
     func makeRelayConnection(idleTimeout: TimeAmount?) throws -> RelayConnection {
         if let idleTimeout {
-            try self.pipeline.syncOperations.addHandlers([
-                IdleStateHandler(allTimeout: idleTimeout),
-                IdleTimeoutHandler(),
-            ])
+            try self.pipeline.syncOperations.addHandler(IdleTimeoutHandler(limit: idleTimeout))
         }
         let connection = try RelayConnection(
             wrappingChannelSynchronously: self,

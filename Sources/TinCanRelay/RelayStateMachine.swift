@@ -94,15 +94,22 @@ struct RelayStateMachine {
 
     private var state: State
     private let inputIsTerminal: Bool
+    /// Whether the relay reads its input at all: not with `receiveOnly`, nor without an input.
+    let readsInput: Bool
+    /// Whether what the peer sends reaches the output: not with `sendOnly` (it is read and dropped).
+    let writesOutput: Bool
 
     /// - Parameters:
-    ///   - hasInput: false when there is no input to send (receive-only): the relay never sends FIN
-    ///     first, and ends once the peer's stream has ended and the output is written.
-    ///   - inputIsTerminal: the input is a person at a terminal: once the peer has finished, the
-    ///     relay ends as soon as the output is written, without waiting for the input's end.
-    init(hasInput: Bool, inputIsTerminal: Bool) {
-        self.state = .relaying(sending: hasInput ? .copying : .done, receiving: .copying)
-        self.inputIsTerminal = inputIsTerminal
+    ///   - options: `receiveOnly` (never read the input, never send FIN first: the relay ends once
+    ///     the peer's stream has ended and the output is written), `sendOnly` (drop what the peer
+    ///     sends), and `inputIsTerminal` (once the peer has finished, a person at a terminal is done:
+    ///     the relay ends as soon as the output is written, without waiting for the input's end).
+    ///   - hasInput: false when there is nothing to send, as with `receiveOnly`.
+    init(options: RelayOptions, hasInput: Bool = true) {
+        self.readsInput = hasInput && !options.receiveOnly
+        self.writesOutput = !options.sendOnly
+        self.inputIsTerminal = options.inputIsTerminal
+        self.state = .relaying(sending: self.readsInput ? .copying : .done, receiving: .copying)
     }
 
     /// True once the relay has closed or failed.

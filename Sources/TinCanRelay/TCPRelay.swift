@@ -71,9 +71,7 @@ func relay(
     switch ends {
     case .local(let input, let output):
         return try await ConnectionRelay.run(
-            connection, input: options.receiveOnly ? .none : input,
-            output: options.sendOnly ? .discard : output,
-            options: options, peerName: peerName, logger: logger
+            connection, input: input, output: output, options: options, peerName: peerName, logger: logger
         )
     case .exec(let command):
         let child: ChildProcess
@@ -86,8 +84,11 @@ func relay(
         logger.info("started '\(command)' (pid \(child.pid)) for \(peerName)")
         let writer = FileDescriptorWriter(fd: child.stdinFD, name: "exec stdin", closeWhenDone: true)
         let reader = FileDescriptorReader(fd: child.stdoutFD, name: "exec stdout", closeWhenDone: true)
+        // The child is both ends: neither direction is dropped, and its stdout is no terminal.
         var childOptions = options
         childOptions.inputIsTerminal = false
+        childOptions.sendOnly = false
+        childOptions.receiveOnly = false
         let result: Result<RelayStats, any Error>
         do {
             result = .success(try await ConnectionRelay.run(

@@ -208,6 +208,12 @@ public final class TestProcess: Sendable {
         try await self.waitUntil(timeout: timeout, what: "\(count) bytes on stdout") { self.stdout.count >= count }
     }
 
+    /// Waits until the child has exited, without waiting for its output to close (a grandchild may
+    /// hold it open); throws after `timeout` seconds.
+    public func waitUntilExited(timeout: Double = 10) async throws {
+        try await self.waitUntil(timeout: timeout, what: "the process to exit") { !self.isRunning }
+    }
+
     /// Waits for the `listening on ADDRESS:PORT` line that `-v` prints, and returns the port.
     public func listeningPort(timeout: Double = 10) async throws -> Int {
         @Sendable func parse() -> Int? {
