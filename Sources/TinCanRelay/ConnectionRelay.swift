@@ -56,8 +56,8 @@ enum ConnectionRelay {
         let hasInput: Bool = if case .none = input { false } else { true }
         var machine = RelayStateMachine(options: options, hasInput: hasInput)
         let readsInput = machine.readsInput
-        let input = readsInput ? input : .none
-        let output = machine.writesOutput ? output : .discard
+        let source = readsInput ? input : .none
+        let sink = machine.writesOutput ? output : .discard
 
         let result: Result<Void, TinCanError> = await withTaskGroup(of: End.self) { group in
             group.addTask {
@@ -65,7 +65,7 @@ enum ConnectionRelay {
                     for try await buffer in connection.inbound {
                         counters.received.add(buffer.readableBytes, ordering: .relaxed)
                         do {
-                            try await output.write(buffer)
+                            try await sink.write(buffer)
                         } catch {
                             return .outputFailed(error)
                         }
@@ -79,7 +79,7 @@ enum ConnectionRelay {
             }
             if readsInput {
                 group.addTask {
-                    var chunks = input.makeChunks().makeAsyncIterator()
+                    var chunks = source.makeChunks().makeAsyncIterator()
                     while true {
                         let next: ByteBuffer?
                         do {
@@ -155,7 +155,7 @@ enum ConnectionRelay {
                     }
                 case .finishOutput:
                     do {
-                        try await output.end()
+                        try await sink.end()
                         action = machine.outputFinished()
                     } catch {
                         lastError = error

@@ -13,7 +13,7 @@ import TinCanCore
 public enum RelayEnds: Sendable {
     /// Our own input and output (standard input and output in the CLI).
     case local(input: RelayInput, output: RelayOutput)
-    /// A new `/bin/sh -c COMMAND` for each connection, its stdin and stdout joined to the socket (`--exec`).
+    /// A new `/bin/sh -c COMMAND` for each connection, its stdin and stdout joined to the socket.
     case exec(String)
 }
 
@@ -45,7 +45,7 @@ public enum TCPRelayClient {
         return try await relay(connection, peerName: address.endpointDescription, ends: ends, options: options, logger: logger)
     }
 
-    /// Connects and closes at once (`-z`): true when the port accepted the connection.
+    /// Connects and closes at once: returns when the port accepted the connection.
     public static func probe(
         _ endpoint: Endpoint,
         settings: SocketSettings,
@@ -60,7 +60,7 @@ public enum TCPRelayClient {
     }
 }
 
-/// Relays one connection to its ends, starting the `--exec` child when there is one.
+/// Relays one connection to its ends, starting the command's child when there is one.
 func relay(
     _ connection: RelayConnection,
     peerName: String,
@@ -106,7 +106,7 @@ func relay(
     }
 }
 
-/// Variables a `--exec` command can read to learn who it talks to (the names ncat uses).
+/// Variables an ``RelayEnds/exec(_:)`` command can read to learn who it talks to (the names ncat uses).
 private func execEnvironment(_ channel: any Channel) -> [String: String] {
     var env: [String: String] = [:]
     if let remote = channel.remoteAddress {
@@ -127,14 +127,14 @@ public struct TCPRelayListener: Sendable {
     public var endpoint: Endpoint
     public var settings: SocketSettings
     public var options: RelayOptions
-    /// Serve many clients at once and keep listening (`-k`).
+    /// Serve many clients at once and keep listening.
     public var keepOpen: Bool
-    /// Relay what each client sends to all the others (`--broker`); implies `keepOpen`.
+    /// Relay what each client sends to all the others; implies `keepOpen`.
     public var broker: Bool
-    /// Most clients connected at once in keep-open mode (`--max-clients`); others are closed at once.
+    /// Most clients connected at once in keep-open mode; others are closed at once.
     public var maxClients: Int
-    /// In keep-open mode, a client that a write has waited on this long is disconnected
-    /// (`--slow-client-timeout`), so it cannot stall the others.
+    /// In keep-open mode, a client that a write has waited on this long is disconnected,
+    /// so it cannot stall the others.
     public var slowClientTimeout: TimeAmount
 
     /// Default most clients at once in keep-open mode.
@@ -310,7 +310,7 @@ public struct TCPRelayListener: Sendable {
 }
 
 /// The clients of a keep-open listener: what our input says goes to all of them, and with
-/// `--broker` what each says goes to all the others.
+/// `broker` what each says goes to all the others.
 ///
 /// A client that stops reading is disconnected, so that one slow reader can neither stall the
 /// others for long nor grow our memory: when more than 4 MiB wait for it, or when a write to it has
@@ -396,7 +396,7 @@ public final class Hub: Sendable {
         return writes
     }
 
-    /// Copies what the client sends to `output` (and to the other clients with `--broker`) until it
+    /// Copies what the client sends to `output` (and to the other clients with `broker`) until it
     /// closes; then closes our side too.
     func serve(_ connection: RelayConnection, id: Int, output: RelayOutput, peerName: String, logger: Logger) async throws {
         var received = 0

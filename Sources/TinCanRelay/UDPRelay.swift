@@ -15,7 +15,7 @@ public enum UDPLimits {
     /// The largest UDP payload over IPv4 (65535 - 20 - 8); each read of the input becomes one datagram
     /// of at most this size.
     public static let maxDatagram = 65507
-    /// How long `connect -u` waits for replies after its input ends, when `-w` is not given.
+    /// How long a UDP client waits for replies after its input ends, when `SocketSettings.wait` is nil.
     public static let defaultLinger = TimeAmount.seconds(1)
     /// Room for the largest datagram: NIO's default 2 KiB would silently cut longer ones short.
     static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 65536)
@@ -143,7 +143,7 @@ public struct UDPRelayListener: Sendable {
     public var endpoint: Endpoint
     public var settings: SocketSettings
     public var options: RelayOptions
-    /// Remember and answer many peers (`-k`) instead of only the last sender.
+    /// Remember and answer many peers instead of only the last sender.
     public var keepOpen: Bool
     /// Most peers remembered in keep-open mode; the least recently heard is forgotten first.
     public var maxClients: Int
