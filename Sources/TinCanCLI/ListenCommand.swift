@@ -54,9 +54,9 @@ struct ListenCommand: AsyncParsableCommand {
             if self.udp {
                 try self.udpListener(endpoint: Endpoint(host: nil, port: 0)).validate()
             } else {
-                let listener = self.tcpListener(endpoint: Endpoint(host: nil, port: 0))
-                // The ends' kind is all the rule looks at; no input is opened to validate.
-                try listener.validate(for: self.io.exec.map { .exec($0) } ?? .local(input: .none, output: .discard))
+                // The ends' kind is all the rules look at; no input is opened to validate.
+                let ends: RelayEnds = if let exec = self.io.exec { .exec(exec) } else { .local(input: .none, output: .discard) }
+                try self.tcpListener(endpoint: Endpoint(host: nil, port: 0)).validate(for: ends)
             }
         }
         if self.udp, self.io.exec != nil { throw ValidationError("--exec works with TCP only") }

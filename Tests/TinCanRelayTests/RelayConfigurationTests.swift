@@ -34,7 +34,7 @@ import TinCanRelay
         ),
     ]
 
-    @Test("what the relay cannot work with is rejected, naming the setting", arguments: 0..<rejected.count)
+    @Test("what the relay cannot work with is rejected, naming the setting", arguments: 0..<RelayConfigurationTests.rejected.count)
     func rejects(index: Int) {
         let (message, validate) = Self.rejected[index]
         do {

@@ -90,7 +90,7 @@ import TinCanCore
         ]),
     ]
 
-    @Test(arguments: rows)
+    @Test(arguments: RelayStateMachineTests.rows)
     func row(_ row: Row) {
         var machine = RelayStateMachine(options: row.options, hasInput: row.hasInput)
         var last = RelayStateMachine.Action.none
