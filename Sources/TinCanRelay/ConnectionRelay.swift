@@ -104,8 +104,11 @@ enum ConnectionRelay {
             // A send failed because the peer went away, and the machine did not call it a failure.
             var peerWentAway = false
             var action = RelayStateMachine.Action.none
-            while !machine.hasEnded {
+            // Ends with the machine's `.close` or `.fail`, the last action it returns.
+            while true {
                 if case .none = action {
+                    // Both directions reported, and the machine did not end: cannot happen, but
+                    // end quietly rather than wait forever.
                     guard let end = await group.next() else { break }
                     switch end {
                     case .inputEnded:
