@@ -3,7 +3,9 @@ import PackageDescription
 
 let package = Package(
     name: "tincan",
-    platforms: [.macOS(.v15)],
+    // No `platforms:`: tincan is built and tested on Linux only (the code calls Glibc directly and
+    // reads /proc), and `platforms:` speaks only of Apple systems. A macOS port would need
+    // `.macOS(.v15)`, the first release with the Synchronization module's `Mutex` and `Atomic`.
     products: [
         .executable(name: "tincan", targets: ["tincan"]),
         .library(name: "TinCanCore", targets: ["TinCanCore"]),
@@ -28,7 +30,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(name: "CTinCanShims"),
@@ -37,6 +38,7 @@ let package = Package(
             dependencies: [
                 "TinCanCore",
                 "CTinCanShims",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,16 +91,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "tincan", dependencies: ["TinCanCLI"]),
         .target(
             name: "TinCanTestSupport",
             dependencies: [
-                "TinCanCore",
                 "CTinCanShims",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -107,17 +106,20 @@ let package = Package(
         .testTarget(
             name: "TinCanRelayTests",
             dependencies: [
-                "TinCanRelay", "TinCanTestSupport",
+                "TinCanRelay", "TinCanCore", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "TinCanEchoTests",
             dependencies: [
-                "TinCanEcho", "TinCanTestSupport",
+                "TinCanEcho", "TinCanCore", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -152,7 +154,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TinCanCLITests",
-            dependencies: ["TinCanCLI", "TinCanTestSupport", "tincan"]
+            // `tincan` is not imported: the end-to-end tests run the built binary.
+            dependencies: [
+                "TinCanCLI", "TinCanTestSupport", "tincan",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -19,7 +19,38 @@ struct LoggingOptions: ParsableArguments {
 
     func logger(default level: Logger.Level = .warning) -> Logger {
         let chosen: Logger.Level = self.debug ? .debug : (self.verbose ? .info : level)
-        return StderrLogHandler.logger(level: chosen)
+        return StderrLogHandler.logger(level: chosen, nameSetting: optionName(forSetting:))
+    }
+}
+
+/// The command-line option for a library setting, by the setting's property name (the libraries
+/// name settings, never options); a setting without an option keeps its own name.
+@Sendable func optionName(forSetting setting: String) -> String {
+    switch setting {
+    case "sendOnly": "--send-only"
+    case "receiveOnly": "--recv-only"
+    case "idleTimeout": "--idle-timeout"
+    case "wait": "--wait"
+    case "backlog": "--backlog"
+    case "maxClients": "--max-clients"
+    case "slowClientTimeout": "--slow-client-timeout"
+    case "broker": "--broker"
+    case "exec": "--exec"
+    case "maxConnections": "--max-connections"
+    case "tcpPort": "--tcp"
+    case "udpPort": "--udp"
+    case "host": "--host"
+    default: setting
+    }
+}
+
+/// Runs a library's `validate()`, turning its ``ConfigurationError`` into a usage error that names
+/// this command's options.
+func validating(_ validate: () throws -> Void) throws {
+    do {
+        try validate()
+    } catch let error as ConfigurationError {
+        throw ValidationError(error.description(namingSetting: optionName(forSetting:)))
     }
 }
 
@@ -60,12 +91,12 @@ struct RelayIOOptions: ParsableArguments {
 
     func validate() throws {
         if self.sendText != nil, self.sendFile != nil { throw ValidationError("--send and --send-file cannot be used together") }
-        if self.sendOnly, self.receiveOnly { throw ValidationError("--send-only and --recv-only cannot be used together") }
         if self.exec != nil, self.sendText != nil || self.sendFile != nil {
             throw ValidationError("--exec cannot be combined with --send or --send-file")
         }
         if let exec, exec.allSatisfy(\.isWhitespace) { throw ValidationError("--exec needs a command") }
         if let idleTimeout { try validateSeconds(idleTimeout, "--idle-timeout") }
+        try validating { try self.relayOptions.validate() }
     }
 
     var relayOptions: RelayOptions {
@@ -100,14 +131,20 @@ struct RelayIOOptions: ParsableArguments {
     }
 }
 
+/// Checks that `value` converts to a `TimeAmount` (``timeAmount(_:)`` traps on infinity or NaN);
+/// the libraries' `validate()` then apply their own rules to the duration.
 func validateSeconds(_ value: Double, _ flag: String) throws {
     guard value.isFinite, value > 0, value <= 86_400 * 365 else {
         throw ValidationError("\(flag) takes a number of seconds greater than 0")
     }
 }
 
+/// `seconds` as a `TimeAmount`; a value that no `Int64` of nanoseconds holds (infinite, NaN, or
+/// centuries) becomes the largest amount, for `validate()` to reject, instead of trapping.
 func timeAmount(_ seconds: Double) -> TimeAmount {
-    .nanoseconds(Int64(seconds * 1_000_000_000))
+    let nanoseconds = seconds * 1_000_000_000
+    guard nanoseconds.isFinite, abs(nanoseconds) < 9.2e18 else { return .nanoseconds(.max) }
+    return .nanoseconds(Int64(nanoseconds))
 }
 
 /// Runs `body`; a failure becomes one `tincan: ...` line on stderr and exit status 1.
@@ -120,6 +157,12 @@ func reportingFailures(_ body: () async throws -> Void) async throws {
         throw error
     } catch is CancellationError {
         throw ExitCode(130)
+    } catch let error as TinCanError {
+        StderrLogHandler.logger(level: .error).error("\(error.description(namingSetting: optionName(forSetting:)))")
+        throw ExitCode.failure
+    } catch let error as ConfigurationError {
+        StderrLogHandler.logger(level: .error).error("\(error.description(namingSetting: optionName(forSetting:)))")
+        throw ExitCode.failure
     } catch {
         StderrLogHandler.logger(level: .error).error("\(error)")
         throw ExitCode.failure

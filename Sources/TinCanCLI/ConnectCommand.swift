@@ -39,12 +39,17 @@ struct ConnectCommand: AsyncParsableCommand {
         if let wait { try validateSeconds(wait, "--wait") }
         if self.zeroIO, self.udp { throw ValidationError("-z checks TCP ports only") }
         if self.udp, self.io.exec != nil { throw ValidationError("--exec works with TCP only") }
+        try validating { try self.settings.validate() }
+    }
+
+    var settings: SocketSettings {
+        SocketSettings(family: self.family.family, wait: self.wait.map(timeAmount))
     }
 
     func run() async throws {
         let logger = self.logging.logger()
         let endpoint = try Endpoint.parse(self.endpoint, role: .connect)
-        let settings = SocketSettings(family: self.family.family, wait: self.wait.map(timeAmount))
+        let settings = self.settings
         if self.zeroIO {
             do {
                 try await TCPRelayClient.probe(endpoint, settings: settings, logger: logger)

@@ -33,10 +33,7 @@ struct EchoCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        for (name, port) in [("--tcp", self.tcp), ("--udp", self.udp)] {
-            if let port, !(0...65535).contains(port) { throw ValidationError("\(name) takes a port from 0 to 65535") }
-        }
-        if self.maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        try validating { try self.echoConfiguration.validate() }
     }
 
     var echoConfiguration: EchoConfiguration {

@@ -49,10 +49,16 @@ struct ListenCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        if self.maxClients < 1 { throw ValidationError("--max-clients must be at least 1") }
-        if self.backlog < 0 { throw ValidationError("--backlog must not be negative") }
         try validateSeconds(self.slowClientTimeout, "--slow-client-timeout")
-        if self.broker, self.io.exec != nil { throw ValidationError("--broker and --exec cannot be used together") }
+        try validating {
+            if self.udp {
+                try self.udpListener(endpoint: Endpoint(host: nil, port: 0)).validate()
+            } else {
+                // The ends' kind is all the rules look at; no input is opened to validate.
+                let ends: RelayEnds = if let exec = self.io.exec { .exec(exec) } else { .local(input: .none, output: .discard) }
+                try self.tcpListener(endpoint: Endpoint(host: nil, port: 0)).validate(for: ends)
+            }
+        }
         if self.udp, self.io.exec != nil { throw ValidationError("--exec works with TCP only") }
         if self.udp, self.broker { throw ValidationError("--broker works with TCP only") }
         if self.keepOpen || self.broker, self.io.sendText != nil || self.io.sendFile != nil {
@@ -60,25 +66,34 @@ struct ListenCommand: AsyncParsableCommand {
         }
     }
 
+    var settings: SocketSettings {
+        SocketSettings(family: self.family.family, backlog: self.backlog, reuseAddress: !self.noReuseAddress)
+    }
+
+    func udpListener(endpoint: Endpoint) -> UDPRelayListener {
+        UDPRelayListener(
+            endpoint: endpoint, settings: self.settings, options: self.io.relayOptions,
+            keepOpen: self.keepOpen, maxClients: self.maxClients
+        )
+    }
+
+    func tcpListener(endpoint: Endpoint) -> TCPRelayListener {
+        TCPRelayListener(
+            endpoint: endpoint, settings: self.settings, options: self.io.relayOptions,
+            keepOpen: self.keepOpen, broker: self.broker, maxClients: self.maxClients,
+            slowClientTimeout: timeAmount(self.slowClientTimeout)
+        )
+    }
+
     func run() async throws {
         let logger = self.logging.logger()
         let endpoint = try Endpoint.parse(self.endpoint, role: .listen)
-        let settings = SocketSettings(family: self.family.family, backlog: self.backlog, reuseAddress: !self.noReuseAddress)
         try await reportingFailures {
             if self.udp {
                 guard case .local(let input, let output) = try self.io.makeEnds(chunkSize: UDPLimits.maxDatagram) else { return }
-                let listener = UDPRelayListener(
-                    endpoint: endpoint, settings: settings, options: self.io.relayOptions,
-                    keepOpen: self.keepOpen, maxClients: self.maxClients
-                )
-                try await listener.run(input: input, output: output, logger: logger)
+                try await self.udpListener(endpoint: endpoint).run(input: input, output: output, logger: logger)
             } else {
-                let listener = TCPRelayListener(
-                    endpoint: endpoint, settings: settings, options: self.io.relayOptions,
-                    keepOpen: self.keepOpen, broker: self.broker, maxClients: self.maxClients,
-                    slowClientTimeout: timeAmount(self.slowClientTimeout)
-                )
-                try await listener.run(ends: try self.io.makeEnds(), logger: logger)
+                try await self.tcpListener(endpoint: endpoint).run(ends: try self.io.makeEnds(), logger: logger)
             }
         }
     }

@@ -2,9 +2,9 @@
 public enum AddressFamily: String, Sendable, CaseIterable, CustomStringConvertible {
     /// IPv4 or IPv6, whichever the name resolves to (each address is tried in turn).
     case any
-    /// IPv4 only (`-4`).
+    /// IPv4 only.
     case ipv4
-    /// IPv6 only (`-6`).
+    /// IPv6 only.
     case ipv6
 
     public var description: String {

@@ -10,7 +10,8 @@ import NIOPosix
 
 /// A failure that the command line reports as one line: what was being done, and why it failed.
 ///
-/// `description` is `"<operation>: <cause>"`, for example `connect to 127.0.0.1:9: connection refused`.
+/// `description` is `"<operation>: <cause>"`, for example `connect to 127.0.0.1:9: connection refused`,
+/// followed by ` (<setting>)` when a configured limit ended the work.
 public struct TinCanError: Error, Sendable, CustomStringConvertible {
     /// What was being attempted, e.g. `connect to 127.0.0.1:9`.
     public var operation: String
@@ -18,23 +19,34 @@ public struct TinCanError: Error, Sendable, CustomStringConvertible {
     public var cause: String
     /// The system error number behind the failure, when there is one.
     public var errno: CInt?
+    /// The configuration setting whose limit ended the work, by its property name (e.g.
+    /// `idleTimeout`), when one did; a front end may name its own option for it instead, with
+    /// ``description(namingSetting:)``.
+    public var setting: String?
 
-    public init(operation: String, cause: String, errno: CInt? = nil) {
+    public init(operation: String, cause: String, errno: CInt? = nil, setting: String? = nil) {
         self.operation = operation
         self.cause = cause
         self.errno = errno
+        self.setting = setting
     }
 
     /// Wraps any error thrown by NIO or the system with the operation it interrupted.
     public init(operation: String, underlying error: any Error) {
         if let error = error as? TinCanError {
-            self = TinCanError(operation: operation, cause: error.cause, errno: error.errno)
+            self = TinCanError(operation: operation, cause: error.cause, errno: error.errno, setting: error.setting)
             return
         }
         self.init(operation: operation, cause: TinCanError.cause(of: error), errno: TinCanError.errno(of: error))
     }
 
-    public var description: String { "\(self.operation): \(self.cause)" }
+    public var description: String { self.description(namingSetting: { $0 }) }
+
+    /// The description with ``setting`` named by `name` (a command line's option for it, say).
+    public func description(namingSetting name: (String) -> String) -> String {
+        guard let setting else { return "\(self.operation): \(self.cause)" }
+        return "\(self.operation): \(self.cause) (\(name(setting)))"
+    }
 
     /// The system error number inside an error from NIO, when there is one.
     public static func errno(of error: any Error) -> CInt? {

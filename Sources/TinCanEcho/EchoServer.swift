@@ -43,6 +43,18 @@ public struct EchoConfiguration: Sendable {
         self.backlog = backlog
         self.datagramBatch = datagramBatch
     }
+
+    /// Checks the configuration against the echo server's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` when a port is outside 0...65535, `maxConnections` or
+    ///   `datagramBatch` is below 1, or `backlog` is negative.
+    public func validate() throws {
+        try ConfigurationError.checkPort(self.tcpPort, "tcpPort")
+        try ConfigurationError.checkPort(self.udpPort, "udpPort")
+        try ConfigurationError.checkAtLeast(self.maxConnections, 1, "maxConnections")
+        try ConfigurationError.checkAtLeast(self.backlog, 0, "backlog")
+        try ConfigurationError.checkAtLeast(self.datagramBatch, 1, "datagramBatch")
+    }
 }
 
 /// TCP and UDP echo servers (RFC 862) as one service.
@@ -79,7 +91,12 @@ public final class EchoServer: Service, Sendable {
     /// The number of TCP connections open now.
     public var connectionCount: Int { self.connections.withLock { $0.count } }
 
+    /// Binds, serves until cancelled or shut down gracefully, then closes every connection.
+    ///
+    /// - Throws: ``ConfigurationError`` when the configuration does not validate; ``TinCanError``
+    ///   when binding fails.
     public func run() async throws {
+        try self.configuration.validate()
         let tcp = try await self.configuration.tcpPort.asyncMap { try await self.bindTCP(port: $0) }
         let udp: (any Channel)?
         do {
@@ -131,7 +148,10 @@ public final class EchoServer: Service, Sendable {
                         return true
                     }
                     guard admitted else {
-                        logger.warning("refused \(channel.remoteAddress?.endpointDescription ?? "?"): \(limit) connections open (--max-connections)")
+                        logger.warning(
+                            "refused \(channel.remoteAddress?.endpointDescription ?? "?"): \(limit) connections open",
+                            metadata: .setting("maxConnections")
+                        )
                         return channel.close()
                     }
                     channel.closeFuture.whenComplete { _ in

@@ -10,7 +10,7 @@ import Foundation
 import NIOPosix
 import TinCanCore
 
-/// A `/bin/sh -c COMMAND` child whose standard input and output are pipes to us (`--exec`).
+/// A `/bin/sh -c COMMAND` child whose standard input and output are pipes to us (``RelayEnds/exec(_:)``).
 ///
 /// Its standard error is ours, so that a failing command's complaints reach the operator.
 public struct ChildProcess: Sendable {

@@ -14,8 +14,14 @@ import TinCanCore
 /// to standard output (a terminal, a pipe, a regular file or `/dev/null`) without blocking an event
 /// loop, and without changing the descriptor's flags.
 ///
-/// At most ``queueLimit`` bytes wait in the queue; `write` suspends beyond that, which is how a slow
+/// At most `queueLimit` bytes wait in the queue; `write` suspends beyond that, which is how a slow
 /// reader of our standard output slows the socket down instead of growing our memory.
+///
+/// Closing: the writer closes `fd` only when made with `closeWhenDone`, and then only as its
+/// thread ends, which needs a call to ``finish()``: once everything queued has been written, or,
+/// after a write has failed, at once (what was still queued is dropped). Without `closeWhenDone`
+/// the descriptor stays open and is the caller's to close; without ``finish()`` the thread and the
+/// descriptor stay until the process exits.
 public final class FileDescriptorWriter: Sendable {
     /// Bytes that may wait to be written before `write` suspends.
     public static let defaultQueueLimit = 1 << 20
@@ -38,13 +44,14 @@ public final class FileDescriptorWriter: Sendable {
     private let hasWork = ConditionLock<Bool>(value: false)
     private nonisolated(unsafe) var state = State()
 
-    /// Starts the writing thread. The writer does not close `fd`.
+    /// Starts the writing thread.
     ///
     /// - Parameters:
     ///   - fd: the descriptor to write to.
     ///   - name: how errors name the descriptor, e.g. `standard output`.
     ///   - queueLimit: the bytes that may wait before `write` suspends.
-    ///   - closeWhenDone: close `fd` once ``finish()`` has been called and the queue is written.
+    ///   - closeWhenDone: close `fd` when the thread ends: after ``finish()``, once the queue is
+    ///     written or at once if a write has failed. Default false: the writer never closes `fd`.
     public init(
         fd: CInt,
         name: String = "standard output",
@@ -101,7 +108,10 @@ public final class FileDescriptorWriter: Sendable {
         }
     }
 
-    /// Lets the thread end once the queue is written. Call it when the writer is no longer needed.
+    /// Lets the thread end once the queue is written (at once after a failed write), closing the
+    /// descriptor then if the writer was made with `closeWhenDone`. Call it when the writer is no
+    /// longer needed: a write after it is written only if it comes before the thread has ended, and
+    /// is dropped without an error otherwise.
     public func finish() {
         self.hasWork.lock()
         self.state.finished = true
@@ -180,9 +190,10 @@ public final class FileDescriptorWriter: Sendable {
     /// Writes all of `buffer`; returns the errno of a failure, or nil.
     private static func writeAll(fd: CInt, _ buffer: ByteBuffer) -> CInt? {
         buffer.withUnsafeReadableBytes { pointer -> CInt? in
+            guard let base = pointer.baseAddress else { return nil }
             var offset = 0
             while offset < pointer.count {
-                let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
+                let n = Glibc.write(fd, base + offset, pointer.count - offset)
                 if n > 0 {
                     offset += n
                     continue

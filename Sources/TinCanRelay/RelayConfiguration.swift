@@ -4,14 +4,14 @@ import TinCanCore
 /// How a relay treats the two directions of a connection. The defaults are what `tincan connect` and
 /// `tincan listen` do without flags.
 public struct RelayOptions: Sendable {
-    /// Ignore what the peer sends (`--send-only`): it is read and dropped, never written out.
+    /// Ignore what the peer sends: it is read and dropped, never written out.
     public var sendOnly: Bool
-    /// Never read the local input (`--recv-only`) and never half-close on our own.
+    /// Never read the local input, and never half-close on our own.
     public var receiveOnly: Bool
     /// The local input is a terminal: once the peer has closed, a person at a prompt is done, so the
     /// relay ends as soon as the output is written instead of waiting for the input's end of file.
     public var inputIsTerminal: Bool
-    /// Close a connection after this long with nothing sent or received (`--idle-timeout`); nil for never.
+    /// Close a connection after this long with nothing sent or received; nil for never.
     public var idleTimeout: TimeAmount?
 
     /// - Parameters:
@@ -30,15 +30,26 @@ public struct RelayOptions: Sendable {
         self.inputIsTerminal = inputIsTerminal
         self.idleTimeout = idleTimeout
     }
+
+    /// Checks the options against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` when `sendOnly` and `receiveOnly` are both set (nothing would
+    ///   be relayed), or `idleTimeout` is not more than 0 and at most a year.
+    public func validate() throws {
+        if self.sendOnly, self.receiveOnly {
+            throw ConfigurationError(settings: ["sendOnly", "receiveOnly"], problem: "cannot be used together")
+        }
+        try ConfigurationError.checkDuration(self.idleTimeout, "idleTimeout")
+    }
 }
 
 /// Socket-level settings shared by the client and the listener.
 public struct SocketSettings: Sendable {
-    /// The IP family to use (`-4`, `-6`).
+    /// The IP family to use.
     public var family: AddressFamily
-    /// Connect timeout for TCP (`-w`); for UDP clients, how long to wait for replies after the input ends.
+    /// Connect timeout for TCP; for UDP clients, how long to wait for replies after the input ends.
     public var wait: TimeAmount?
-    /// Pending-connection queue length for `listen(2)` (`--backlog`). Default 128.
+    /// Pending-connection queue length for `listen(2)`. Default 128.
     public var backlog: Int32
     /// `SO_REUSEADDR` on listening sockets, so a restarted server can bind at once. Default on.
     public var reuseAddress: Bool
@@ -49,9 +60,18 @@ public struct SocketSettings: Sendable {
         self.backlog = backlog
         self.reuseAddress = reuseAddress
     }
+
+    /// Checks the settings against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` when `wait` is not more than 0 and at most a year, or
+    ///   `backlog` is negative.
+    public func validate() throws {
+        try ConfigurationError.checkDuration(self.wait, "wait")
+        try ConfigurationError.checkAtLeast(self.backlog, 0, "backlog")
+    }
 }
 
-/// Totals for one connection, reported by `-v` when it closes.
+/// Totals for one connection.
 public struct RelayStats: Sendable, Equatable {
     /// Bytes written to the socket.
     public var sent: Int = 0
@@ -71,9 +91,9 @@ public struct RelayStats: Sendable, Equatable {
 public enum RelayInput: Sendable {
     /// Read a descriptor (standard input, a file, a child's stdout) until end of file.
     case reader(FileDescriptorReader)
-    /// Send these bytes and then end (`--send`).
+    /// Send these bytes and then end.
     case bytes(ByteBuffer)
-    /// Nothing to send; the relay never half-closes on its own (`--recv-only`).
+    /// Nothing to send; the relay never half-closes on its own (as with `receiveOnly`).
     case none
 
     func makeChunks() -> InputChunks { InputChunks(input: self) }
@@ -93,8 +113,7 @@ struct InputChunks: AsyncSequence, Sendable {
                 self.bytes = nil
                 return bytes
             }
-            guard self.reader != nil else { return nil }
-            return try await self.reader!.next()
+            return try await self.reader?.next()
         }
     }
 
@@ -130,7 +149,7 @@ public struct RelayOutput: Sendable {
         self.dropAfterFailure = false
     }
 
-    /// Drop everything (`--send-only`).
+    /// Drop everything (what ``RelayOptions/sendOnly`` does with the peer's bytes).
     public static let discard = RelayOutput()
 
     func write(_ buffer: ByteBuffer) async throws {

@@ -9,7 +9,7 @@ public enum TCPDialer {
     ///
     /// - Parameters:
     ///   - endpoint: where to connect.
-    ///   - settings: family and connect timeout (`-w`, per address tried).
+    ///   - settings: family and connect timeout (`wait`, per address tried).
     ///   - group: the event loops to use.
     ///   - initializer: configures the connected channel and returns what the caller wants of it.
     /// - Throws: ``TinCanError`` such as `connect to 127.0.0.1:9: connection refused`.

@@ -13,7 +13,7 @@ import TinCanCore
 public enum RelayEnds: Sendable {
     /// Our own input and output (standard input and output in the CLI).
     case local(input: RelayInput, output: RelayOutput)
-    /// A new `/bin/sh -c COMMAND` for each connection, its stdin and stdout joined to the socket (`--exec`).
+    /// A new `/bin/sh -c COMMAND` for each connection, its stdin and stdout joined to the socket.
     case exec(String)
 }
 
@@ -21,8 +21,9 @@ public enum RelayEnds: Sendable {
 public enum TCPRelayClient {
     /// Connects to `endpoint` and relays between the connection and `ends`.
     ///
-    /// - Throws: ``TinCanError`` for connect failures (refused, timed out, unknown host, ...) and for
-    ///   connections that fail before both directions have ended.
+    /// - Throws: ``ConfigurationError`` when `settings` or `options` do not validate; ``TinCanError``
+    ///   for connect failures (refused, timed out, unknown host, ...) and for connections that fail
+    ///   before both directions have ended.
     public static func run(
         to endpoint: Endpoint,
         settings: SocketSettings,
@@ -31,6 +32,8 @@ public enum TCPRelayClient {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) async throws -> RelayStats {
+        try settings.validate()
+        try options.validate()
         let idle = options.idleTimeout
         let (connection, address) = try await TCPDialer.connect(
             to: endpoint, settings: settings, group: group, logger: logger
@@ -42,7 +45,7 @@ public enum TCPRelayClient {
         return try await relay(connection, peerName: address.endpointDescription, ends: ends, options: options, logger: logger)
     }
 
-    /// Connects and closes at once (`-z`): true when the port accepted the connection.
+    /// Connects and closes at once: returns when the port accepted the connection.
     public static func probe(
         _ endpoint: Endpoint,
         settings: SocketSettings,
@@ -57,7 +60,7 @@ public enum TCPRelayClient {
     }
 }
 
-/// Relays one connection to its ends, starting the `--exec` child when there is one.
+/// Relays one connection to its ends, starting the command's child when there is one.
 func relay(
     _ connection: RelayConnection,
     peerName: String,
@@ -68,9 +71,7 @@ func relay(
     switch ends {
     case .local(let input, let output):
         return try await ConnectionRelay.run(
-            connection, input: options.receiveOnly ? .none : input,
-            output: options.sendOnly ? .discard : output,
-            options: options, peerName: peerName, logger: logger
+            connection, input: input, output: output, options: options, peerName: peerName, logger: logger
         )
     case .exec(let command):
         let child: ChildProcess
@@ -83,8 +84,11 @@ func relay(
         logger.info("started '\(command)' (pid \(child.pid)) for \(peerName)")
         let writer = FileDescriptorWriter(fd: child.stdinFD, name: "exec stdin", closeWhenDone: true)
         let reader = FileDescriptorReader(fd: child.stdoutFD, name: "exec stdout", closeWhenDone: true)
+        // The child is both ends: neither direction is dropped, and its stdout is no terminal.
         var childOptions = options
         childOptions.inputIsTerminal = false
+        childOptions.sendOnly = false
+        childOptions.receiveOnly = false
         let result: Result<RelayStats, any Error>
         do {
             result = .success(try await ConnectionRelay.run(
@@ -102,7 +106,7 @@ func relay(
     }
 }
 
-/// Variables a `--exec` command can read to learn who it talks to (the names ncat uses).
+/// Variables an ``RelayEnds/exec(_:)`` command can read to learn who it talks to (the names ncat uses).
 private func execEnvironment(_ channel: any Channel) -> [String: String] {
     var env: [String: String] = [:]
     if let remote = channel.remoteAddress {
@@ -123,14 +127,14 @@ public struct TCPRelayListener: Sendable {
     public var endpoint: Endpoint
     public var settings: SocketSettings
     public var options: RelayOptions
-    /// Serve many clients at once and keep listening (`-k`).
+    /// Serve many clients at once and keep listening.
     public var keepOpen: Bool
-    /// Relay what each client sends to all the others (`--broker`); implies `keepOpen`.
+    /// Relay what each client sends to all the others; implies `keepOpen`.
     public var broker: Bool
-    /// Most clients connected at once in keep-open mode (`--max-clients`); others are closed at once.
+    /// Most clients connected at once in keep-open mode; others are closed at once.
     public var maxClients: Int
-    /// In keep-open mode, a client that a write has waited on this long is disconnected
-    /// (`--slow-client-timeout`), so it cannot stall the others.
+    /// In keep-open mode, a client that a write has waited on this long is disconnected,
+    /// so it cannot stall the others.
     public var slowClientTimeout: TimeAmount
 
     /// Default most clients at once in keep-open mode.
@@ -154,14 +158,41 @@ public struct TCPRelayListener: Sendable {
         self.slowClientTimeout = slowClientTimeout
     }
 
+    /// Checks the listener's settings against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` for settings ``SocketSettings/validate()`` or
+    ///   ``RelayOptions/validate()`` reject, `maxClients` below 1, or a `slowClientTimeout` that is
+    ///   not more than 0 and at most a year.
+    public func validate() throws {
+        try self.settings.validate()
+        try self.options.validate()
+        try ConfigurationError.checkAtLeast(self.maxClients, 1, "maxClients")
+        try ConfigurationError.checkDuration(self.slowClientTimeout, "slowClientTimeout")
+    }
+
+    /// Checks the listener's settings with ``validate()`` and that they suit `ends`.
+    ///
+    /// - Throws: ``ConfigurationError``; also when `broker` is set and `ends` is a command, which
+    ///   would leave the clients nothing to relay between them.
+    public func validate(for ends: RelayEnds) throws {
+        try self.validate()
+        if self.broker, case .exec = ends {
+            throw ConfigurationError(settings: ["broker", "exec"], problem: "cannot be used together")
+        }
+    }
+
     /// Binds, reports the bound address through `onListening`, and serves until done: after the one
     /// connection by default, or, with `keepOpen`, until the task is cancelled.
+    ///
+    /// - Throws: ``ConfigurationError`` when ``validate(for:)`` does; ``TinCanError`` when binding
+    ///   or accepting fails.
     public func run(
         ends: RelayEnds,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onListening: @Sendable (SocketAddress) async -> Void = { _ in }
     ) async throws {
+        try self.validate(for: ends)
         let server = try await self.bind(group: group, logger: logger)
         if let local = server.channel.localAddress {
             logger.info("listening on \(local.endpointDescription) (tcp)")
@@ -251,7 +282,7 @@ public struct TCPRelayListener: Sendable {
                 for try await connection in inbound {
                     let peer = connection.channel.remoteAddress?.endpointDescription ?? "?"
                     guard let id = hub.admit(connection.channel, limit: maxClients) else {
-                        logger.info("refused \(peer): \(maxClients) clients already connected (--max-clients)")
+                        logger.info("refused \(peer): \(maxClients) clients already connected", metadata: .setting("maxClients"))
                         connection.channel.close(promise: nil)
                         continue
                     }
@@ -279,11 +310,11 @@ public struct TCPRelayListener: Sendable {
 }
 
 /// The clients of a keep-open listener: what our input says goes to all of them, and with
-/// `--broker` what each says goes to all the others.
+/// `broker` what each says goes to all the others.
 ///
 /// A client that stops reading is disconnected, so that one slow reader can neither stall the
-/// others for long nor grow our memory: when more than ``maxQueuedBytesPerClient`` bytes wait for
-/// it, or when a write to it has waited ``slowClientTimeout``.
+/// others for long nor grow our memory: when more than 4 MiB wait for it, or when a write to it has
+/// waited the listener's ``TCPRelayListener/slowClientTimeout``.
 public final class Hub: Sendable {
     /// Bytes that may wait for one client before it is disconnected.
     static let maxQueuedBytesPerClient = 4 << 20
@@ -365,7 +396,7 @@ public final class Hub: Sendable {
         return writes
     }
 
-    /// Copies what the client sends to `output` (and to the other clients with `--broker`) until it
+    /// Copies what the client sends to `output` (and to the other clients with `broker`) until it
     /// closes; then closes our side too.
     func serve(_ connection: RelayConnection, id: Int, output: RelayOutput, peerName: String, logger: Logger) async throws {
         var received = 0
@@ -379,7 +410,7 @@ public final class Hub: Sendable {
             }
             logger.info("\(peerName) half-closed the connection (FIN received)")
         } catch is IdleTimeoutError {
-            logger.info("closing \(peerName): idle too long (--idle-timeout)")
+            logger.info("closing \(peerName): idle too long", metadata: .setting("idleTimeout"))
         } catch {
             logger.info("\(TinCanError(operation: "receive from \(peerName)", underlying: error))")
         }

@@ -15,7 +15,7 @@ public enum UDPLimits {
     /// The largest UDP payload over IPv4 (65535 - 20 - 8); each read of the input becomes one datagram
     /// of at most this size.
     public static let maxDatagram = 65507
-    /// How long `connect -u` waits for replies after its input ends, when `-w` is not given.
+    /// How long a UDP client waits for replies after its input ends, when `SocketSettings.wait` is nil.
     public static let defaultLinger = TimeAmount.seconds(1)
     /// Room for the largest datagram: NIO's default 2 KiB would silently cut longer ones short.
     static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 65536)
@@ -24,8 +24,9 @@ public enum UDPLimits {
     static func datagrams(of chunk: ByteBuffer) -> [ByteBuffer] {
         var rest = chunk
         var datagrams: [ByteBuffer] = []
-        while rest.readableBytes > 0 {
-            datagrams.append(rest.readSlice(length: min(rest.readableBytes, maxDatagram))!)
+        // readSlice returns nil only when fewer bytes are readable than asked, never here.
+        while rest.readableBytes > 0, let datagram = rest.readSlice(length: min(rest.readableBytes, maxDatagram)) {
+            datagrams.append(datagram)
         }
         return datagrams
     }
@@ -51,6 +52,8 @@ public enum UDPRelayClient {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) async throws -> RelayStats {
+        try settings.validate()
+        try options.validate()
         let addresses = try await Resolver.resolve(endpoint, family: settings.family, transport: .udp)
         let address = addresses[0]
         let peer = address.endpointDescription
@@ -140,7 +143,7 @@ public struct UDPRelayListener: Sendable {
     public var endpoint: Endpoint
     public var settings: SocketSettings
     public var options: RelayOptions
-    /// Remember and answer many peers (`-k`) instead of only the last sender.
+    /// Remember and answer many peers instead of only the last sender.
     public var keepOpen: Bool
     /// Most peers remembered in keep-open mode; the least recently heard is forgotten first.
     public var maxClients: Int
@@ -159,7 +162,19 @@ public struct UDPRelayListener: Sendable {
         self.maxClients = maxClients
     }
 
+    /// Checks the listener's settings against the relay's rules.
+    ///
+    /// - Throws: ``ConfigurationError`` for settings ``SocketSettings/validate()`` or
+    ///   ``RelayOptions/validate()`` reject, or `maxClients` below 1.
+    public func validate() throws {
+        try self.settings.validate()
+        try self.options.validate()
+        try ConfigurationError.checkAtLeast(self.maxClients, 1, "maxClients")
+    }
+
     /// Serves until the task is cancelled or the socket fails.
+    ///
+    /// - Throws: ``ConfigurationError`` when ``validate()`` does; ``TinCanError`` when the socket fails.
     public func run(
         input: RelayInput,
         output: RelayOutput,
@@ -167,6 +182,7 @@ public struct UDPRelayListener: Sendable {
         logger: Logger,
         onListening: @Sendable (SocketAddress) async -> Void = { _ in }
     ) async throws {
+        try self.validate()
         let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .udp)
         let socket: DatagramConnection
         do {

@@ -138,9 +138,10 @@ public final class TestProcess: Sendable {
         let fd = self.inputFD.withLock { $0 }
         guard fd >= 0 else { throw HarnessError("standard input already closed") }
         try data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = Glibc.write(fd, base + offset, buffer.count - offset)
                 guard n > 0 else { throw posixError("write to child") }
                 offset += n
             }
@@ -207,6 +208,12 @@ public final class TestProcess: Sendable {
         try await self.waitUntil(timeout: timeout, what: "\(count) bytes on stdout") { self.stdout.count >= count }
     }
 
+    /// Waits until the child has exited, without waiting for its output to close (a grandchild may
+    /// hold it open); throws after `timeout` seconds.
+    public func waitUntilExited(timeout: Double = 10) async throws {
+        try await self.waitUntil(timeout: timeout, what: "the process to exit") { !self.isRunning }
+    }
+
     /// Waits for the `listening on ADDRESS:PORT` line that `-v` prints, and returns the port.
     public func listeningPort(timeout: Double = 10) async throws -> Int {
         @Sendable func parse() -> Int? {
@@ -217,7 +224,8 @@ public final class TestProcess: Sendable {
             return Int(rest[rest.index(after: colon)..<space])
         }
         try await self.waitUntil(timeout: timeout, what: "a 'listening on' line") { parse() != nil }
-        return parse()!
+        guard let port = parse() else { throw HarnessError("no port in the 'listening on' line: \(self.stderr)") }
+        return port
     }
 
     private func waitUntil(timeout: Double, what: String, _ condition: @escaping @Sendable () -> Bool) async throws {

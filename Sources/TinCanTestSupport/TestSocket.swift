@@ -101,9 +101,10 @@ public final class TestSocket: @unchecked Sendable {
     /// Sends all of `data`.
     public func send(_ data: Data) throws {
         try data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let n = Glibc.send(self.fd, buffer.baseAddress! + offset, buffer.count - offset, CInt(MSG_NOSIGNAL))
+                let n = Glibc.send(self.fd, base + offset, buffer.count - offset, CInt(MSG_NOSIGNAL))
                 guard n > 0 else { throw posixError("send") }
                 offset += n
             }

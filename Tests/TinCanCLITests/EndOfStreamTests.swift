@@ -52,11 +52,13 @@ import TinCanTestSupport
         // The row is about a peer gone *after* its FIN: wait until tincan has read the FIN. (A reset
         // that overtakes a FIN not yet read makes the kernel report the reset instead of the FIN.)
         try await process.waitForStderr("half-closed")
-        // Keep sending: the first send draws an RST, the next fails with EPIPE.
+        // Keep sending until tincan has exited: the first send draws an RST, a later one fails
+        // with EPIPE (or 10 s have passed; waitForExit judges).
         let chunk = Data(repeating: 0x61, count: 4096)
-        for _ in 0..<200 where process.isRunning {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning, ContinuousClock.now < deadline {
             try? process.write(chunk)
-            try await Task.sleep(for: .milliseconds(5))
+            await Task.yield()
         }
         process.closeInput()
         #expect(try await process.waitForExit() == 0, "\(process.stderr)")

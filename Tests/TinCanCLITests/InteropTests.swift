@@ -12,9 +12,9 @@ import TinCanTestSupport
         return process
     }
 
-    @Test("tincan connect to ncat -l")
+    @Test("tincan connect to ncat -l", .enabled(if: Programs.available("ncat")))
     func connectToNcat() async throws {
-        guard let ncat = try Programs.peer("ncat") else { return }
+        let ncat = try Programs.require("ncat")
         let port = try closedPort()
         let peer = try await self.listeningPeer(ncat, ["-l", "-v", "127.0.0.1", String(port)], readyText: "Listening on")
         defer { peer.kill() }
@@ -27,9 +27,9 @@ import TinCanTestSupport
         #expect(peer.stdout.text == "from tincan\n")
     }
 
-    @Test("tincan connect to socat TCP-LISTEN")
+    @Test("tincan connect to socat TCP-LISTEN", .enabled(if: Programs.available("socat")))
     func connectToSocat() async throws {
-        guard let socat = try Programs.peer("socat") else { return }
+        let socat = try Programs.require("socat")
         let port = try closedPort()
         let peer = try await self.listeningPeer(
             socat, ["-d", "-d", "TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr", "STDIO"], readyText: "listening on"
@@ -48,9 +48,13 @@ import TinCanTestSupport
         #expect(TestData.sha256(peer.stdout) == TestData.sha256(data))
     }
 
-    @Test("OpenBSD nc and ncat clients to tincan listen", arguments: ["nc.openbsd", "ncat"])
+    @Test(
+        "OpenBSD nc and ncat clients to tincan listen",
+        .enabled(if: Programs.available("nc.openbsd", "ncat")),
+        arguments: ["nc.openbsd", "ncat"]
+    )
     func clientToListen(client: String) async throws {
-        guard let path = try Programs.peer(client) else { return }
+        let path = try Programs.require(client)
         let listener = try tincan(["listen", "-v", "127.0.0.1", "0"])
         defer { listener.kill() }
         let port = try await listener.listeningPort()
@@ -66,9 +70,13 @@ import TinCanTestSupport
         #expect(listener.stdout.text == "from \(client)\n")
     }
 
-    @Test("OpenBSD nc and ncat clients to tincan echo --upper", arguments: ["nc.openbsd", "ncat"])
+    @Test(
+        "OpenBSD nc and ncat clients to tincan echo --upper",
+        .enabled(if: Programs.available("nc.openbsd", "ncat")),
+        arguments: ["nc.openbsd", "ncat"]
+    )
     func clientToEcho(client: String) async throws {
-        guard let path = try Programs.peer(client) else { return }
+        let path = try Programs.require(client)
         let server = try tincan(["echo", "--host", "127.0.0.1", "--tcp", "0", "--upper"], input: .null)
         defer { server.kill() }
         let port = try await server.listeningPort()
@@ -85,9 +93,9 @@ import TinCanTestSupport
         #expect(try await server.waitForExit() == 0)
     }
 
-    @Test("socat UDP client to tincan echo")
+    @Test("socat UDP client to tincan echo", .enabled(if: Programs.available("socat")))
     func socatUDPToEcho() async throws {
-        guard let socat = try Programs.peer("socat") else { return }
+        let socat = try Programs.require("socat")
         let server = try tincan(["echo", "--host", "127.0.0.1", "--udp", "0"], input: .null)
         defer { server.kill() }
         let port = try await server.listeningPort()

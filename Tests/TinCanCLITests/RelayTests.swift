@@ -128,8 +128,13 @@ import TinCanTestSupport
         let port = try closedPortUDP()
         let process = try tincan(["connect", "-u", "127.0.0.1", String(port)])
         try process.write("a")
-        try await Task.sleep(for: .milliseconds(100))
-        try? process.write("b")
+        // The ICMP error reaches the socket a moment after the first datagram, and a later send
+        // reports it: send again until tincan has said so (or 10 s have passed).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning, !process.stderr.contains("connection refused"), ContinuousClock.now < deadline {
+            try? process.write("b")
+            _ = try? await process.waitForStderr("connection refused", timeout: 0.1)
+        }
         #expect(try await process.waitForExit() == 1)
         #expect(process.stderr.contains("connection refused"))
     }
@@ -174,7 +179,8 @@ import TinCanTestSupport
         let client = try TestSocket.udp()
         try client.sendDatagram(Data("first".utf8), port: port)
         try await process.waitForStdout(count: 5)
-        try await Task.sleep(for: .milliseconds(200))
+        // Its stdin (/dev/null) has ended by now; UDP has no end, so it still serves.
+        try await process.waitForStderr("end of input: nothing more will be sent")
         #expect(process.isRunning)
         try client.sendDatagram(Data("second".utf8), port: port)
         try await process.waitForStdout(count: 11)

@@ -118,11 +118,18 @@ func readToEnd(_ fd: CInt) async throws -> Data {
         try peer.send("to output")
         peer.close()
         try await served
-        // The listener's writer owns the output pipe; once it is finished the pipe ends.
-        try await Task.sleep(for: .milliseconds(50))
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = read(output.read, &buffer, buffer.count)
-        #expect(String(decoding: buffer[0..<max(0, n)], as: UTF8.self) == "to output")
+        // The relay ends only after finishing its output (the writer drained), so the bytes are
+        // in the pipe already; the poll's timeout only guards against a regression.
+        var received: [UInt8] = []
+        while received.count < 9 {
+            var ready = pollfd(fd: output.read, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 5000) == 1 else { break }
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = read(output.read, &buffer, buffer.count)
+            guard n > 0 else { break }
+            received += buffer[0..<n]
+        }
+        #expect(String(decoding: received, as: UTF8.self) == "to output")
     }
 
     @Test func clientSendsBytesAndReportsTotals() async throws {
