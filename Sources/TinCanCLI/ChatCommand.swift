@@ -79,6 +79,12 @@ struct ChatServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ping-timeout"), help: "Seconds a PING may stay unanswered before the client is dropped.")
     var pingTimeout = 60
 
+    @Option(
+        name: .customLong("quiet-presence"),
+        help: "Members past which a channel stops showing other people's joins, parts and quits (operators still see them)."
+    )
+    var quietPresence = ChatLimits().quietPresence
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -90,8 +96,8 @@ struct ChatServeCommand: AsyncParsableCommand {
         for account in self.operators where !account.contains(":") || account.hasPrefix(":") {
             throw ValidationError("--oper takes NAME:PASSWORD, got '\(account)'")
         }
-        guard self.maxClients > 0, self.maxClientsPerAddress > 0, self.maxChannels > 0 else {
-            throw ValidationError("--max-clients, --max-clients-per-address and --max-channels must be at least 1")
+        guard self.maxClients > 0, self.maxClientsPerAddress > 0, self.maxChannels > 0, self.quietPresence > 0 else {
+            throw ValidationError("--max-clients, --max-clients-per-address, --max-channels and --quiet-presence must be at least 1")
         }
         guard self.pingInterval > 0, self.pingTimeout > 0 else {
             throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
@@ -134,6 +140,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         configuration.limits.maxClientsPerAddress = self.maxClientsPerAddress
         configuration.limits.maxChannelsPerClient = self.maxChannels
         configuration.limits.sendQueueBytes = try parseSize(self.sendQueue, "--sendq")
+        configuration.limits.quietPresence = self.quietPresence
         if self.noFloodLimit { configuration.floodLimit = nil }
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))

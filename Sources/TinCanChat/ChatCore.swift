@@ -74,12 +74,13 @@ final class ChatCore {
     /// with the session, and its monitors.
     func disconnected(_ session: ChatSession, reason: String) {
         guard self.directory.remove(session) else { return }
+        if session.isOperator { self.directory.operatorCount -= 1 }
         session.closing = true
         session.held = []
         if self.backedUp.remove(session.id) != nil { self.updateOverload() }
         if let identity = session.identity {
             let quit = IRCMessage(source: session.mask, command: "QUIT", parameters: [reason], trailing: true)
-            self.fanOut(quit, to: self.peers(of: session), from: session)
+            self.fanOut(quit, to: self.presencePeers(of: session), from: session)
             for channel in session.channels { self.channels.leave(channel, session) }
             session.channels = []
             self.notifyMonitors(identity.folded, online: nil, nick: identity.nick)

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What the core decided must happen outside it, beyond the bytes in the round log. The core
 /// appends effects while it handles an event; the server carries them out after the call has
 /// returned (``ChatDriver``), so nothing the server does can call back into the middle of a
@@ -12,4 +14,6 @@ enum ChatEffect {
     /// Ask the store, off the event loop; the answer comes back as
     /// ``ChatCore/storeAnswered(_:for:)``. Until then the session's lines are held.
     case ask(ChatStoreRequest, for: ChatSession)
+    /// Call ``ChatCore/wake()`` at this time (a deadline the core is waiting for).
+    case wake(at: NIODeadline)
 }

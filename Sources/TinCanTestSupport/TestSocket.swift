@@ -43,11 +43,15 @@ public final class TestSocket: @unchecked Sendable {
         return TestSocket(fd: fd)
     }
 
-    /// A TCP connection to `host`:`port`.
-    public static func connect(host: String = "127.0.0.1", port: Int) throws -> TestSocket {
+    /// A TCP connection to `host`:`port`; `receiveBuffer` fixes the kernel's receive buffer
+    /// (no autotuning), so that a peer that does not read fills it soon.
+    public static func connect(host: String = "127.0.0.1", port: Int, receiveBuffer: Int? = nil) throws -> TestSocket {
         let (storage, length, family) = try sockaddr(host: host, port: port)
         let fd = socket(family, CInt(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw posixError("socket") }
+        if var size = receiveBuffer.map(CInt.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        }
         var address = storage
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }

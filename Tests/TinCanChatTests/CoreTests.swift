@@ -1,10 +1,18 @@
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 import TinCanIRC
 
 @testable import TinCanChat
+
+/// A monotonic time that a test moves by hand.
+final class TestTime: Sendable {
+    private let nanoseconds = Atomic<Int64>(1_000_000_000_000)
+    var now: NIODeadline { .uptimeNanoseconds(UInt64(self.nanoseconds.load(ordering: .relaxed))) }
+    func advance(_ amount: TimeAmount) { self.nanoseconds.add(amount.nanoseconds, ordering: .relaxed) }
+}
 
 /// A core with a fixed clock (2027-01-15 08:00:00.250 UTC) and nothing around it: lines go in,
 /// and what comes out is the round log's bytes per session and the effects, as the server would
@@ -18,10 +26,13 @@ final class CoreHarness {
     /// Sessions the core asked to close.
     private(set) var closed: Set<Int> = []
 
+    /// The monotonic clock the core reads; tests move it (``advance(_:)``).
+    let time = TestTime()
+
     init(_ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "irc.test"), usesStore: Bool = false) {
         var clock = ChatClock()
         clock.wallMilliseconds = { 1_800_000_000_250 }
-        clock.now = { .uptimeNanoseconds(1_000_000_000_000) }
+        clock.now = { [time] in time.now }
         self.core = ChatCore(
             configuration: configuration, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock, usesStore: usesStore
         )
@@ -617,5 +628,178 @@ actor MemoryStore: ChatStore {
         // The welcome, then the lines held while the store answered, in order.
         #expect(lines.contains(":irc.test 311 ann bob ~bob 192.0.2.1 * :bob Real"))
         #expect(h.take(bob) == [":ann!~ann@192.0.2.1 JOIN #lobby", ":ann!~ann@192.0.2.1 PRIVMSG bob :early"])
+    }
+}
+
+@Suite struct QuietPresenceTests {
+    /// A lobby that turns quiet past 3 members.
+    static func harness(whoReplies: Int = 200) -> CoreHarness {
+        var configuration = ChatServerConfiguration(name: "irc.test", operators: ["root": "pw"])
+        configuration.limits.quietPresence = 3
+        configuration.limits.whoReplies = whoReplies
+        return CoreHarness(configuration)
+    }
+
+    @Test("past the mark others' JOIN and QUIT stop; each user still sees their own; below it they come back")
+    func switchesAtTheMark() {
+        let h = Self.harness()
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        let cat = h.registered("cat")
+        _ = (h.take(ann), h.take(bob))
+        // The fourth member makes the lobby quiet: only dan hears of his JOIN.
+        let dan = h.connect()
+        h.say(dan, "NICK dan", "USER dan 0 * :dan")
+        let welcome = h.take(dan)
+        #expect(Array(welcome.suffix(4)) == [
+            ":dan!~dan@192.0.2.1 JOIN #lobby", ":irc.test 353 dan = #lobby :dan", ":irc.test 366 dan #lobby :End of /NAMES list.",
+            ":irc.test NOTICE dan :#lobby has 4 members: past 3, joins, parts and quits are not shown and NAMES lists its operators; "
+                + "MONITOR your contacts, and WHO a nick mask to search",
+        ])
+        #expect(h.take(ann).isEmpty)
+        h.say(dan, "PART #lobby :bye")
+        #expect(h.take(dan) == [":dan!~dan@192.0.2.1 PART #lobby :bye"])
+        #expect(h.take(ann).isEmpty)
+        h.say(dan, "JOIN #lobby")
+        _ = h.take(dan)
+        h.say(dan, "QUIT :later")
+        #expect(h.take(ann).isEmpty && h.take(bob).isEmpty && h.take(cat).isEmpty)
+        // Three again: loud. Messages were never quiet.
+        h.say(cat, "PRIVMSG #lobby :still here")
+        #expect(h.take(ann) == [":cat!~cat@192.0.2.1 PRIVMSG #lobby :still here"])
+        h.say(cat, "QUIT :gone")
+        #expect(h.take(ann) == [":cat!~cat@192.0.2.1 QUIT :Quit: gone"])
+    }
+
+    @Test("operators see everyone's JOIN, PART and QUIT in a quiet channel; a channel's creator is its operator")
+    func operatorsSeeAll() {
+        let h = Self.harness()
+        let ann = h.registered("ann")
+        _ = (h.registered("bob"), h.registered("cat"), h.registered("dan"))
+        _ = h.take(ann)
+        h.say(ann, "OPER root pw")
+        #expect(h.take(ann) == [":irc.test 381 ann :You are now an IRC operator"])
+        let eve = h.registered("eve")
+        #expect(h.take(ann) == [":eve!~eve@192.0.2.1 JOIN #lobby"])
+        h.say(eve, "QUIT")
+        #expect(h.take(ann) == [":eve!~eve@192.0.2.1 QUIT :Quit"])
+        // NAMES on the quiet lobby: the operators and the asker.
+        let fay = h.registered("fay")
+        _ = h.take(ann)
+        h.say(fay, "NAMES #lobby")
+        let names = h.take(fay)
+        #expect(names.count == 2 && names[1] == ":irc.test 366 fay #lobby :End of /NAMES list.")
+        #expect(Set(names[0].split(separator: ":").last?.split(separator: " ").map(String.init) ?? []) == ["ann", "fay"])
+    }
+
+    @Test("WHO on a quiet channel lists its operators and the asker and says to use a mask; a mask's answer is at most a page")
+    func who() {
+        let h = Self.harness(whoReplies: 2)
+        let ann = h.registered("ann")
+        for nick in ["bob", "cat", "dan"] { _ = h.registered(nick) }
+        _ = h.take(ann)
+        h.say(ann, "WHO #lobby")
+        #expect(h.take(ann) == [
+            ":irc.test 352 ann #lobby ~ann 192.0.2.1 irc.test ann H :0 ann Real",
+            ":irc.test 315 ann #lobby :End of WHO list (#lobby is large: ask WHO with a nick mask)",
+        ])
+        h.say(ann, "WHO *n*")
+        #expect(h.take(ann) == [
+            ":irc.test 352 ann * ~ann 192.0.2.1 irc.test ann H :0 ann Real",
+            ":irc.test 352 ann * ~dan 192.0.2.1 irc.test dan H :0 dan Real",
+            ":irc.test 315 ann *n* :End of WHO list",
+        ])
+        h.say(ann, "WHO *")
+        let all = h.take(ann)
+        #expect(all.count == 3 && all.last == ":irc.test 315 ann * :End of WHO list (cut at 2; narrow the mask)")
+    }
+
+    @Test("MONITOR is exact whatever the channel's size; AWAY reaches monitors with away-notify, not the quiet lobby")
+    func contacts() {
+        let h = Self.harness()
+        let ann = h.registered("ann", caps: "away-notify")
+        let bob = h.registered("bob", caps: "away-notify")
+        _ = (h.registered("cat"), h.registered("dan"))
+        h.say(ann, "MONITOR + eve")
+        _ = (h.take(ann), h.take(bob))
+        let eve = h.registered("eve")
+        #expect(h.take(ann) == [":irc.test 730 ann :eve!~eve@192.0.2.1"])
+        h.say(eve, "AWAY :lunch")
+        #expect(h.take(ann) == [":eve!~eve@192.0.2.1 AWAY :lunch"])
+        #expect(h.take(bob).isEmpty)
+        h.say(eve, "QUIT")
+        #expect(h.take(ann) == [":irc.test 731 ann :eve"])
+        #expect(h.take(bob).isEmpty)
+    }
+
+    @Test("registering costs the same however many are in: the lines written per new client stop growing at the mark")
+    func registrationIsLinear() {
+        var configuration = ChatServerConfiguration(name: "irc.test")
+        configuration.limits.quietPresence = 50
+        configuration.limits.maxClientsPerAddress = 1000
+        let h = CoreHarness(configuration)
+        var linesPerClient: [Int] = []
+        var everyone: [ChatSession] = []
+        for index in 0..<300 {
+            let session = h.connect()
+            h.say(session, "NICK u\(index)", "USER u 0 * :u")
+            everyone.append(session)
+            linesPerClient.append(everyone.reduce(0) { $0 + h.take($1).count })
+        }
+        // Below the mark each new client costs one JOIN per member and a NAMES that grows; past it, the same.
+        #expect(linesPerClient[40] > linesPerClient[10])
+        #expect(Set(linesPerClient[60...]).count == 1, "\(linesPerClient[55...65])")
+    }
+}
+
+@Suite struct DrainDeadlineTests {
+    @Test("sessions that never drain cannot hold everyone: past the drain deadline they are dropped and reading resumes")
+    func hostagesAreReleased() {
+        let h = CoreHarness()
+        let sessions = (0..<12).map { h.registered("u\($0)") }
+        for session in sessions { _ = h.take(session) }
+        let stuck = Array(sessions.suffix(10))
+        for session in stuck { h.core.queued(session, bytes: 9000, writable: false) }
+        let effects = h.collect()
+        #expect(h.core.overloaded)
+        guard case .wake(let deadline) = effects.last else {
+            Issue.record("no deadline asked for: \(effects)")
+            return
+        }
+        #expect(deadline == h.time.now + .seconds(5))
+        // Two drain in time; the other eight do not.
+        h.time.advance(.seconds(1))
+        h.core.queued(stuck[0], bytes: 0, writable: true)
+        h.core.queued(stuck[1], bytes: 0, writable: true)
+        h.time.advance(.seconds(4))
+        h.core.wake()
+        h.collect()
+        #expect(!h.core.overloaded)
+        #expect(h.closed == Set(stuck.dropFirst(2).map(\.id)))
+        #expect(h.take(sessions[0]).filter { $0.hasSuffix("QUIT :SendQ exceeded") }.count == 8)
+    }
+
+    @Test("those that backed up later get their own deadline, while the pause lasts")
+    func laterOnesWaitTheirTurn() {
+        let h = CoreHarness()
+        let sessions = (0..<20).map { h.registered("u\($0)") }
+        for session in sessions.prefix(8) { h.core.queued(session, bytes: 9000, writable: false) }
+        h.time.advance(.seconds(3))
+        for session in sessions[8..<16] { h.core.queued(session, bytes: 9000, writable: false) }
+        h.time.advance(.seconds(2))
+        h.collect()
+        h.core.wake()
+        #expect(h.core.overloaded)
+        guard case .wake(let next) = h.collect().last else {
+            Issue.record("no second deadline")
+            return
+        }
+        #expect(next == h.time.now + .seconds(3))
+        #expect(h.closed == Set(sessions.prefix(8).map(\.id)))
+        h.time.advance(.seconds(3))
+        h.core.wake()
+        h.collect()
+        #expect(!h.core.overloaded)
+        #expect(h.closed == Set(sessions.prefix(16).map(\.id)))
     }
 }

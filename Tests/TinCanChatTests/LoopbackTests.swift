@@ -16,8 +16,8 @@ final class LineClient: Sendable {
     let socket: TestSocket
     private let pending = Mutex<[UInt8]>([])
 
-    init(port: Int, host: String = "127.0.0.1") throws {
-        self.socket = try TestSocket.connect(host: host, port: port)
+    init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int? = nil) throws {
+        self.socket = try TestSocket.connect(host: host, port: port, receiveBuffer: receiveBuffer)
         self.socket.setTimeout(10)
     }
 
@@ -202,6 +202,65 @@ func withChatServer<T: Sendable>(
             try await talker.read(until: ":sleeper!~sleeper@127.0.0.1 QUIT :SendQ exceeded")
             try await sender.value
             try await talker.expectNothingElse()
+        }
+    }
+
+    @Test("clients that ask for much and never read cannot hold the server: past the drain deadline they go, and a newcomer gets in")
+    func hostages() async throws {
+        var configuration = ChatServerConfiguration(name: "tincan.test", motd: Array(repeating: String(repeating: "m", count: 400), count: 40))
+        configuration.floodLimit = nil
+        configuration.limits.sendQueueBytes = 64 << 20  // far: only the drain deadline can free the server
+        configuration.drainDeadline = .seconds(1)
+        try await withChatServer(configuration) { port in
+            let watcher = try LineClient(port: port)
+            try await watcher.register("watcher")
+            var hostages: [LineClient] = []
+            for index in 0..<10 {
+                let hostage = try LineClient(port: port, receiveBuffer: 4096)
+                try await hostage.register("h\(index)")
+                hostages.append(hostage)
+            }
+            // Each asks for about 5 MB of MOTD and reads none of it.
+            for hostage in hostages { try hostage.socket.send(String(repeating: "MOTD\r\n", count: 300)) }
+            let newcomer = try LineClient(port: port)
+            try newcomer.send("NICK newcomer", "USER newcomer 0 * :n")
+            try await newcomer.read(until: " 366 newcomer ")
+            // Enough of them were let go, before the newcomer got in, to end the pause: of 10 backed
+            // up, at most 4 (half the overload mark of 8) may stay; those are slow readers like any
+            // other, which pause nobody.
+            let seen = try await watcher.read(until: ":newcomer!~newcomer@127.0.0.1 JOIN #lobby")
+            let dropped = seen.filter { $0.hasSuffix(" QUIT :SendQ exceeded") }
+            #expect(dropped.count >= 6, "\(seen)")
+            #expect(dropped.allSatisfy { $0.hasPrefix(":h") })
+            try await newcomer.expectNothingElse()
+        }
+    }
+
+    @Test("2,000 clients: past the quiet mark, a newcomer gets as many lines as the one before, and the members none")
+    func registrationStaysLinear() async throws {
+        var configuration = ChatServerConfiguration(name: "tincan.test")
+        configuration.limits.quietPresence = 100
+        configuration.limits.maxClientsPerAddress = 5000
+        try await withChatServer(configuration) { port in
+            let member = try LineClient(port: port)
+            try await member.register("member")
+            var linesPerNewcomer: [Int] = []
+            var clients: [LineClient] = []
+            for index in 0..<2000 {
+                let client = try LineClient(port: port)
+                try client.send("NICK u\(index)", "USER u 0 * :u")
+                // In a quiet lobby the registration ends with the notice that says so.
+                let last = index < 99 ? " 366 u\(index) " : " NOTICE u\(index) :#lobby has "
+                linesPerNewcomer.append(try await client.read(until: last).count)
+                clients.append(client)
+            }
+            // The lobby turned quiet at its 101st member (u99): from then on every newcomer's
+            // registration is the same number of lines, and nobody else gets any.
+            #expect(Set(linesPerNewcomer[99...]).count == 1, "\(Set(linesPerNewcomer[99...]))")
+            try member.send("PING :sentinel")
+            let told = try await member.read(until: "PONG tincan.test :sentinel")
+            #expect(told.count == 99 + 1, "JOINs of u0...u98, then the PONG")
+            #expect(told.dropLast().allSatisfy { $0.hasSuffix(" JOIN #lobby") })
         }
     }
 

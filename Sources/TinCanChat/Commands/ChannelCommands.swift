@@ -27,13 +27,18 @@ extension ChatCore {
         } else {
             channel = ChatChannel(name: name, folded: self.caseMapping.fold(name), created: self.clock.wallSeconds(), permanent: false)
             self.channels.add(channel)
-            channel.operators.insert(session.id)
+            channel.setOperator(session, true)
         }
         channel.add(session)
         session.channels.append(channel)
-        self.fanOut(IRCMessage(source: session.mask, command: "JOIN", parameters: [channel.name]), to: channel.members, from: nil)
+        self.fanOut(IRCMessage(source: session.mask, command: "JOIN", parameters: [channel.name]), to: self.presenceAudience(channel, with: session), from: nil)
         if channel.topic != nil { self.sendTopic(channel, to: session) }
         self.sendNames(channel, to: session)
+        if channel.isQuiet(mark: self.limits.quietPresence) {
+            let text = "\(channel.name) has \(channel.members.count) members: past \(self.limits.quietPresence), joins, parts and quits "
+                + "are not shown and NAMES lists its operators; MONITOR your contacts, and WHO a nick mask to search"
+            self.send(IRCMessage(source: self.serverName, command: "NOTICE", parameters: [session.target, text], trailing: true), to: session)
+        }
     }
 
     func part(_ message: IRCMessage, _ session: ChatSession) {
@@ -55,7 +60,7 @@ extension ChatCore {
 
     private func part(_ channel: ChatChannel, _ session: ChatSession, reason: String?) {
         let message = IRCMessage(source: session.mask, command: "PART", parameters: [channel.name] + (reason.map { [$0] } ?? []), trailing: reason != nil)
-        self.fanOut(message, to: channel.members, from: nil)
+        self.fanOut(message, to: self.presenceAudience(channel, with: session), from: nil)
         self.leave(channel, session)
     }
 
@@ -80,7 +85,10 @@ extension ChatCore {
         let head = ":\(self.serverName) 353 \(session.target) = \(channel.name) :".utf8.count
         var line: [String] = []
         var length = head
-        for member in channel.members {
+        // A quiet channel lists its operators and the asker: the rest would cost every joiner
+        // a line per member.
+        let listed = channel.isQuiet(mark: self.limits.quietPresence) ? self.presenceAudience(channel, with: session) : channel.members
+        for member in listed where channel.contains(member) {
             guard let nick = member.nick else { continue }  // members are registered
             let entry = channel.prefix(of: member) + nick
             if length + entry.utf8.count + 1 > 500, !line.isEmpty {

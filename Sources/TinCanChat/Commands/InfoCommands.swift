@@ -14,7 +14,16 @@ extension ChatCore {
             self.numeric(.rplUnAway, to: session, ["You are no longer marked as being away"])
         }
         let notice = IRCMessage(source: session.mask, command: "AWAY", parameters: session.away.map { [$0] } ?? [], trailing: session.away != nil)
-        self.fanOut(notice, to: self.peers(of: session).filter { $0.has(.awayNotify) }, from: nil)
+        // Those who share a channel that is not quiet, and those who monitor the session.
+        var told = Set<Int>()
+        var audience: [ChatSession] = []
+        for peer in self.presencePeers(of: session) where peer.has(.awayNotify) && told.insert(peer.id).inserted { audience.append(peer) }
+        if let identity = session.identity {
+            for id in self.monitors.watchers(of: identity.folded) ?? [] where id != session.id && told.insert(id).inserted {
+                if let watcher = self.directory.sessions[id], watcher.isRegistered, watcher.has(.awayNotify) { audience.append(watcher) }
+            }
+        }
+        self.fanOut(notice, to: audience, from: nil)
     }
 
     func ison(_ message: IRCMessage, _ session: ChatSession) {
@@ -32,8 +41,16 @@ extension ChatCore {
 
     func who(_ message: IRCMessage, _ session: ChatSession) {
         let mask = message.parameters.first ?? "*"
+        let page = self.limits.whoReplies
+        var replies = 0
+        var end = "End of WHO list"
         func reply(_ user: ChatSession, _ channel: ChatChannel?) {
             guard let identity = user.identity else { return }
+            guard replies < page else {
+                end = "End of WHO list (cut at \(page); narrow the mask)"
+                return
+            }
+            replies += 1
             var flags = user.away == nil ? "H" : "G"
             if user.isOperator { flags += "*" }
             if let channel { flags += channel.prefix(of: user) }
@@ -43,18 +60,29 @@ extension ChatCore {
         }
         if mask.hasPrefix("#") {
             if let channel = self.channels[mask] {
-                for member in channel.members { reply(member, channel) }
+                if channel.isQuiet(mark: self.limits.quietPresence) {
+                    // Its operators and the asker; the rest by nick mask, a page at a time.
+                    for member in self.presenceAudience(channel, with: session) where channel.contains(member) { reply(member, channel) }
+                    end = "End of WHO list (\(channel.name) is large: ask WHO with a nick mask)"
+                } else {
+                    for member in channel.members { reply(member, channel) }
+                }
             }
         } else if let user = self.directory[folded: self.caseMapping.fold(mask)] {
             reply(user, user.channels.first)
         } else if mask.contains("*") || mask.contains("?") {
             let pattern = IRCMask(mask)
-            // Only users who share a channel with the asker, so WHO * does not list the whole server.
-            for user in [session] + self.peers(of: session) {
-                if let nick = user.nick, pattern.matches(nick) || pattern.matches(user.mask) { reply(user, nil) }
+            // Only users who share a channel with the asker, so WHO * does not list the whole
+            // server; at most a page of them.
+            var seen: Set<Int> = []
+            search: for channel in [nil] + session.channels.map(Optional.some) {
+                for user in channel?.members ?? [session] where seen.insert(user.id).inserted {
+                    if let nick = user.nick, pattern.matches(nick) || pattern.matches(user.mask) { reply(user, nil) }
+                    if replies == page, end != "End of WHO list" { break search }
+                }
             }
         }
-        self.numeric(.rplEndOfWho, to: session, [mask, "End of WHO list"])
+        self.numeric(.rplEndOfWho, to: session, [mask, end])
     }
 
     func whois(_ message: IRCMessage, _ session: ChatSession) {
@@ -119,7 +147,7 @@ extension ChatCore {
     func lusers(_ session: ChatSession) {
         let users = self.directory.registeredCount
         let connected = self.directory.connectedCount
-        let operators = self.directory.nicks.values.filter(\.isOperator).count
+        let operators = self.directory.operatorCount
         let maxClients = self.limits.maxClients
         self.numeric(.rplLUserClient, to: session, ["There are \(users) users and 0 invisible on 1 servers"])
         self.numeric(.rplLUserOp, to: session, [String(operators), "operator(s) online"])

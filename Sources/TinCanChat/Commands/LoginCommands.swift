@@ -90,7 +90,7 @@ extension ChatCore {
         case .registered(var identity):
             guard wanted != identity.nick else { return }
             let change = IRCMessage(source: session.mask, command: "NICK", parameters: [wanted])
-            var recipients = self.peers(of: session)
+            var recipients = self.presencePeers(of: session)
             recipients.append(session)
             self.fanOut(change, to: recipients, from: nil)
             let (oldFolded, oldNick) = (identity.folded, identity.nick)
@@ -180,6 +180,7 @@ extension ChatCore {
             ("CHANMODES", ",,,nt"), ("CHANNELLEN", String(l.channelLength)), ("CHANTYPES", "#"),
             ("KICKLEN", String(l.topicLength)), ("MAXTARGETS", String(l.maxTargets)), ("MONITOR", String(l.monitorEntries)),
             ("NETWORK", self.configuration.network), ("NICKLEN", String(l.nickLength)), ("PREFIX", "(o)@"),
+            ("QUIETPRESENCE", String(l.quietPresence)),
             ("SAFELIST", nil), ("STATUSMSG", "@"), ("TARGMAX", "PRIVMSG:\(l.maxTargets),NOTICE:\(l.maxTargets),MONITOR:"),
             ("TOPICLEN", String(l.topicLength)), ("UTF8ONLY", nil),
         ])

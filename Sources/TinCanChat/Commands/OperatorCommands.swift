@@ -45,7 +45,7 @@ extension ChatCore {
         guard let user = self.directory[folded: self.caseMapping.fold(p[2])], channel.contains(user), let nick = user.nick else {
             return self.numeric(.errUserNotInChannel, to: session, [p[2], channel.name, "They aren't on that channel"])
         }
-        if change == "+o" { channel.operators.insert(user.id) } else { channel.operators.remove(user.id) }
+        channel.setOperator(user, change == "+o")
         self.fanOut(IRCMessage(source: session.mask, command: "MODE", parameters: [channel.name, change, nick]), to: channel.members, from: nil)
     }
 
@@ -58,7 +58,9 @@ extension ChatCore {
             self.logger.notice("failed OPER", metadata: ["client": "\(session.mask)", "name": "\(p[0])"])
             return self.numeric(.errPasswdMismatch, to: session, ["Password incorrect"])
         }
+        if !session.isOperator { self.directory.operatorCount += 1 }
         session.isOperator = true
+        for channel in session.channels { channel.refreshWatcher(session) }
         self.numeric(.rplYoureOper, to: session, ["You are now an IRC operator"])
         self.logger.info("OPER", metadata: ["client": "\(session.mask)", "name": "\(p[0])"])
     }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Backpressure and SendQ: what the core decides when sockets fall behind.
 ///
 /// One session backed up is a slow reader: its queue grows to ``ChatLimits/sendQueueBytes`` and
@@ -13,9 +15,11 @@ extension ChatCore {
         guard !session.closing else { return }
         if writable {
             guard self.backedUp.remove(session.id) != nil else { return }
+            session.backedUpSince = nil
         } else {
             if bytes > self.limits.sendQueueBytes { return self.sendQueueExceeded(session) }
             guard self.backedUp.insert(session.id).inserted else { return }
+            session.backedUpSince = self.clock.now()
         }
         self.updateOverload()
     }
@@ -28,6 +32,7 @@ extension ChatCore {
             self.overloaded = true
             self.logger.debug("overloaded: reading paused", metadata: ["backed-up": "\(self.backedUp.count)"])
             self.effect(.pauseReading(true))
+            self.effect(.wake(at: self.clock.now() + self.configuration.drainDeadline))
         } else if self.overloaded, self.backedUp.count <= self.overloadThreshold / 2 {
             self.overloaded = false
             self.logger.debug("backlog drained: reading resumed")
@@ -35,8 +40,28 @@ extension ChatCore {
         }
     }
 
-    /// A session that does not read let more than ``ChatLimits/sendQueueBytes`` pile up: it is
-    /// cut loose before the server's memory grows.
+    /// A deadline the core asked for has come (``ChatEffect/wake(at:)``): while reading is paused,
+    /// sessions backed up for the whole drain deadline are not reading, and must not hold
+    /// everyone's input: they are disconnected, and the pause ends once the rest have drained.
+    func wake() {
+        guard self.overloaded else { return }
+        let now = self.clock.now()
+        let deadline = self.configuration.drainDeadline
+        var next: NIODeadline?
+        for id in self.backedUp {
+            guard let session = self.directory.sessions[id], let since = session.backedUpSince else { continue }
+            if now - since >= deadline {
+                self.logger.notice("not reading while the server waits: SendQ exceeded", metadata: ["client": "\(session.mask)"])
+                self.sendQueueExceeded(session)
+            } else {
+                next = min(next ?? since + deadline, since + deadline)
+            }
+        }
+        if self.overloaded, let next { self.effect(.wake(at: next)) }
+    }
+
+    /// A session that does not read let more than ``ChatLimits/sendQueueBytes`` pile up, or held
+    /// up everyone past the drain deadline: it is cut loose before the server's memory grows.
     private func sendQueueExceeded(_ session: ChatSession) {
         self.logger.notice("SendQ exceeded", metadata: ["client": "\(session.mask)"])
         self.disconnected(session, reason: "SendQ exceeded")

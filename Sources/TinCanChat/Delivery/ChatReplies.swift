@@ -74,6 +74,34 @@ extension ChatCore {
         }
     }
 
+    /// Who hears of `session`'s JOIN or PART in `channel`: every member, or in a quiet channel
+    /// its watchers (operators) and the session itself.
+    func presenceAudience(_ channel: ChatChannel, with session: ChatSession) -> [ChatSession] {
+        guard channel.isQuiet(mark: self.limits.quietPresence) else { return channel.members }
+        var audience = Array(channel.watchers.values)
+        if channel.watchers[session.id] == nil { audience.append(session) }
+        return audience
+    }
+
+    /// Who hears of `session`'s QUIT, NICK or AWAY: once each, without the session, everyone who
+    /// shares a channel with it that is not quiet, and the watchers of those that are.
+    func presencePeers(of session: ChatSession) -> [ChatSession] {
+        let mark = self.limits.quietPresence
+        if session.channels.count == 1, !session.channels[0].isQuiet(mark: mark) {
+            return session.channels[0].members.filter { $0 !== session }
+        }
+        var seen: Set<Int> = [session.id]
+        var result: [ChatSession] = []
+        for channel in session.channels {
+            if channel.isQuiet(mark: mark) {
+                for member in channel.watchers.values where seen.insert(member.id).inserted { result.append(member) }
+            } else {
+                for member in channel.members where seen.insert(member.id).inserted { result.append(member) }
+            }
+        }
+        return result
+    }
+
     /// Everyone who shares a channel with `session`, once each, without the session.
     func peers(of session: ChatSession) -> [ChatSession] {
         if session.channels.count == 1 { return session.channels[0].members.filter { $0 !== session } }

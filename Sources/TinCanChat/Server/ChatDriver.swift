@@ -107,6 +107,12 @@ final class ChatDriver {
                 for handler in self.handlers.values { handler.pauseForOverload(paused) }
             case .ask(let request, let session):
                 self.ask(request, for: session)
+            case .wake(let deadline):
+                guard let bound = self.bound else { continue }
+                self.loop.assumeIsolated().scheduleTask(deadline: deadline) {
+                    bound.value.core.wake()
+                    bound.value.settle()
+                }
             }
         }
     }

@@ -33,6 +33,10 @@ public struct ChatServerConfiguration: Sendable {
     /// for `pingTimeout` more. Defaults 90 s and 60 s.
     public var pingInterval: TimeAmount
     public var pingTimeout: TimeAmount
+    /// While reading is paused for overload, a client whose socket has stayed backed up this long
+    /// is not reading: it is disconnected ("SendQ exceeded"), so that clients that never drain
+    /// cannot hold everyone's input. Default 5 s.
+    public var drainDeadline: TimeAmount
 
     public init(
         host: String? = nil,
@@ -48,7 +52,8 @@ public struct ChatServerConfiguration: Sendable {
         limits: ChatLimits = ChatLimits(),
         floodLimit: ChatFloodLimit? = ChatFloodLimit(),
         pingInterval: TimeAmount = .seconds(90),
-        pingTimeout: TimeAmount = .seconds(60)
+        pingTimeout: TimeAmount = .seconds(60),
+        drainDeadline: TimeAmount = .seconds(5)
     ) {
         self.host = host
         self.port = port
@@ -64,6 +69,7 @@ public struct ChatServerConfiguration: Sendable {
         self.floodLimit = floodLimit
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
+        self.drainDeadline = drainDeadline
     }
 }
 
@@ -91,12 +97,14 @@ extension ChatServerConfiguration {
             ("channels per client", limits.maxChannelsPerClient), ("nick length", limits.nickLength),
             ("topic length", limits.topicLength), ("MONITOR entries", limits.monitorEntries),
             ("targets per message", limits.maxTargets), ("send queue bytes", limits.sendQueueBytes),
+            ("quiet presence", limits.quietPresence), ("WHO replies", limits.whoReplies),
         ] where value < 1 {
             throw ChatConfigurationError(.limits, "must be at least 1 (\(name): \(value))")
         }
         guard self.pingInterval > .zero, self.pingTimeout > .zero else {
             throw ChatConfigurationError(.ping, "must be longer than zero")
         }
+        guard self.drainDeadline > .zero else { throw ChatConfigurationError(.drainDeadline, "must be longer than zero") }
         for name in self.operators.keys where name.isEmpty || name.contains(" ") {
             throw ChatConfigurationError(.operators, "must be words, not '\(name)'")
         }
@@ -113,6 +121,7 @@ public struct ChatConfigurationError: Error, Sendable, CustomStringConvertible {
         case lobby
         case limits
         case ping = "ping interval and timeout"
+        case drainDeadline = "drain deadline"
         case operators = "operator names"
     }
 
@@ -150,6 +159,11 @@ public struct ChatLimits: Sendable, Hashable {
     /// Bytes queued for one client that the kernel has not taken; past it the client is
     /// disconnected with "SendQ exceeded". Default 1 MiB.
     public var sendQueueBytes: Int
+    /// Members past which a channel is quiet: other people's JOIN, PART and QUIT reach only its
+    /// operators, NAMES lists only them and the asker, and WHO needs a nick mask. Default 1000.
+    public var quietPresence: Int
+    /// Replies one WHO gives at most; past it the list is cut and its end says so. Default 200.
+    public var whoReplies: Int
 
     public init(
         maxClients: Int = 10_000,
@@ -160,7 +174,9 @@ public struct ChatLimits: Sendable, Hashable {
         topicLength: Int = 390,
         monitorEntries: Int = 100,
         maxTargets: Int = 4,
-        sendQueueBytes: Int = 1 << 20
+        sendQueueBytes: Int = 1 << 20,
+        quietPresence: Int = 1000,
+        whoReplies: Int = 200
     ) {
         self.maxClients = maxClients
         self.maxClientsPerAddress = maxClientsPerAddress
@@ -171,6 +187,8 @@ public struct ChatLimits: Sendable, Hashable {
         self.monitorEntries = monitorEntries
         self.maxTargets = maxTargets
         self.sendQueueBytes = sendQueueBytes
+        self.quietPresence = quietPresence
+        self.whoReplies = whoReplies
     }
 }
 

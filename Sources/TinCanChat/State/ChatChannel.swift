@@ -9,7 +9,11 @@ final class ChatChannel {
     let permanent: Bool
     private(set) var members: [ChatSession] = []
     private var index: [Int: Int] = [:]  // session id -> position in members
-    var operators: Set<Int> = []
+    /// Channel operators, by session id (``setOperator(_:_:)``).
+    private(set) var operators: Set<Int> = []
+    /// Members who hear every presence change even while the channel is quiet: its operators and
+    /// the IRC operators in it (``refreshWatcher(_:)``).
+    private(set) var watchers: [Int: ChatSession] = [:]
     var topic: String?
     var topicSetBy: String?
     var topicSetAt: Int?
@@ -23,15 +27,33 @@ final class ChatChannel {
 
     func contains(_ session: ChatSession) -> Bool { self.index[session.id] != nil }
 
+    /// Past `mark` members a channel is quiet: other people's JOIN, PART and QUIT reach only its
+    /// watchers, and NAMES lists only them (the README's "quiet presence").
+    func isQuiet(mark: Int) -> Bool { self.members.count > mark }
+
     func add(_ session: ChatSession) {
         guard self.index[session.id] == nil else { return }
         self.index[session.id] = self.members.count
         self.members.append(session)
+        self.refreshWatcher(session)
+    }
+
+    func setOperator(_ session: ChatSession, _ on: Bool) {
+        if on { self.operators.insert(session.id) } else { self.operators.remove(session.id) }
+        self.refreshWatcher(session)
+    }
+
+    /// Puts a member among the watchers, or takes it out, after its channel or IRC operator
+    /// status changed.
+    func refreshWatcher(_ session: ChatSession) {
+        let watches = self.index[session.id] != nil && (self.operators.contains(session.id) || session.isOperator)
+        self.watchers[session.id] = watches ? session : nil
     }
 
     func remove(_ session: ChatSession) {
         guard let position = self.index.removeValue(forKey: session.id) else { return }
         self.operators.remove(session.id)
+        self.watchers[session.id] = nil
         // Swap with the last so that removal is O(1); joining order is kept only approximately,
         // which NAMES does not promise anyway.
         let last = self.members.removeLast()

@@ -6,6 +6,9 @@ struct ChatDirectory {
     /// Registered sessions by folded nick.
     private(set) var nicks: [String: ChatSession] = [:]
     private var perAddress: [String: Int] = [:]
+    /// Registered sessions that are IRC operators (LUSERS), kept as they change rather than
+    /// counted, so that registering costs the same however many are in.
+    var operatorCount = 0
 
     var connectedCount: Int { self.sessions.count }
     var registeredCount: Int { self.nicks.count }

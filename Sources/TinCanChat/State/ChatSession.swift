@@ -26,6 +26,8 @@ final class ChatSession {
     var lastActivity: NIODeadline
     var lastMessage: NIODeadline
     var pingOutstanding = false
+    /// When its socket passed the high-water mark, while it stays over it (``ChatCore/queued(_:bytes:writable:)``).
+    var backedUpSince: NIODeadline?
     /// Dropped: nothing more is sent to it or read from it, and the server closes it once its
     /// bytes of this round are written.
     var closing = false
