@@ -2,14 +2,23 @@
 //
 //   loadgen PORT CLIENTS SENDERS MESSAGES [SERVER_PID]
 //
-// Connects CLIENTS clients to 127.0.0.1:PORT, registers them (NICK, USER), joins each to #lobby
-// (tincan puts them there itself; the JOIN is then a no-op) and waits until every client has seen
-// the lobby's end of NAMES and the joins have quieted. Then the first SENDERS clients send
+// A watcher connects and registers first. Then CLIENTS clients connect to 127.0.0.1:PORT all at
+// once, as after a server restart (non-blocking connects, from loopback source addresses 127.0.0.X,
+// 5,000 clients each, so that no address runs out of ephemeral ports), register
+// (NICK, USER) and join #lobby (tincan puts them there itself; the JOIN is then a no-op). The storm
+// ends when every client has seen the lobby's end of NAMES (storm_seconds=S, from the first
+// connect). Meanwhile the watcher, on a thread of its own so that the storm's clients cannot delay
+// it here, PINGs the server every 100 ms (one PING at a time) and the round trips are its view of
+// the server during the storm (watcher_p50_us, watcher_max_us). Then
+// the joins must quiet down (nothing arrives for 300 ms). Then the first SENDERS clients send
 // MESSAGES messages in all, round robin, as fast as the server takes them; each carries its send
 // time. It ends when every client has every message it should get (all but its own), and prints
 // one line:
 //
-//   deliveries=N seconds=S per_second=R p50_us=A p99_us=B
+//   storm_seconds=T watcher_pings=K watcher_p50_us=W watcher_max_us=M deliveries=N seconds=S per_second=R p50_us=A p99_us=B
+//
+// A storm that has not ended after STORM_LIMIT seconds (environment, default 600) is reported as
+// storm_seconds=-1 and the run ends there (exit status 3).
 //
 // With SERVER_PID it adds, from /proc/SERVER_PID: the server's CPU ticks (user + system) spent
 // between the first message sent and the last delivered (cpu_ticks=T), its RSS once every client
@@ -24,6 +33,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +46,7 @@
 
 typedef struct {
     int fd;
+    int connected;
     char in[65536];
     size_t in_len;
     int joined;
@@ -85,6 +97,49 @@ static long proc_kib(int pid, const char *key) {
 static void die(const char *what) {
     perror(what);
     exit(1);
+}
+
+// The watcher's thread: PINGs every 100 ms while the storm lasts, then reads and drops whatever
+// comes (the lobby's messages) until the run ends.
+static atomic_int storm_over, run_over;
+static uint32_t pings[100000];
+static long ping_count;
+
+static void *watch(void *arg) {
+    int fd = *(int *)arg;
+    char buffer[65536];
+    struct timeval tick = {.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+    while (!atomic_load(&run_over)) {
+        if (atomic_load(&storm_over) || ping_count == 100000) {
+            if (recv(fd, buffer, sizeof buffer, 0) == 0) break;
+            continue;
+        }
+        long sent = 0, last = 0;
+        char line[64];
+        snprintf(line, sizeof line, "PING :w%ld\r\n", sent = now_us());
+        if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) break;
+        // Until the PONG (the lobby's JOINs may come first); a PONG split across two reads is
+        // found by keeping the tail of the last one.
+        char carry[32] = "";
+        for (;;) {
+            size_t kept = strlen(carry);
+            memcpy(buffer, carry, kept);
+            ssize_t got = recv(fd, buffer + kept, sizeof buffer - kept - 1, 0);
+            if (got == 0) return NULL;
+            if (got < 0) continue;
+            buffer[kept + (size_t)got] = 0;
+            if (strstr(buffer, " :w")) break;
+            size_t total = kept + (size_t)got, tail = total < 16 ? total : 16;
+            memcpy(carry, buffer + total - tail, tail);
+            carry[tail] = 0;
+        }
+        last = now_us();
+        pings[ping_count++] = (uint32_t)(last - sent);
+        long wait = 100000 - (last - sent);
+        if (wait > 0) usleep((useconds_t)wait);
+    }
+    return NULL;
 }
 
 static uint32_t *latencies;
@@ -152,38 +207,88 @@ int main(int argc, char **argv) {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 
+    // The watcher: registered before the storm, PINGing through it.
+    client_t watcher = {0};
+    watcher.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (watcher.fd < 0) die("socket");
+    if (connect(watcher.fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+    int one = 1;
+    setsockopt(watcher.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    send_all(watcher.fd, "NICK watcher\r\nUSER watcher 0 * :watcher\r\nJOIN #lobby\r\n");
+    while (!watcher.joined) {
+        ssize_t got = recv(watcher.fd, watcher.in + watcher.in_len, sizeof watcher.in - watcher.in_len - 1, 0);
+        if (got <= 0) die("watcher registration");
+        watcher.in_len += (size_t)got;
+        consume(&watcher, 0);
+    }
+    pthread_t watcher_thread;
+    pthread_create(&watcher_thread, NULL, watch, &watcher.fd);
+
+    // The storm: every connect started at once, each client's registration sent as it connects.
+    // Sources 127.0.0.X from a block of 4 that this run picks by its process id: an address's
+    // ports stay in TIME_WAIT for a minute after a run, so runs in a row use other addresses.
+    uint32_t first_source = 2 + (uint32_t)(getpid() % 60) * 4;
+    long storm_limit = getenv("STORM_LIMIT") ? atol(getenv("STORM_LIMIT")) : 600;
+    long storm_start = now_us();
     for (int i = 0; i < nclients; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (fd < 0) die("socket");
-        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
-        int one = 1;
+        struct sockaddr_in source = {.sin_family = AF_INET};
+        source.sin_addr.s_addr = htonl(0x7F000000u + first_source + (uint32_t)(i / 5000));
+        // The port is chosen at connect, for the whole address pair: a bind to port 0 would
+        // search for a port free on every pair, slowly once earlier runs left sockets in TIME_WAIT.
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&source, sizeof source) < 0) die("bind");
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fcntl(fd, F_SETFL, O_NONBLOCK);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
         clients[i].fd = fd;
-        char hello[200];
-        snprintf(hello, sizeof hello, "NICK b%d\r\nUSER b%d 0 * :bench\r\nJOIN #lobby\r\n", i, i);
-        send_all(fd, hello);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
 
     struct epoll_event events[256];
-    // Registration and joins, until every client is in and nothing has arrived for 300 ms.
+    long storm_us = -1;
     long quiet_since = now_us();
     int joined = 0;
     while (joined < nclients || now_us() - quiet_since < 300000) {
-        int n = epoll_wait(ep, events, 256, 50);
+        long now = now_us();
+        if (joined < nclients && now - storm_start > storm_limit * 1000000L) {
+            printf("storm_seconds=-1 joined=%d\n", joined);
+            return 3;
+        }
+        int n = epoll_wait(ep, events, 256, 20);
         for (int e = 0; e < n; e++) {
             client_t *c = &clients[events[e].data.u32];
+            if (!c->connected && (events[e].events & EPOLLOUT)) {
+                int error = 0;
+                socklen_t length = sizeof error;
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+                if (error) { errno = error; die("connect (storm)"); }
+                c->connected = 1;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[e].data.u32};
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                char hello[200];
+                snprintf(hello, sizeof hello, "NICK b%u\r\nUSER b%u 0 * :bench\r\nJOIN #lobby\r\n", events[e].data.u32, events[e].data.u32);
+                send_all(c->fd, hello);
+            }
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
             int was = c->joined;
             if (read_ready(c, 0) < 0) {
                 fprintf(stderr, "loadgen: client %u disconnected during setup\n", events[e].data.u32);
                 return 1;
             }
             joined += c->joined - was;
+            if (joined == nclients && storm_us < 0) {
+                storm_us = now_us() - storm_start;
+                atomic_store(&storm_over, 1);
+            }
             quiet_since = now_us();
         }
     }
+    atomic_store(&storm_over, 1);
+    qsort(pings, (size_t)ping_count, sizeof *pings, cmp_u32);
+    printf("storm_seconds=%.3f watcher_pings=%ld watcher_p50_us=%u watcher_max_us=%u ", (double)storm_us / 1e6, ping_count,
+           ping_count ? pings[ping_count / 2] : 0, ping_count ? pings[ping_count - 1] : 0);
 
     // Who sends what: message k goes out from sender k % SENDERS.
     for (int i = 0; i < nclients; i++) clients[i].expected = messages - (i < senders ? (messages / senders + (i < messages % senders)) : 0);
@@ -227,5 +332,9 @@ int main(int argc, char **argv) {
     if (server) printf(" cpu_ticks=%ld setup_kib=%ld peak_kib=%ld", ticks_after - ticks_before, setup_kib, peak_kib);
     printf("\n");
     for (int i = 0; i < nclients; i++) close(clients[i].fd);
+    atomic_store(&run_over, 1);
+    shutdown(watcher.fd, SHUT_RDWR);
+    pthread_join(watcher_thread, NULL);
+    close(watcher.fd);
     return 0;
 }
