@@ -49,6 +49,7 @@ struct Simulation {
     var failures: [TFTPError?] = [nil, nil]
     var sentCount = [0, 0]
     var dataPacketsSent = 0
+    var commits = 0
     var events: [(time: NIODeadline, order: Int, direction: Direction, packet: TFTPPacket)] = []
     var trace: [String]? = nil
     enum NewServer { case sender(TFTPSenderStateMachine), receiver(TFTPReceiverStateMachine) }
@@ -181,6 +182,11 @@ struct Simulation {
                 self.carryOut(actions, side: side)
             case .write(var payload):
                 self.received.writeBuffer(&payload)
+            case .commit:
+                // The disk is instant here: the file is committed as soon as it is asked for.
+                self.commits += 1
+                let actions = self.receiver!.committed(now: self.now)
+                self.carryOut(actions, side: side)
             case .setTimer(let deadline):
                 self.timers[side] = deadline
             case .complete(let stats):

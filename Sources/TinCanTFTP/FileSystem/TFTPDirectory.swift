@@ -15,9 +15,9 @@ import Synchronization
 /// when complete, so a failed or aborted upload never leaves a partial file under the real name.
 public struct TFTPDirectory: TFTPFileSystem {
     public let root: TFTPRoot
-    /// Write requests may replace existing files (`--allow-write`). Default false.
+    /// Write requests may replace existing files. Default false.
     public var allowWrite: Bool
-    /// Write requests may also create new files (`--create`; implies ``allowWrite``). Default false.
+    /// Write requests may also create new files (implies ``allowWrite``). Default false.
     public var allowCreate: Bool
     /// The largest file an upload may write, in bytes; nil for no limit. Default nil.
     public var maxFileSize: Int?
