@@ -7,7 +7,7 @@ import Testing
 
 /// File operations the test completes by hand, and the embedded loop's clock: a transfer handler
 /// driven datagram by datagram, with no threads, sockets or real time.
-final class ManualRuntime: TFTPTransferRuntime {
+final class ManualRuntime: TFTPCustomRuntime {
     let loop: EmbeddedEventLoop
     private(set) var reads: [(count: Int, promise: EventLoopPromise<ByteBuffer>)] = []
     private(set) var writes: [(data: ByteBuffer, promise: EventLoopPromise<Void>)] = []
@@ -71,7 +71,7 @@ final class HandlerHarness {
             peer: self.peer,
             logger: Logger(label: "handler-test") { _ in SwiftLogNoOpLogHandler() },
             ownsFile: false,
-            runtime: self.runtime,
+            runtime: .custom(self.runtime),
             outcome: promise
         )
         try self.channel.pipeline.syncOperations.addHandler(handler)

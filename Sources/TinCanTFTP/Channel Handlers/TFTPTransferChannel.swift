@@ -151,7 +151,6 @@ enum TFTPTransferChannel {
                     progress: progress,
                     ownsFile: ownsFile,
                     segmentationOffload: segmentation && !isReceiver,
-                    runtime: TFTPSystemRuntime(),
                     outcome: promise
                 )
                 try channel.pipeline.syncOperations.addHandler(handler)

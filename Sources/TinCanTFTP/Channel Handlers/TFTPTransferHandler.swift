@@ -10,34 +10,52 @@ enum TFTPTransferFile {
     case sink(any TFTPFileWriter, netascii: Bool)
 }
 
-/// What a transfer handler takes from its surroundings: the time for its state machine and timer,
-/// and the file operations, each completed on the channel's event loop. Outside tests that is the
-/// system clock and the file's own async calls (``TFTPSystemRuntime``); a test drives both by
-/// hand, on an `EmbeddedEventLoop`'s clock. A generic parameter rather than an existential, so that
-/// reading the time costs no dynamic call per datagram.
-protocol TFTPTransferRuntime {
+/// Where a transfer handler takes the time for its state machine and timer, and has its file read,
+/// written and committed (each completing on the channel's event loop): the system clock and the
+/// file's own async calls, or (in tests) a ``TFTPCustomRuntime`` that drives both by hand on an
+/// `EmbeddedEventLoop`. An enum rather than an existential or a generic parameter, so that the
+/// production path reads the clock directly, with no dynamic call per datagram, and the handler
+/// stays one concrete type.
+enum TFTPTransferRuntime {
+    case system
+    case custom(any TFTPCustomRuntime)
+
+    @inline(__always)
+    func now() -> NIODeadline {
+        switch self {
+        case .system: .now()
+        case .custom(let runtime): runtime.now()
+        }
+    }
+
+    func read(_ reader: any TFTPFileReader, upTo count: Int, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await reader.read(upTo: count) }
+        case .custom(let runtime): runtime.read(reader, upTo: count, on: loop)
+        }
+    }
+
+    func write(_ writer: any TFTPFileWriter, _ data: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await writer.write(data) }
+        case .custom(let runtime): runtime.write(writer, data, on: loop)
+        }
+    }
+
+    func commit(_ writer: any TFTPFileWriter, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await writer.commit() }
+        case .custom(let runtime): runtime.commit(writer, on: loop)
+        }
+    }
+}
+
+/// A clock and file operations supplied from outside (tests).
+protocol TFTPCustomRuntime: AnyObject {
     func now() -> NIODeadline
     func read(_ reader: any TFTPFileReader, upTo count: Int, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer>
     func write(_ writer: any TFTPFileWriter, _ data: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Void>
     func commit(_ writer: any TFTPFileWriter, on loop: any EventLoop) -> EventLoopFuture<Void>
-}
-
-/// The runtime of a transfer outside tests.
-struct TFTPSystemRuntime: TFTPTransferRuntime {
-    @inline(__always)
-    func now() -> NIODeadline { .now() }
-
-    func read(_ reader: any TFTPFileReader, upTo count: Int, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
-        loop.makeFutureWithTask { try await reader.read(upTo: count) }
-    }
-
-    func write(_ writer: any TFTPFileWriter, _ data: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        loop.makeFutureWithTask { try await writer.write(data) }
-    }
-
-    func commit(_ writer: any TFTPFileWriter, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        loop.makeFutureWithTask { try await writer.commit() }
-    }
 }
 
 /// One of the two state machines.
@@ -98,7 +116,7 @@ public final class TFTPProgress: Sendable {
 ///   retransmits) instead of growing memory.
 /// - The outcome is reported on `.complete` or `.fail`; the channel closes when the state machine
 ///   says (a receiver after dallying on the final ACK).
-final class TFTPTransferHandler<Runtime: TFTPTransferRuntime>: ChannelInboundHandler {
+final class TFTPTransferHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
@@ -110,7 +128,7 @@ final class TFTPTransferHandler<Runtime: TFTPTransferRuntime>: ChannelInboundHan
     private var options: TFTPTransferOptions { self.sender?.options ?? self.receiver?.options ?? TFTPTransferOptions() }
     private var stats: TFTPTransferStats { self.sender?.stats ?? self.receiver?.stats ?? TFTPTransferStats() }
     private let file: TFTPTransferFile
-    private let runtime: Runtime
+    private let runtime: TFTPTransferRuntime
     private var peer: SocketAddress
     private var peerLocked: Bool
     private let logger: Logger
@@ -156,7 +174,7 @@ final class TFTPTransferHandler<Runtime: TFTPTransferRuntime>: ChannelInboundHan
         progress: TFTPProgress? = nil,
         ownsFile: Bool = true,
         segmentationOffload: Bool = false,
-        runtime: Runtime,
+        runtime: TFTPTransferRuntime = .system,
         outcome: EventLoopPromise<TFTPTransferOutcome>
     ) {
         self.ownsFile = ownsFile
@@ -381,8 +399,8 @@ final class TFTPTransferHandler<Runtime: TFTPTransferRuntime>: ChannelInboundHan
     }
 
     /// Linux's limits on one GSO send: 64 segments, and a UDP datagram's 65507 bytes.
-    static var maxSegments: Int { 64 }
-    static var maxOffloadBytes: Int { 65507 }
+    static let maxSegments = 64
+    static let maxOffloadBytes = 65507
 
     /// Encodes and queues one packet (to the peer unless said otherwise); the caller flushes.
     private func write(_ packet: TFTPPacket, to address: SocketAddress? = nil, context: ChannelHandlerContext) {
@@ -504,8 +522,11 @@ final class TFTPTransferHandler<Runtime: TFTPTransferRuntime>: ChannelInboundHan
     /// Starts the next write, or the commit once everything is written. Runs on after the channel
     /// has closed: a receiver whose every block is in still commits.
     private func startWriteOrCommit() {
-        guard case .sink(let writer, _) = self.file, !self.reported, let eventLoop = self.eventLoop else { return }
-        switch self.writeBehind.next() {
+        guard !self.reported, let eventLoop = self.eventLoop else { return }
+        let step = self.writeBehind.next()
+        if case .none = step { return }
+        guard case .sink(let writer, _) = self.file else { return }
+        switch step {
         case .none:
             return
         case .write(let chunk):

@@ -230,7 +230,7 @@ public final class TFTPServer: Service, Sendable {
                 // Running transfers finish; one that has reported (dallying on its final ACK) is
                 // cut short. Closing before the handler is added means the file was never opened.
                 channel.eventLoop.execute {
-                    if (try? channel.pipeline.syncOperations.handler(type: TFTPTransferHandler<TFTPSystemRuntime>.self))?.isDallying ?? true {
+                    if (try? channel.pipeline.syncOperations.handler(type: TFTPTransferHandler.self))?.isDallying ?? true {
                         channel.close(promise: nil)
                     }
                 }
