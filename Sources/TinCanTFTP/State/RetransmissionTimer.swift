@@ -15,8 +15,8 @@ public struct TFTPTiming: Hashable, Sendable {
     public var rolloverTo: UInt16
     /// How long a receiver keeps answering a repeated final block after its final ACK (restarted
     /// by each repeat). The sender may have backed off as far as `maxTimeout`, so a server should
-    /// wait at least twice that; nil means four current timeouts, which suits a client that should
-    /// exit promptly.
+    /// wait at least twice that (``serverTiming(maxRetries:initialTimeout:)`` waits three times);
+    /// nil means four current timeouts, which suits a client that should exit promptly.
     /// Default nil.
     public var dally: TimeAmount?
     /// The least time without progress before a transfer fails, however many retries have been
