@@ -72,6 +72,32 @@ import Testing
         #expect(sender.fileFailed(error).isEmpty)
     }
 
+    @Test("a slow commit over a lossy link: the sender repeats its last block, no final ACK leaves before the commit ends, and both sides finish well", arguments: [UInt64(1), 2, 3])
+    func slowCommit(seed: UInt64) throws {
+        let data = file(2000)
+        var simulation = Simulation.download(
+            // DATA may be lost, ACKs are not: the test is about when the final ACK leaves.
+            file: data, options: [], links: [Link(), Link(loss: 0.1)], seed: seed
+        )
+        simulation.commitDelay = .seconds(2)
+        simulation.logSends = true
+        simulation.run()
+        #expect(simulation.received == data)
+        #expect(simulation.failures == [nil, nil])
+        #expect(simulation.commits == 1)
+        let committedAt = try #require(simulation.commitStartedAt) + .seconds(2)
+        // DATA 4 is the final block (2000 = 3 × 512 + 464); the client is side 1.
+        let finalAcks = simulation.sent.filter { $0.side == 1 && $0.packet == .acknowledgment(block: 4) }
+        #expect(finalAcks.count >= TFTPReceiverStateMachine.finalAckCopies)
+        #expect(finalAcks.allSatisfy { $0.time >= committedAt })
+        // The server's timer repeated the final block while the commit ran.
+        let repeats = simulation.sent.filter {
+            $0.side == 0 && $0.time > simulation.commitStartedAt! && $0.time < committedAt
+                && { if case .data(4, _) = $0.packet { true } else { false } }($0)
+        }
+        #expect(!repeats.isEmpty)
+    }
+
     @Test("simulated transfers commit exactly once, in both directions")
     func simulatedCommits() {
         let data = file(2000)
