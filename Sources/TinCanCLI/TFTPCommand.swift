@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import NIOCore
 import TinCanCore
@@ -85,6 +86,8 @@ struct TFTPServeCommand: AsyncParsableCommand {
         if self.timeout > 255 { throw ValidationError("--timeout takes at most 255 seconds") }
         if !(0...100).contains(self.retries) { throw ValidationError("--retries takes 0 to 100") }
         if let maxFileSize { _ = try parseSize(maxFileSize, "--max-file-size") }
+        // And the library's own rules, for what the checks above do not cover.
+        try validating { try self.serverConfiguration().0.validate() }
     }
 
     static func parseRange(_ text: String) throws -> ClosedRange<Int> {
@@ -97,11 +100,7 @@ struct TFTPServeCommand: AsyncParsableCommand {
 
     func serverConfiguration() throws -> (TFTPServerConfiguration, Int?) {
         let fileSize = try self.maxFileSize.map { try parseSize($0, "--max-file-size") }
-        var timing = TFTPServerConfiguration.defaultTiming
-        timing.maxRetries = self.retries
-        timing.initialTimeout = timeAmount(self.timeout)
-        timing.maxTimeout = max(timing.maxTimeout, timing.initialTimeout)
-        timing.dally = .nanoseconds(3 * timing.maxTimeout.nanoseconds)
+        let timing = TFTPTiming.serverTiming(maxRetries: self.retries, initialTimeout: timeAmount(self.timeout))
         let configuration = TFTPServerConfiguration(
             host: self.host,
             port: self.port,
@@ -109,7 +108,8 @@ struct TFTPServeCommand: AsyncParsableCommand {
             maxTransfers: self.maxTransfers,
             maxTransfersPerAddress: self.maxTransfersPerAddress,
             limits: TFTPOptionLimits(maxBlockSize: self.maxBlockSize, maxWindowSize: self.maxWindowSize, maxFileSize: fileSize),
-            timing: timing
+            timing: timing,
+            offload: tftpOffload()
         )
         return (configuration, fileSize)
     }
@@ -128,6 +128,22 @@ struct TFTPServeCommand: AsyncParsableCommand {
             let server = TFTPServer(configuration: configuration, fileSystem: directory, logger: logger)
             try await runServices([server], logger: logger)
         }
+    }
+}
+
+/// Offload switched off by `TINCAN_NO_GSO` / `TINCAN_NO_GRO` (set to anything), to rule it out
+/// when a network path misbehaves with it.
+func tftpOffload() -> TFTPOffload {
+    let environment = ProcessInfo.processInfo.environment
+    return TFTPOffload(segmentation: environment["TINCAN_NO_GSO"] == nil, receive: environment["TINCAN_NO_GRO"] == nil)
+}
+
+/// Runs a library configuration's `validate()`, reporting what it finds as a usage error.
+func validating(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as TFTPConfigurationError {
+        throw ValidationError("\(error)")
     }
 }
 
@@ -184,6 +200,8 @@ struct TFTPClientCommandOptions: ParsableArguments {
             throw ValidationError("--mode takes octet or netascii")
         }
         if !(0...100).contains(self.retries) { throw ValidationError("--retries takes 0 to 100") }
+        // And the library's own rules, for what the checks above do not cover.
+        try validating { try self.clientOptions.validate() }
     }
 
     var clientOptions: TFTPClientOptions {
@@ -195,7 +213,8 @@ struct TFTPClientCommandOptions: ParsableArguments {
             timeoutSeconds: self.timeout,
             transferSize: self.tsize,
             mode: TFTPMode(rawValue: self.mode),
-            timing: timing
+            timing: timing,
+            offload: tftpOffload()
         )
     }
 

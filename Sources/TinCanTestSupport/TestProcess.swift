@@ -203,6 +203,15 @@ public final class TestProcess: Sendable {
         return self.stderr
     }
 
+    /// Waits until standard error contains `text` at least `count` times; returns the whole of it.
+    @discardableResult
+    public func waitForStderr(occurrences count: Int, of text: String, timeout: Double = 10) async throws -> String {
+        try await self.waitUntil(timeout: timeout, what: "\(count) times '\(text)' on stderr") {
+            self.stderr.components(separatedBy: text).count - 1 >= count
+        }
+        return self.stderr
+    }
+
     /// Waits until standard output holds at least `count` bytes.
     public func waitForStdout(count: Int, timeout: Double = 10) async throws {
         try await self.waitUntil(timeout: timeout, what: "\(count) bytes on stdout") { self.stdout.count >= count }

@@ -48,26 +48,57 @@ func tftpServer(root: String, _ extra: [String] = []) async throws -> (TestProce
     return (server, port)
 }
 
-/// tftp-hpa's server in the foreground on 127.0.0.1.
-func hpaServer(root: String) async throws -> (TestProcess, Int)? {
-    guard let tftpd = try Programs.peer("in.tftpd") else { return nil }
+/// tftp-hpa's server in the foreground on 127.0.0.1, once it answers. Tests that call it are
+/// `.enabled(if: Programs.available("in.tftpd"))`.
+func hpaServer(root: String) async throws -> (TestProcess, Int) {
+    let tftpd = try Programs.require("in.tftpd")
     for _ in 0..<5 {
         let port = try freeUDPPort()
         var arguments = ["-L", "-a", "127.0.0.1:\(port)", "-s", root, "-c", "-p"]
         if getuid() == 0 { arguments += ["-u", "nobody"] }
         let server = try TestProcess(tftpd, arguments, input: .null)
-        try await Task.sleep(for: .milliseconds(200))
-        if server.isRunning { return (server, port) }
+        if try await answers(port: port, while: server) { return (server, port) }
+        server.kill()
     }
     throw HarnessError("in.tftpd did not start")
+}
+
+/// Whether a TFTP server on `port` answers a request (any answer: the probe's file does not
+/// exist) before `server` exits or 10 s pass.
+func answers(port: Int, while server: TestProcess) async throws -> Bool {
+    let probe = try TestSocket.udp()
+    defer { probe.close() }
+    probe.setTimeout(0.1)
+    var request = Data([0, 1])
+    request.append(contentsOf: Array("tincan-probe".utf8) + [0] + Array("octet".utf8) + [0])
+    for _ in 0..<100 {
+        guard server.isRunning else { return false }
+        // A request sent before the socket was bound is lost: ask again after each receive timeout.
+        try probe.sendDatagram(request, port: port)
+        let answered = try await Blocking.run { () -> Bool in
+            do {
+                _ = try probe.receiveDatagram()
+                return true
+            } catch {
+                return false
+            }
+        }
+        if answered { return true }
+    }
+    return false
 }
 
 @Suite(.timeLimit(.minutes(4))) struct TFTPInteropTests {
     static let sizes = [0, 1, 511, 512, 513, 1024]
 
-    @Test("tincan tftp serve with curl and tftp-hpa, read and write, checked by SHA-256", arguments: sizes)
+    @Test(
+        "tincan tftp serve with curl and tftp-hpa, read and write, checked by SHA-256",
+        .enabled(if: Programs.available("curl", "tftp")),
+        arguments: sizes
+    )
     func serverWithPeers(size: Int) async throws {
-        guard let curl = try Programs.peer("curl"), let tftp = try Programs.peer("tftp") else { return }
+        let curl = try Programs.require("curl")
+        let tftp = try Programs.require("tftp")
         let files = try TFTPFiles()
         defer { files.remove() }
         let data = try files.write("file.bin", count: size, seed: UInt64(size) + 1)
@@ -94,22 +125,21 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         #expect(files.read("hpa-up").map(TestData.sha256) == TestData.sha256(data), "tftp-hpa put")
         // One log line per transfer, and no temporary files left.
         // (The line is written just after the client has its answer.)
-        var lines = 0
-        for _ in 0..<100 {
-            lines = server.stderr.components(separatedBy: ", ok\n").count - 1
-            if lines >= 6 { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(lines == 6, "\(server.stderr)")
+        let log = try await server.waitForStderr(occurrences: 6, of: ", ok\n")
+        #expect(log.components(separatedBy: ", ok\n").count - 1 == 6, "\(log)")
         #expect(files.names().filter { $0.hasPrefix(".") }.isEmpty)
     }
 
-    @Test("tincan tftp get and put against tftp-hpa's in.tftpd, checked by SHA-256", arguments: sizes)
+    @Test(
+        "tincan tftp get and put against tftp-hpa's in.tftpd, checked by SHA-256",
+        .enabled(if: Programs.available("in.tftpd")),
+        arguments: sizes
+    )
     func clientWithHpa(size: Int) async throws {
         let files = try TFTPFiles()
         defer { files.remove() }
         let data = try files.write("file.bin", count: size, seed: UInt64(size) + 2)
-        guard let (server, port) = try await hpaServer(root: files.directory) else { return }
+        let (server, port) = try await hpaServer(root: files.directory)
         defer { server.kill() }
         let local = try TFTPFiles()
         defer { local.remove() }
@@ -126,9 +156,12 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         }
     }
 
-    @Test("above 32 MiB at blksize 512 (block numbers roll over): curl from tincan, tincan from in.tftpd")
+    @Test(
+        "above 32 MiB at blksize 512 (block numbers roll over): curl from tincan, tincan from in.tftpd",
+        .enabled(if: Programs.available("curl", "in.tftpd"))
+    )
     func rollover() async throws {
-        guard let curl = try Programs.peer("curl") else { return }
+        let curl = try Programs.require("curl")
         let files = try TFTPFiles()
         defer { files.remove() }
         // Big data is made off the cooperative pool, which other suites' timers depend on.
@@ -142,7 +175,7 @@ func hpaServer(root: String) async throws -> (TestProcess, Int)? {
         #expect(try await get.waitForExit(timeout: 120) == 0, "\(get.stderr)")
         #expect(local.read("curl").map(TestData.sha256) == TestData.sha256(data))
 
-        guard let (hpa, hpaPort) = try await hpaServer(root: files.directory) else { return }
+        let (hpa, hpaPort) = try await hpaServer(root: files.directory)
         defer { hpa.kill() }
         let client = try tincan(["tftp", "get", "127.0.0.1:\(hpaPort)", "big.bin", local.path("tincan")], input: .null)
         #expect(try await client.waitForExit(timeout: 120) == 0, "\(client.stderr)")
@@ -329,12 +362,17 @@ struct LossyNamespace {
     let name: String
     let ip: String
 
-    /// Nil when not root outside CI (then the test is skipped); in CI, not being root is a failure.
-    static func make(loss: Double) async throws -> LossyNamespace? {
-        guard getuid() == 0, let ip = try Programs.peer("ip"), let iptables = try Programs.peer("iptables") else {
-            if Programs.inCI { Issue.record("CI runs as root and must run the loss tests") }
-            return nil
-        }
+    /// Whether the loss tests can run, for `.enabled(if:)`: as root with `ip` and `iptables`, and
+    /// always in CI, where ``make(loss:)`` then fails instead of the tests showing as skipped.
+    static var canRun: Bool {
+        Programs.inCI || (getuid() == 0 && Programs.available("ip", "iptables"))
+    }
+
+    /// Throws when not root (CI runs as root and must run the loss tests) or a tool is missing.
+    static func make(loss: Double) async throws -> LossyNamespace {
+        guard getuid() == 0 else { throw HarnessError("the loss tests need root (CI runs as root)") }
+        let ip = try Programs.require("ip")
+        let iptables = try Programs.require("iptables")
         let name = "tincan-loss-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         let add = try TestProcess(ip, ["netns", "add", name], input: .null)
         guard try await add.waitForExit() == 0 else { throw HarnessError("ip netns add: \(add.stderr)") }
@@ -368,9 +406,12 @@ struct LossyNamespace {
 }
 
 @Suite(.timeLimit(.minutes(6)), .serialized) struct TFTPLossTests {
-    @Test("5% of UDP packets dropped: 20 transfers of 8 MiB with windowsize 16 all arrive intact")
+    @Test(
+        "5% of UDP packets dropped: 20 transfers of 8 MiB with windowsize 16 all arrive intact",
+        .enabled(if: LossyNamespace.canRun)
+    )
     func fivePercent() async throws {
-        guard let namespace = try await LossyNamespace.make(loss: 0.05) else { return }
+        let namespace = try await LossyNamespace.make(loss: 0.05)
         let files = try TFTPFiles()
         defer { files.remove() }
         let data = try await Blocking.run { try files.write("8m.bin", count: 8 << 20, seed: 5) }
@@ -402,9 +443,9 @@ struct LossyNamespace {
         #expect(server.stderr.contains("resent"), "\(server.stderr)")
     }
 
-    @Test("20% of UDP packets dropped: a download and an upload still complete")
+    @Test("20% of UDP packets dropped: a download and an upload still complete", .enabled(if: LossyNamespace.canRun))
     func twentyPercent() async throws {
-        guard let namespace = try await LossyNamespace.make(loss: 0.20) else { return }
+        let namespace = try await LossyNamespace.make(loss: 0.20)
         let files = try TFTPFiles()
         defer { files.remove() }
         let data = try files.write("1m.bin", count: 1 << 20, seed: 20)

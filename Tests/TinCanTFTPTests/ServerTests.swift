@@ -40,23 +40,63 @@ func withServer<T: Sendable>(
 }
 
 final class Reports: Sendable {
-    private let reports = Mutex<[TFTPTransferReport]>([])
-    func add(_ report: TFTPTransferReport) { self.reports.withLock { $0.append(report) } }
-    var all: [TFTPTransferReport] { self.reports.withLock { $0 } }
+    private struct State {
+        var reports: [TFTPTransferReport] = []
+        var listeners: [UUID: AsyncStream<Void>.Continuation] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ report: TFTPTransferReport) {
+        let listeners = self.state.withLock { state in
+            state.reports.append(report)
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.yield() }
+    }
+
+    var all: [TFTPTransferReport] { self.state.withLock { $0.reports } }
 
     /// Waits until `count` reports are in (transfers report just after the client is done).
     func wait(for count: Int) async throws -> [TFTPTransferReport] {
         try await self.wait(for: count) { _ in true }
     }
 
-    /// Waits until `count` reports that pass `filter` are in, and returns those.
-    func wait(for count: Int, where filter: (TFTPTransferReport) -> Bool) async throws -> [TFTPTransferReport] {
-        for _ in 0..<500 {
-            let all = self.all.filter(filter)
-            if all.count >= count { return all }
-            try await Task.sleep(for: .milliseconds(10))
+    /// Waits until `count` reports that pass `filter` are in, and returns those; fails after 5 s.
+    func wait(
+        for count: Int,
+        where filter: @escaping @Sendable (TFTPTransferReport) -> Bool
+    ) async throws -> [TFTPTransferReport] {
+        // Each new report wakes the waiter, which looks again.
+        let (changes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        self.state.withLock { $0.listeners[id] = continuation }
+        defer {
+            self.state.withLock { $0.listeners[id] = nil }
+            continuation.finish()
         }
-        throw HarnessError("expected \(count) transfer reports, got \(self.all.count): \(self.all)")
+        let found = try await withThrowingTaskGroup(of: [TFTPTransferReport]?.self) { group in
+            group.addTask {
+                var iterator = changes.makeAsyncIterator()
+                repeat {
+                    let matching = self.all.filter(filter)
+                    if matching.count >= count { return matching }
+                } while await iterator.next() != nil
+                return nil
+            }
+            group.addTask {
+                // A deadline for a failing test, not a wait for the event.
+                try await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let found else {
+            throw HarnessError("expected \(count) transfer reports, got \(self.all.count): \(self.all)")
+        }
+        return found
     }
 
     /// A transfer started by a client's retransmitted request that arrived after the original
@@ -101,6 +141,19 @@ struct RawPeer: Sendable {
         }
     }
 
+    /// The payload of DATA `block` from `port`, skipping repeats of earlier blocks; anything else
+    /// is an error.
+    func receiveData(block: UInt16, from port: Int) async throws -> ByteBuffer {
+        while true {
+            let (packet, _) = try await self.receive(from: port)
+            guard case .data(let number, let payload) = packet else {
+                throw HarnessError("expected DATA \(block), got \(packet)")
+            }
+            if number == block { return payload }
+            guard number < block else { throw HarnessError("expected DATA \(block), got DATA \(number)") }
+        }
+    }
+
     /// True when nothing arrives for `seconds`.
     func isQuiet(for seconds: Double) async throws -> Bool {
         let socket = self.socket
@@ -118,6 +171,39 @@ struct RawPeer: Sendable {
 }
 
 func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
+
+/// A log handler that hands every message to `sink`: tests wait for what the server logs.
+struct ForwardingLogHandler: LogHandler {
+    let sink: @Sendable (String) -> Void
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        self.sink(event.message.description)
+    }
+}
+
+/// A logger whose messages arrive on the stream, and a wait for one of them.
+struct LogMessages {
+    let logger: Logger
+    private let messages: AsyncStream<String>
+
+    init() {
+        let (messages, continuation) = AsyncStream<String>.makeStream()
+        self.messages = messages
+        self.logger = Logger(label: "tftp-test") { _ in ForwardingLogHandler { continuation.yield($0) } }
+    }
+
+    /// Returns once a message containing `text` has been logged.
+    func wait(for text: String) async {
+        for await message in self.messages where message.contains(text) { return }
+    }
+}
 
 @Suite(.timeLimit(.minutes(2))) struct ServerClientTests {
     static let sizes = [0, 1, 511, 512, 513, 1024, 100_000]
@@ -255,8 +341,10 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
 
     @Test("malformed, truncated, oversized and misdirected datagrams on the request port get ERROR 4", arguments: malformedDatagrams)
     func malformed(datagram: Datagram) async throws {
+        // Open until the server is gone: the transfer it starts at the end is never acknowledged
+        // (see perAddressLimit).
+        let peer = try RawPeer()
         try await withServer(TFTPMemoryFileSystem(files: ["f": ByteBuffer(string: "ok")])) { server in
-            let peer = try RawPeer()
             try peer.sendRaw(datagram.bytes, to: server.port!)
             let (packet, port) = try await peer.receive(from: server.port!)
             guard case .error(let error) = packet else {
@@ -368,9 +456,11 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
         let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 4000))])
         var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0, maxTransfers: 64, maxTransfersPerAddress: 1000)
         configuration.timing = TFTPTiming(maxRetries: 1, initialTimeout: .milliseconds(200), dally: .milliseconds(100))
+        // Open until the server and its stalled transfers are gone (see perAddressLimit).
+        let flood = try RawPeer()
+        let hog = try RawPeer()
         try await withServer(files, configuration: configuration) { server in
             // 30 stalled transfers (never acknowledged) and 500 requests for missing files.
-            let flood = try RawPeer()
             for index in 0..<30 { try flood.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "x\(index)", value: "1")])), to: server.port!) }
             // In batches, so the test socket's buffer holds the answers.
             for batch in 0..<10 {
@@ -386,7 +476,6 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
             #expect(received["x"] == files["f"])
 
             // Fill every slot, then one more.
-            let hog = try RawPeer()
             for index in 0..<80 { try hog.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "y\(index)", value: "1")])), to: server.port!) }
             var busy = 0
             for _ in 0..<200 {
@@ -403,8 +492,10 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
         let files = TFTPMemoryFileSystem(files: ["f": buffer(TestData.random(count: 3000))])
         var configuration = TFTPServerConfiguration(host: "::", port: 0, maxTransfersPerAddress: 5)
         configuration.timing = TFTPTiming(maxRetries: 1, initialTimeout: .milliseconds(200))
+        // Open until the server and its stalled transfers are gone: a port closed earlier may go to
+        // another test's client, which would take their DATA for its own.
+        let flood = try RawPeer()
         try await withServer(files, configuration: configuration) { server in
-            let flood = try RawPeer()
             for index in 0..<10 {
                 try flood.send(.readRequest(TFTPRequest(filename: "f", options: [TFTPOption(name: "x\(index)", value: "1")])), to: server.port!)
             }
@@ -427,10 +518,11 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
         let data = TestData.random(count: 2000, seed: 9)
         let files = TFTPMemoryFileSystem(files: ["f": buffer(data)])
         let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+        let log = LogMessages()
         let server = TFTPServer(
             configuration: TFTPServerConfiguration(host: "127.0.0.1", port: 0),
             fileSystem: files,
-            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+            logger: log.logger,
             onServerRunning: { continuation.yield($0) }
         )
         let group = ServiceGroup(services: [server], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
@@ -443,15 +535,15 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
             let (first, port) = try await peer.receive()
             #expect(first == .data(block: 1, payload: buffer(data.prefix(512))))
             await group.triggerGracefulShutdown()
-            try await Task.sleep(for: .milliseconds(100))
+            await log.wait(for: "stopped taking requests")
             let late = try RawPeer()
             try late.send(.readRequest(TFTPRequest(filename: "f")), to: address.port!)
             #expect(try await late.isQuiet(for: 0.3))
             var received = Data(data.prefix(512))
             for block in UInt16(1)...3 {
                 try peer.send(.acknowledgment(block: block), to: port)
-                let (packet, _) = try await peer.receive(from: port)
-                guard case .data(_, let payload) = packet else { break }
+                // A loaded machine may have had the server's timer resend DATA 1 meanwhile.
+                let payload = try await peer.receiveData(block: block + 1, from: port)
                 received.append(contentsOf: payload.readableBytesView)
             }
             try peer.send(.acknowledgment(block: 4), to: port)
@@ -466,10 +558,11 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
         let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
         var configuration = TFTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.timing.dally = .seconds(600)
+        let log = LogMessages()
         let server = TFTPServer(
             configuration: configuration,
             fileSystem: files,
-            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+            logger: log.logger,
             onServerRunning: { continuation.yield($0) }
         )
         let group = ServiceGroup(services: [server], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
@@ -485,13 +578,18 @@ func buffer(_ data: Data) -> ByteBuffer { ByteBuffer(bytes: data) }
             let (ack0, port) = try await peer.receive()
             #expect(ack0 == .acknowledgment(block: 0))
             await group.triggerGracefulShutdown()
-            try await Task.sleep(for: .milliseconds(100))
+            // Shutdown has begun once the server stops taking requests.
+            await log.wait(for: "stopped taking requests")
             // The running upload finishes after shutdown began: saved and acknowledged.
             try peer.send(.data(block: 1, payload: ByteBuffer(string: "end")), to: port)
-            #expect(try await peer.receive(from: port).0 == .acknowledgment(block: 1))
+            // A loaded machine may have had the server's timer resend ACK 0 meanwhile.
+            var answer = try await peer.receive(from: port).0
+            while answer == .acknowledgment(block: 0) { answer = try await peer.receive(from: port).0 }
+            #expect(answer == .acknowledgment(block: 1))
             #expect(files["u"] == ByteBuffer(string: "end"))
             // Then the server stops, instead of dallying 600 s on that final ACK.
             tasks.addTask {
+                // A deadline for a failing test, not a wait for the event.
                 try await Task.sleep(for: .seconds(60))
                 return false
             }
@@ -568,6 +666,7 @@ struct SlowCommitWriter: TFTPFileWriter {
     }
     func write(_ buffer: ByteBuffer) async throws { try await self.base.write(buffer) }
     func commit() async throws {
+        // The slow disk is what the test is about, not a wait.
         try await Task.sleep(for: self.delay)
         try await self.base.commit()
     }

@@ -49,6 +49,16 @@ struct Simulation {
     var failures: [TFTPError?] = [nil, nil]
     var sentCount = [0, 0]
     var dataPacketsSent = 0
+    var commits = 0
+    /// How long the receiver's disk takes to commit the file.
+    var commitDelay: TimeAmount = .zero
+    /// A commit under way: which side, and when it completes.
+    var commitDue: (side: Int, at: NIODeadline)?
+    /// When the receiver asked for the commit.
+    var commitStartedAt: NIODeadline?
+    /// With `logSends`, every packet sent: when, by which side.
+    var logSends = false
+    var sent: [(time: NIODeadline, side: Int, packet: TFTPPacket)] = []
     var events: [(time: NIODeadline, order: Int, direction: Direction, packet: TFTPPacket)] = []
     var trace: [String]? = nil
     enum NewServer { case sender(TFTPSenderStateMachine), receiver(TFTPReceiverStateMachine) }
@@ -112,7 +122,14 @@ struct Simulation {
             for side in 0...1 {
                 if let deadline = self.timers[side], nextTimer == nil || deadline < nextTimer!.1 { nextTimer = (side, deadline) }
             }
-            if let event = self.events.last, nextTimer == nil || event.time <= nextTimer!.1 {
+            if let due = self.commitDue, nextTimer.map({ due.at <= $0.1 }) ?? true,
+                self.events.last.map({ due.at < $0.time }) ?? true
+            {
+                self.now = max(self.now, due.at)
+                self.commitDue = nil
+                self.trace?.append("\((self.now.uptimeNanoseconds - 1_000_000_000) / 1000)us committed side \(due.side)")
+                self.step(due.side) { _, receiver, now in receiver!.committed(now: now) }
+            } else if let event = self.events.last, nextTimer == nil || event.time <= nextTimer!.1 {
                 self.events.removeLast()
                 self.now = max(self.now, event.time)
                 self.trace?.append("\((self.now.uptimeNanoseconds - 1_000_000_000) / 1000)us -> \(event.direction) \(event.packet)")
@@ -181,6 +198,15 @@ struct Simulation {
                 self.carryOut(actions, side: side)
             case .write(var payload):
                 self.received.writeBuffer(&payload)
+            case .commit:
+                self.commits += 1
+                self.commitStartedAt = self.now
+                if self.commitDelay == .zero {
+                    let actions = self.receiver!.committed(now: self.now)
+                    self.carryOut(actions, side: side)
+                } else {
+                    self.commitDue = (side, self.now + self.commitDelay)
+                }
             case .setTimer(let deadline):
                 self.timers[side] = deadline
             case .complete(let stats):
@@ -197,6 +223,7 @@ struct Simulation {
 
     private mutating func send(_ packet: TFTPPacket, from side: Int) {
         if case .data = packet { self.dataPacketsSent += 1 }
+        if self.logSends { self.sent.append((self.now, side, packet)) }
         let direction: Direction = side == 0 ? .toClient : .toServer
         var link = self.links[direction.rawValue]
         self.sentCount[direction.rawValue] += 1

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -72,6 +69,22 @@ public struct TFTPTransferReport: Sendable, CustomStringConvertible {
     }
 }
 
+/// Kernel batching of a windowed transfer's datagrams (Linux), used where the kernel offers it.
+/// Both are on by default; switch one off to rule it out when a path misbehaves with it.
+public struct TFTPOffload: Hashable, Sendable {
+    /// Send a window's full blocks in one system call (UDP_SEGMENT, "GSO"). A path that refuses it
+    /// at run time is detected, and the transfer falls back to one datagram per block. Default true.
+    public var segmentation: Bool
+    /// Receive a window's datagrams in one read (UDP_GRO), on the receiving side of a transfer with
+    /// a window over 1. Default true.
+    public var receive: Bool
+
+    public init(segmentation: Bool = true, receive: Bool = true) {
+        self.segmentation = segmentation
+        self.receive = receive
+    }
+}
+
 /// Opens the UDP socket of one transfer (its transfer ID) and runs a handler on it.
 enum TFTPTransferChannel {
     /// Binds a socket to `address`, or, when `ports` is given, to the first free port of that range
@@ -113,6 +126,7 @@ enum TFTPTransferChannel {
         lockPortOnFirstReply: Bool,
         receiveBlockSize: Int,
         windowSize: Int,
+        offload: TFTPOffload,
         logger: Logger,
         progress: TFTPProgress?,
         ownsFile: Bool = true
@@ -121,7 +135,13 @@ enum TFTPTransferChannel {
         do {
             try await channel.eventLoop.submit {
                 let isReceiver = if case .receiver = machine { true } else { false }
-                let offload = try Self.configure(channel, receiveBlockSize: receiveBlockSize, windowSize: windowSize, isReceiver: isReceiver)
+                let segmentation = try Self.configure(
+                    channel,
+                    receiveBlockSize: receiveBlockSize,
+                    windowSize: windowSize,
+                    isReceiver: isReceiver,
+                    offload: offload
+                )
                 let handler = TFTPTransferHandler(
                     machine: machine,
                     file: file,
@@ -130,7 +150,7 @@ enum TFTPTransferChannel {
                     logger: logger,
                     progress: progress,
                     ownsFile: ownsFile,
-                    segmentationOffload: offload && !isReceiver,
+                    segmentationOffload: segmentation && !isReceiver,
                     outcome: promise
                 )
                 try channel.pipeline.syncOperations.addHandler(handler)
@@ -143,7 +163,17 @@ enum TFTPTransferChannel {
                 stats: TFTPTransferStats()
             ))
         }
-        return try! await promise.futureResult.get()
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            // The handler only ever succeeds the promise; should that change, this is the answer.
+            return TFTPTransferOutcome(
+                error: TFTPError(.notDefined, "transfer ended without an outcome: \(error)"),
+                errorFromPeer: false,
+                options: machine.options,
+                stats: TFTPTransferStats()
+            )
+        }
     }
 
     /// Receive buffers: one datagram of the block size per read (or, for a receiver where the
@@ -152,11 +182,19 @@ enum TFTPTransferChannel {
     /// collapse). The kernel caps the socket buffer at `net.core.rmem_max`.
     ///
     /// - Returns: whether segmentation offload (GSO) may be used for sending.
-    static func configure(_ channel: any Channel, receiveBlockSize: Int, windowSize: Int, isReceiver: Bool) throws -> Bool {
+    static func configure(
+        _ channel: any Channel,
+        receiveBlockSize: Int,
+        windowSize: Int,
+        isReceiver: Bool,
+        offload: TFTPOffload
+    ) throws -> Bool {
         let datagram = max(receiveBlockSize, TFTPWireLimits.defaultBlockSize) + 4
-        let options = channel.syncOptions!
+        guard let options = channel.syncOptions else {
+            throw TFTPError(.notDefined, "the transfer socket does not take options synchronously")
+        }
         var capacity = datagram + 1
-        if isReceiver, windowSize > 1, System.supportsUDPReceiveOffload, getenv("TINCAN_NO_GRO") == nil {
+        if isReceiver, windowSize > 1, offload.receive, System.supportsUDPReceiveOffload {
             do {
                 try options.setOption(.datagramReceiveOffload, value: true)
                 try options.setOption(.datagramReceiveSegmentSize, value: true)
@@ -171,6 +209,6 @@ enum TFTPTransferChannel {
         if wanted > 212_992 {
             try? options.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(wanted))
         }
-        return System.supportsUDPSegmentationOffload && getenv("TINCAN_NO_GSO") == nil
+        return offload.segmentation && System.supportsUDPSegmentationOffload
     }
 }

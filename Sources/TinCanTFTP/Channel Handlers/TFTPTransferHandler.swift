@@ -10,6 +10,54 @@ enum TFTPTransferFile {
     case sink(any TFTPFileWriter, netascii: Bool)
 }
 
+/// Where a transfer handler takes the time for its state machine and timer, and has its file read,
+/// written and committed (each completing on the channel's event loop): the system clock and the
+/// file's own async calls, or (in tests) a ``TFTPCustomRuntime`` that drives both by hand on an
+/// `EmbeddedEventLoop`. An enum rather than an existential or a generic parameter, so that the
+/// production path reads the clock directly, with no dynamic call per datagram, and the handler
+/// stays one concrete type.
+enum TFTPTransferRuntime {
+    case system
+    case custom(any TFTPCustomRuntime)
+
+    @inline(__always)
+    func now() -> NIODeadline {
+        switch self {
+        case .system: .now()
+        case .custom(let runtime): runtime.now()
+        }
+    }
+
+    func read(_ reader: any TFTPFileReader, upTo count: Int, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await reader.read(upTo: count) }
+        case .custom(let runtime): runtime.read(reader, upTo: count, on: loop)
+        }
+    }
+
+    func write(_ writer: any TFTPFileWriter, _ data: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await writer.write(data) }
+        case .custom(let runtime): runtime.write(writer, data, on: loop)
+        }
+    }
+
+    func commit(_ writer: any TFTPFileWriter, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        switch self {
+        case .system: loop.makeFutureWithTask { try await writer.commit() }
+        case .custom(let runtime): runtime.commit(writer, on: loop)
+        }
+    }
+}
+
+/// A clock and file operations supplied from outside (tests).
+protocol TFTPCustomRuntime: AnyObject {
+    func now() -> NIODeadline
+    func read(_ reader: any TFTPFileReader, upTo count: Int, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer>
+    func write(_ writer: any TFTPFileWriter, _ data: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Void>
+    func commit(_ writer: any TFTPFileWriter, on loop: any EventLoop) -> EventLoopFuture<Void>
+}
+
 /// One of the two state machines.
 enum TFTPTransferMachine {
     case sender(TFTPSenderStateMachine)
@@ -56,35 +104,31 @@ public final class TFTPProgress: Sendable {
 }
 
 /// Drives one transfer on its own UDP socket (the RFC's transfer ID): feeds packets, timeouts and
-/// file chunks to a state machine, and carries out what it asks (send, read, write, set the timer,
-/// finish).
+/// file results to a state machine, and carries out what it asks (send, read, write, commit, set
+/// the timer, finish, close). The rules of the transfer (when the final ACK goes out, how many
+/// copies, when dallying starts) are the state machine's; read-ahead and write-behind are
+/// ``TFTPReadAhead`` and ``TFTPWriteBehind``.
 ///
 /// - Packets from any address but the peer's get ERROR 5 and change nothing. A client starts with
 ///   only the server's host known (`lockPortOnFirstReply`): the first answer from that host fixes
 ///   the port.
-/// - File reads are done in large chunks ahead of need; file writes are gathered and written in
-///   large chunks, in order. While more than ``maxBufferedWriteBytes`` wait for the disk, DATA is
-///   dropped, so a slow disk slows the sender (it retransmits) instead of growing memory.
-/// - A receiver's outcome is reported once its file is committed; the channel closes when the state
-///   machine says (after dallying on the final ACK).
+/// - While ``TFTPWriteBehind/isFull``, DATA is dropped, so a slow disk slows the sender (it
+///   retransmits) instead of growing memory.
+/// - The outcome is reported on `.complete` or `.fail`; the channel closes when the state machine
+///   says (a receiver after dallying on the final ACK).
 final class TFTPTransferHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    /// Bytes of the file read at once.
-    static let readChunk = 256 * 1024
-    /// Received bytes gathered before a write is started.
-    static let writeChunk = 256 * 1024
-    /// Received bytes that may wait for the disk before DATA is dropped.
-    static let maxBufferedWriteBytes = 8 * 1024 * 1024
-
     // One of the two is set. Kept apart, not in an enum, so that each event mutates the machine in
-    // place instead of copying it out and back (a measurable cost per packet).
+    // place (through optional chaining) instead of copying it out and back (a measurable cost per
+    // packet).
     private var sender: TFTPSenderStateMachine?
     private var receiver: TFTPReceiverStateMachine?
-    private var options: TFTPTransferOptions { self.sender?.options ?? self.receiver!.options }
-    private var stats: TFTPTransferStats { self.sender?.stats ?? self.receiver!.stats }
+    private var options: TFTPTransferOptions { self.sender?.options ?? self.receiver?.options ?? TFTPTransferOptions() }
+    private var stats: TFTPTransferStats { self.sender?.stats ?? self.receiver?.stats ?? TFTPTransferStats() }
     private let file: TFTPTransferFile
+    private let runtime: TFTPTransferRuntime
     private var peer: SocketAddress
     private var peerLocked: Bool
     private let logger: Logger
@@ -96,7 +140,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var eventLoop: (any EventLoop)?
     private var began = false
+    /// The outcome is reported.
     private var reported = false
+    /// The socket is closed or closing: nothing more is sent.
     private var stopped = false
     private var fileReleased = false
 
@@ -115,22 +161,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var scheduled: Scheduled<Void>?
     private var scheduledFor: NIODeadline = .distantFuture
 
-    // Source
-    private var readBuffer = ByteBuffer()
-    private var readInFlight = false
-    private var sourceAtEnd = false
-    private var wanted: Int?
-    private let encoder = NetasciiEncoder()
-
-    // Sink
-    private var writeBuffer = ByteBuffer()
-    private var writeInFlight = false
-    private var decoder = NetasciiDecoder()
-    private var receivedAll = false
-    private var committing = false
-    private var committed = false
-    /// Packets (the final ACK) that wait for the commit.
-    private var held: [TFTPPacket] = []
+    // File
+    private var readAhead: TFTPReadAhead
+    private var writeBehind: TFTPWriteBehind
 
     init(
         machine: TFTPTransferMachine,
@@ -141,6 +174,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         progress: TFTPProgress? = nil,
         ownsFile: Bool = true,
         segmentationOffload: Bool = false,
+        runtime: TFTPTransferRuntime = .system,
         outcome: EventLoopPromise<TFTPTransferOutcome>
     ) {
         self.ownsFile = ownsFile
@@ -150,6 +184,15 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         case .receiver(let machine): self.receiver = machine
         }
         self.file = file
+        switch file {
+        case .source(_, let netascii):
+            self.readAhead = TFTPReadAhead(netascii: netascii)
+            self.writeBehind = TFTPWriteBehind(netascii: false)
+        case .sink(_, let netascii):
+            self.readAhead = TFTPReadAhead(netascii: false)
+            self.writeBehind = TFTPWriteBehind(netascii: netascii)
+        }
+        self.runtime = runtime
         self.peer = peer
         self.peerLocked = !lockPortOnFirstReply
         self.logger = logger
@@ -182,7 +225,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.cancelTimer()
         self.stopped = true
-        if !self.reported, !self.receivedAll {
+        // A receiver whose every block is in goes on to commit (and reports then): the file is
+        // whole, and only its final ACK can no longer be sent.
+        if !self.reported, !(self.receiver?.isCommitting ?? false) {
             self.finish(error: TFTPError(.notDefined, "transfer socket closed"), fromPeer: false)
         }
         context.fireChannelInactive()
@@ -206,8 +251,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         // With receive offload (UDP_GRO) one read may carry several datagrams of `segmentSize`.
         if let segment = envelope.metadata?.segmentSize, segment > 0, envelope.data.readableBytes > segment {
             var data = envelope.data
-            while data.readableBytes > 0, !self.stopped {
-                self.handle(data.readSlice(length: min(segment, data.readableBytes))!)
+            while data.readableBytes > 0, !self.stopped,
+                let datagram = data.readSlice(length: min(segment, data.readableBytes))
+            {
+                self.handle(datagram)
             }
         } else {
             self.handle(envelope.data)
@@ -224,17 +271,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             return
         }
         if self.tracing { self.logger.trace("received \(packet)") }
-        if case .data = packet, self.writeBuffer.readableBytes > Self.maxBufferedWriteBytes {
+        if case .data = packet, self.writeBehind.isFull {
             // The disk is behind: drop, and let the sender's timer pace it.
             return
         }
-        let now = NIODeadline.now()
-        let actions: [TFTPTransferAction]
-        if self.sender != nil {
-            actions = self.sender!.received(packet, now: now)
-        } else {
-            actions = self.receiver!.received(packet, now: now)
-        }
+        let now = self.runtime.now()
+        let actions = self.sender?.received(packet, now: now) ?? self.receiver?.received(packet, now: now) ?? []
         self.perform(actions)
     }
 
@@ -243,31 +285,21 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func begin() {
         guard !self.began, self.context != nil else { return }
         self.began = true
-        let actions: [TFTPTransferAction]
-        if self.sender != nil {
-            actions = self.sender!.begin(now: .now())
-        } else {
-            actions = self.receiver!.begin(now: .now())
-        }
-        self.perform(actions)
+        let now = self.runtime.now()
+        self.perform(self.sender?.begin(now: now) ?? self.receiver?.begin(now: now) ?? [])
     }
 
     private func perform(_ actions: [TFTPTransferAction]) {
-        guard let context = self.context else { return }
-        if case .sink = self.file, !self.receivedAll, actions.contains(where: { if case .complete = $0 { true } else { false } }) {
-            // Set before the final ACKs come by, so that they wait for the commit.
-            self.receivedAll = true
-        }
+        // After the socket closed, a receiver's commit may still complete or fail: nothing is sent
+        // then, but the outcome is reported.
+        let context = self.stopped ? nil : self.context
         var wrote = false
         var supplyAfter = false
+        var writeAfter = false
         for action in actions {
             switch action {
             case .send(let packet):
-                if self.receivedAll, !self.committed {
-                    // The final ACK says the file is safe: it waits for the commit.
-                    if self.held.count < 2 { self.held.append(packet) }
-                    continue
-                }
+                guard let context else { continue }
                 if self.tracing { self.logger.trace("sent \(packet)") }
                 if case .data(let block, let payload) = packet {
                     self.batch.append((block, payload))
@@ -278,48 +310,46 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 self.write(packet, context: context)
                 wrote = true
             case .read(let count):
-                self.wanted = count
+                self.readAhead.want(count)
                 supplyAfter = true
             case .write(let payload):
-                self.received(payload)
+                self.writeBehind.append(payload)
+                writeAfter = true
+            case .commit:
+                self.writeBehind.finish()
+                writeAfter = true
             case .setTimer(let deadline):
-                if self.receivedAll, !self.committed {
-                    // Dallying starts when the held final ACK goes out: a dally that ran out
-                    // during a slow commit would close the socket before the ACK was sent.
-                    self.cancelTimer()
-                } else {
-                    self.setTimer(deadline)
-                }
+                self.setTimer(deadline)
             case .complete(let stats):
                 self.progress?.set(bytes: stats.bytes)
-                if case .sink = self.file {
-                    self.receivedAll = true
-                    self.flushWrites()
-                } else {
-                    self.finish(error: nil, fromPeer: false)
-                }
+                self.finish(error: nil, fromPeer: false)
             case .close:
                 self.stopped = true
                 self.cancelTimer()
-                self.emitBatch(context)
-                if wrote { context.flush() }
-                wrote = false
-                context.close(promise: nil)
+                if let context {
+                    self.emitBatch(context)
+                    if wrote { context.flush() }
+                    wrote = false
+                    context.close(promise: nil)
+                }
             case .fail(let error, let sendToPeer):
-                self.emitBatch(context)
-                if sendToPeer {
+                if sendToPeer, let context {
+                    self.emitBatch(context)
                     self.write(.error(error), context: context)
                     wrote = true
                 }
                 self.finish(error: error, fromPeer: !sendToPeer)
             }
         }
-        self.emitBatch(context)
-        if wrote { context.flush() }
+        if let context, !self.stopped {
+            self.emitBatch(context)
+            if wrote { context.flush() }
+        }
         if let progress = self.progress, !self.reported {
             progress.set(bytes: self.stats.bytes)
             if let total = self.options.transferSize { progress.set(total: total) }
         }
+        if writeAfter { self.startWriteOrCommit() }
         if supplyAfter { self.supplyIfReady() }
     }
 
@@ -372,19 +402,6 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     static let maxSegments = 64
     static let maxOffloadBytes = 65507
 
-    private func sendHeld() {
-        guard let context = self.context, !self.stopped, !self.held.isEmpty else { return }
-        for packet in self.held {
-            if self.tracing { self.logger.trace("sent \(packet)") }
-            self.write(packet, context: context)
-        }
-        self.held = []
-        context.flush()
-        if self.receiver != nil {
-            self.perform(self.receiver!.finalAcknowledgmentSent(now: .now()))
-        }
-    }
-
     /// Encodes and queues one packet (to the peer unless said otherwise); the caller flushes.
     private func write(_ packet: TFTPPacket, to address: SocketAddress? = nil, context: ChannelHandlerContext) {
         let capacity: Int
@@ -399,15 +416,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         context.write(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: address ?? self.peer, data: self.scratch)), promise: nil)
     }
 
-    /// Ends the transfer from this side after a file error: tells the peer, reports, closes.
-    private func abort(_ error: TFTPError) {
-        if let context = self.context, !self.stopped {
-            self.write(.error(error), context: context)
-            context.flush()
-            context.close(promise: nil)
-        }
-        self.stopped = true
-        self.cancelTimer()
+    /// A file operation failed: the state machine decides what follows.
+    private func fileFailed(_ error: any Error, _ what: String) {
+        let error = error as? TFTPError ?? TFTPError(.notDefined, "\(what) failed: \(error)")
+        let actions = self.sender?.fileFailed(error) ?? self.receiver?.fileFailed(error) ?? []
+        self.perform(actions)
+        // Reported even when the machine had already ended (a failure after a timeout).
         self.finish(error: error, fromPeer: false)
     }
 
@@ -435,18 +449,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
 
     private func isPeer(_ address: SocketAddress) -> Bool {
         if self.peerLocked { return address == self.peer }
-        guard Self.sameHost(address, self.peer) else { return false }
+        guard TFTPTransferPeer.sameHost(address, self.peer) else { return false }
         self.peer = address
         self.peerLocked = true
         return true
-    }
-
-    static func sameHost(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
-        switch (a, b) {
-        case (.v4(let x), .v4(let y)): x.address.sin_addr.s_addr == y.address.sin_addr.s_addr
-        case (.v6, .v6): a.ipAddress == b.ipAddress
-        default: false
-        }
     }
 
     // MARK: timer
@@ -477,121 +483,86 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func timerFires() {
         self.scheduled = nil
         guard let deadline = self.timerDeadline, !self.stopped else { return }
-        let now = NIODeadline.now()
+        let now = self.runtime.now()
         if now < deadline {
             self.schedule(deadline)
             return
         }
         self.timerDeadline = nil
-        let actions: [TFTPTransferAction]
-        if self.sender != nil {
-            actions = self.sender!.timerFired(now: now)
-        } else {
-            actions = self.receiver!.timerFired(now: now)
-        }
-        self.perform(actions)
+        self.perform(self.sender?.timerFired(now: now) ?? self.receiver?.timerFired(now: now) ?? [])
     }
 
     // MARK: source
 
+    /// Hands the sender what it asked for once it is read, and reads on ahead.
     private func supplyIfReady() {
-        guard let count = self.wanted, !self.stopped else { return }
-        if self.readBuffer.readableBytes >= count || self.sourceAtEnd {
-            self.wanted = nil
-            let chunk = self.readBuffer.readSlice(length: min(count, self.readBuffer.readableBytes))!
-            let atEnd = self.sourceAtEnd && self.readBuffer.readableBytes == 0
-            guard self.sender != nil else { return }
-            let actions = self.sender!.supply(chunk, endOfFile: atEnd, now: .now())
-            self.perform(actions)
+        guard !self.stopped, self.readAhead.isWanted else { return }
+        if let (data, endOfFile) = self.readAhead.take() {
+            self.perform(self.sender?.supply(data, endOfFile: endOfFile, now: self.runtime.now()) ?? [])
         }
-        self.readAhead()
-    }
-
-    private func readAhead() {
-        // Read while less than half a chunk is buffered, or less than the state machine waits for
-        // (a large window asks for more than half a chunk at once).
-        let chunk = max(Self.readChunk, 2 * (self.wanted ?? 0))
-        guard case .source(let reader, let netascii) = self.file, !self.readInFlight, !self.sourceAtEnd,
-            !self.stopped, self.readBuffer.readableBytes < max(chunk / 2, self.wanted ?? 0), let context = self.context
+        guard !self.stopped, case .source(let reader, _) = self.file, let eventLoop = self.eventLoop,
+            let size = self.readAhead.nextRead()
         else { return }
-        self.readInFlight = true
-        let future = context.eventLoop.makeFutureWithTask { try await reader.read(upTo: chunk) }
+        let future = self.runtime.read(reader, upTo: size, on: eventLoop)
         future.assumeIsolated().whenComplete { result in
-            self.readInFlight = false
-            guard !self.stopped else { return }
             switch result {
             case .success(let data):
-                if data.readableBytes == 0 {
-                    self.sourceAtEnd = true
-                } else if netascii {
-                    self.readBuffer.discardReadBytes()
-                    self.encoder.encode(data, into: &self.readBuffer)
-                } else if self.readBuffer.readableBytes == 0 {
-                    self.readBuffer = data
-                } else {
-                    var data = data
-                    self.readBuffer.discardReadBytes()
-                    self.readBuffer.writeBuffer(&data)
-                }
+                self.readAhead.readFinished(data)
                 self.supplyIfReady()
             case .failure(let error):
-                self.abort(error as? TFTPError ?? TFTPError(.notDefined, "read failed: \(error)"))
+                self.readAhead.readFailed()
+                guard !self.stopped else { return }
+                self.fileFailed(error, "read")
             }
         }
     }
 
     // MARK: sink
 
-    private func received(_ payload: ByteBuffer) {
-        guard case .sink(_, let netascii) = self.file else { return }
-        if netascii {
-            self.decoder.decode(payload, into: &self.writeBuffer)
-        } else {
-            var payload = payload
-            self.writeBuffer.writeBuffer(&payload)
-        }
-        if self.writeBuffer.readableBytes >= Self.writeChunk { self.flushWrites() }
-    }
-
     /// Starts the next write, or the commit once everything is written. Runs on after the channel
-    /// has closed, since a receiver may finish dallying before the disk has caught up.
-    private func flushWrites() {
-        guard case .sink(let writer, let netascii) = self.file, !self.writeInFlight, !self.committing,
-            !self.reported, let eventLoop = self.eventLoop
-        else { return }
-        if self.receivedAll, netascii { self.decoder.finish(into: &self.writeBuffer) }
-        if self.writeBuffer.readableBytes > 0 {
-            let chunk = self.writeBuffer
-            self.writeBuffer = ByteBuffer()
-            self.writeInFlight = true
-            let future = eventLoop.makeFutureWithTask { try await writer.write(chunk) }
+    /// has closed: a receiver whose every block is in still commits.
+    private func startWriteOrCommit() {
+        guard !self.reported, let eventLoop = self.eventLoop else { return }
+        let step = self.writeBehind.next()
+        if case .none = step { return }
+        guard case .sink(let writer, _) = self.file else { return }
+        switch step {
+        case .none:
+            return
+        case .write(let chunk):
+            let future = self.runtime.write(writer, chunk, on: eventLoop)
             future.assumeIsolated().whenComplete { result in
-                self.writeInFlight = false
+                self.writeBehind.writeFinished()
                 switch result {
-                case .success:
-                    if self.receivedAll || self.writeBuffer.readableBytes >= Self.writeChunk { self.flushWrites() }
-                case .failure(let error):
-                    self.abort(error as? TFTPError ?? TFTPError(.notDefined, "write failed: \(error)"))
+                case .success: self.startWriteOrCommit()
+                case .failure(let error): self.fileFailed(error, "write")
                 }
             }
-            return
-        }
-        guard self.receivedAll else { return }
-        self.committing = true
-        let future = eventLoop.makeFutureWithTask { try await writer.commit() }
-        future.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success:
+        case .commit:
+            let future = self.runtime.commit(writer, on: eventLoop)
+            future.assumeIsolated().whenComplete { result in
+                // Committed or given up by the writer itself: nothing to abort either way.
                 self.fileReleased = true
-                self.committed = true
-                self.sendHeld()
-                self.finish(error: nil, fromPeer: false)
-            case .failure(let error):
-                self.fileReleased = true
-                let error = error as? TFTPError ?? TFTPError(.notDefined, "commit failed: \(error)")
-                self.logger.error("upload could not be saved", metadata: ["error": "\(error)"])
-                self.abort(error)
+                switch result {
+                case .success:
+                    self.perform(self.receiver?.committed(now: self.runtime.now()) ?? [])
+                case .failure(let error):
+                    self.logger.error("upload could not be saved", metadata: ["error": "\(error)"])
+                    self.fileFailed(error, "commit")
+                }
             }
+        }
+    }
+}
+
+/// Who a transfer's packets may come from.
+enum TFTPTransferPeer {
+    /// The same IP address (any port).
+    static func sameHost(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+        switch (a, b) {
+        case (.v4(let x), .v4(let y)): x.address.sin_addr.s_addr == y.address.sin_addr.s_addr
+        case (.v6, .v6): a.ipAddress == b.ipAddress
+        default: false
         }
     }
 }

@@ -17,8 +17,11 @@ public struct TFTPClientOptions: Sendable {
     public var transferSize: Bool
     /// `octet` or `netascii`. Default octet.
     public var mode: TFTPMode
-    /// Retries, timeouts, rollover. Default ``TFTPTiming/init(maxRetries:initialTimeout:minTimeout:maxTimeout:rolloverTo:dally:)``.
+    /// Retries, timeouts, rollover. Default ``TFTPTiming/init(maxRetries:initialTimeout:minTimeout:maxTimeout:rolloverTo:dally:giveUpAfter:)``:
+    /// no fixed dally, so a client dallies four current timeouts and exits promptly.
     public var timing: TFTPTiming
+    /// Kernel batching of datagrams for windowed transfers. Default: both on.
+    public var offload: TFTPOffload
 
     public init(
         blockSize: Int? = nil,
@@ -26,7 +29,8 @@ public struct TFTPClientOptions: Sendable {
         timeoutSeconds: Int? = nil,
         transferSize: Bool = true,
         mode: TFTPMode = .octet,
-        timing: TFTPTiming = TFTPTiming()
+        timing: TFTPTiming = TFTPTiming(),
+        offload: TFTPOffload = TFTPOffload()
     ) {
         self.blockSize = blockSize
         self.windowSize = windowSize
@@ -34,6 +38,7 @@ public struct TFTPClientOptions: Sendable {
         self.transferSize = transferSize
         self.mode = mode
         self.timing = timing
+        self.offload = offload
     }
 
     func requestOptions(size: Int?) -> [TFTPOption] {
@@ -179,6 +184,7 @@ public struct TFTPClient: Sendable {
                 lockPortOnFirstReply: true,
                 receiveBlockSize: options.blockSize ?? TFTPWireLimits.defaultBlockSize,
                 windowSize: options.windowSize ?? 1,
+                offload: options.offload,
                 logger: logger,
                 progress: progress,
                 ownsFile: false

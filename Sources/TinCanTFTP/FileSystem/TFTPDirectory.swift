@@ -15,9 +15,9 @@ import Synchronization
 /// when complete, so a failed or aborted upload never leaves a partial file under the real name.
 public struct TFTPDirectory: TFTPFileSystem {
     public let root: TFTPRoot
-    /// Write requests may replace existing files (`--allow-write`). Default false.
+    /// Write requests may replace existing files. Default false.
     public var allowWrite: Bool
-    /// Write requests may also create new files (`--create`; implies ``allowWrite``). Default false.
+    /// Write requests may also create new files (implies ``allowWrite``). Default false.
     public var allowCreate: Bool
     /// The largest file an upload may write, in bytes; nil for no limit. Default nil.
     public var maxFileSize: Int?
@@ -120,6 +120,7 @@ final class DescriptorReader: TFTPFileReader {
             var buffer = ByteBufferAllocator().buffer(capacity: count)
             let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pointer in
                 var total = 0
+                // Inside the loop at least `count` (> 0) bytes are writable, so there is a base address.
                 while total < count {
                     let r = Glibc.read(fd, pointer.baseAddress! + total, count - total)
                     if r > 0 { total += r } else if r < 0, errno == EINTR { continue } else { return r < 0 ? -Int(errno) : total }
@@ -166,6 +167,7 @@ final class DescriptorWriter: TFTPFileWriter {
         let directory = slash.map { String(target[...$0]) } ?? ""
         let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
         var template = Array((directory + "." + base + ".tincan-XXXXXX").utf8CString)
+        // A non-empty array (the template and its NUL) always has a base address.
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return nil }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
@@ -234,6 +236,7 @@ final class DescriptorWriter: TFTPFileWriter {
 func writeAll(_ buffer: ByteBuffer, to fd: CInt) -> CInt {
     buffer.withUnsafeReadableBytes { pointer in
         var offset = 0
+        // Inside the loop the buffer is not empty, so it has a base address.
         while offset < pointer.count {
             let n = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
             if n > 0 { offset += n; continue }

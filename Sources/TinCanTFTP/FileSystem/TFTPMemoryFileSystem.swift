@@ -45,6 +45,7 @@ public final class TFTPMemoryFileSystem: TFTPFileSystem {
         }
 
         func read(upTo count: Int) async throws -> ByteBuffer {
+            // Cannot fail: never more than is readable.
             self.remaining.withLock { $0.readSlice(length: min(count, $0.readableBytes))! }
         }
 

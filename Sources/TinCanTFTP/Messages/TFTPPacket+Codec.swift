@@ -61,6 +61,7 @@ extension ByteBuffer {
             guard self.readableBytes <= TFTPWireLimits.maxBlockSize else {
                 throw TFTPParseError("DATA block of \(self.readableBytes) bytes exceeds \(TFTPWireLimits.maxBlockSize)")
             }
+            // Cannot fail: exactly what is readable.
             let payload = self.readSlice(length: self.readableBytes)!
             return .data(block: block, payload: payload)
         case .acknowledgment:

@@ -76,7 +76,9 @@ public final class TFTPServer: Service, Sendable {
         } catch {
             throw TinCanError(operation: "tftp listen on \(endpoint) (udp)", underlying: error)
         }
-        let local = listener.channel.localAddress!
+        guard let local = listener.channel.localAddress else {
+            throw TinCanError(operation: "tftp listen on \(endpoint) (udp)", cause: "the socket has no local address")
+        }
         self.logger.info("tftp listening on \(local.endpointDescription) (udp)")
         await self.onServerRunning(local)
 
@@ -92,6 +94,7 @@ public final class TFTPServer: Service, Sendable {
                 }
             }
         } onCancelOrGracefulShutdown: {
+            self.logger.debug("tftp stopped taking requests")
             listener.channel.close(promise: nil)
         }
         self.logger.info("tftp stopped")
@@ -172,10 +175,10 @@ public final class TFTPServer: Service, Sendable {
             self.logger.debug("repeated request ignored", metadata: ["peer": "\(peer.endpointDescription)"])
             return .success(nil)
         case .busy:
-            self.logger.notice("refused \(peer.endpointDescription): \(limit) transfers running (--max-transfers)")
+            self.logger.notice("refused \(peer.endpointDescription): \(limit) transfers running (maxTransfers)")
             return .failure(TFTPError(.notDefined, "server busy: \(limit) transfers running, try again later"))
         case .hostBusy:
-            self.logger.notice("refused \(peer.endpointDescription): \(perHostLimit) transfers running for \(host) (--max-transfers-per-address)")
+            self.logger.notice("refused \(peer.endpointDescription): \(perHostLimit) transfers running for \(host) (maxTransfersPerAddress)")
             return .failure(TFTPError(.notDefined, "too many transfers from \(host): \(perHostLimit) running, try again later"))
         }
     }
@@ -256,9 +259,13 @@ public final class TFTPServer: Service, Sendable {
                 let reader = try await self.fileSystem.openForReading(request.filename)
                 // A netascii file's size on the wire is not known without reading it all.
                 let negotiated = TFTPNegotiation.negotiate(request.options, isRead: true, fileSize: netascii ? nil : reader.size, limits: limits)
-                guard case .success(let (acknowledged, negotiatedOptions)) = negotiated else {
+                let acknowledged: [TFTPOption]
+                let negotiatedOptions: TFTPTransferOptions
+                switch negotiated {
+                case .success(let result): (acknowledged, negotiatedOptions) = result
+                case .failure(let error):
                     await reader.close()
-                    throw negotiated.failureError!
+                    throw error
                 }
                 options = negotiatedOptions
                 let start: TFTPSenderStateMachine.Start = acknowledged.isEmpty ? .sendData : .sendOptionAck(acknowledged)
@@ -266,9 +273,7 @@ public final class TFTPServer: Service, Sendable {
                 file = .source(reader, netascii: netascii)
             } else {
                 let negotiated = TFTPNegotiation.negotiate(request.options, isRead: false, fileSize: nil, limits: limits)
-                guard case .success(let (acknowledged, negotiatedOptions)) = negotiated else {
-                    throw negotiated.failureError!
-                }
+                let (acknowledged, negotiatedOptions) = try negotiated.get()
                 options = negotiatedOptions
                 let writer = try await self.fileSystem.openForWriting(request.filename, expectedSize: options.transferSize)
                 let start: TFTPReceiverStateMachine.Start = acknowledged.isEmpty ? .sendAck : .sendOptionAck(acknowledged)
@@ -283,6 +288,7 @@ public final class TFTPServer: Service, Sendable {
                 lockPortOnFirstReply: false,
                 receiveBlockSize: options.blockSize,
                 windowSize: options.windowSize,
+                offload: self.configuration.offload,
                 logger: logger,
                 progress: nil
             )
@@ -303,12 +309,5 @@ public final class TFTPServer: Service, Sendable {
         logger[metadataKey: "peer"] = "\(admitted.peer.endpointDescription)"
         logger[metadataKey: "file"] = "\(admitted.request.filename)"
         return logger
-    }
-}
-
-extension Result {
-    fileprivate var failureError: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
     }
 }

@@ -9,8 +9,14 @@ import NIOCore
 /// - A repeat of the block acknowledged last means that ACK was lost: it is sent again.
 /// - A silent peer gets the last ACK again on each timeout, and the transfer fails after
 ///   `maxRetries` timeouts in a row.
-/// - After the final (short) block the receiver dallies, answering a repeated final block, so a
-///   lost final ACK does not fail the sender.
+/// - The final (short) block asks for a `commit`; the final ACK goes out only when the driver says
+///   the file is `committed`, since that ACK tells the sender the file is safe. It is sent
+///   ``finalAckCopies`` times: nothing acknowledges it, and a sender that misses it may give up
+///   after we have gone. While the commit runs, repeats of the final block and timers are ignored
+///   (the ACK they would repeat is not out yet).
+/// - After the final ACK the receiver dallies, answering a repeated final block, so a lost final
+///   ACK does not fail the sender. The dally counts from the final ACK, not from the final block,
+///   so a slow commit does not eat into it.
 ///
 /// Pure: no sockets, files or clocks. Time comes in with each event.
 struct TFTPReceiverStateMachine {
@@ -29,15 +35,16 @@ struct TFTPReceiverStateMachine {
         /// Client get: the request is out, no answer yet.
         case requested(TFTPRequest, sentAt: NIODeadline, resent: Bool)
         case receiving
+        /// The final block is in; the file is being committed and the final ACK waits for it.
+        case committing
         case dallying(until: NIODeadline)
         case finished
     }
 
     private var state: State = .idle
     private let start: Start
-    private let timing: TFTPTiming
     private(set) var options: TFTPTransferOptions
-    private var timer: RetransmissionTimer
+    private var retransmission: RetransmissionControl
     private let numbering: BlockNumbering
 
     /// The next block wanted.
@@ -48,24 +55,29 @@ struct TFTPReceiverStateMachine {
     private var lastAckSentAt: NIODeadline = .uptimeNanoseconds(0)
     private var lastAckResent = false
     private var gapAcknowledged = false
-    private var budget = RetryBudget()
     private(set) var stats = TFTPTransferStats()
 
     init(start: Start, options: TFTPTransferOptions, timing: TFTPTiming) {
         self.start = start
         self.options = options
-        self.timing = timing
-        self.timer = RetransmissionTimer(timing: timing, negotiatedSeconds: options.timeoutSeconds)
+        self.retransmission = RetransmissionControl(timing: timing, negotiatedSeconds: options.timeoutSeconds)
         self.numbering = BlockNumbering(rolloverTo: timing.rolloverTo)
     }
 
+    /// Copies of the final ACK sent when the file is committed. One more than RFC 1350 asks:
+    /// nothing acknowledges the final ACK, and a process that exits at once (the CLI's get) has no
+    /// dally to answer a repeated final block; the sender ignores the copy.
+    static let finalAckCopies = 2
+
     var isFinished: Bool { self.state == .finished }
+    /// Every block is in and the file is being committed (the final ACK is not out yet).
+    var isCommitting: Bool { self.state == .committing }
 
     // MARK: events
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
-        self.budget.progressed(at: now)
+        self.retransmission.progressed(at: now)
         switch self.start {
         case .sendAck:
             self.state = .receiving
@@ -75,7 +87,7 @@ struct TFTPReceiverStateMachine {
             return self.sendAck(.optionAcknowledgment(acknowledged), now: now)
         case .sendRequest(let request):
             self.state = .requested(request, sentAt: now, resent: false)
-            return [.send(.readRequest(request)), .setTimer(now + self.timer.current)]
+            return [.send(.readRequest(request)), .setTimer(self.retransmission.deadline(from: now))]
         }
     }
 
@@ -93,7 +105,9 @@ struct TFTPReceiverStateMachine {
                 return [.send(self.lastAck), .setTimer(until)]
             }
             return []
-        case (.dallying, _):
+        case (.dallying, _), (.committing, _):
+            // While committing, a repeated final block finds no ACK to repeat yet, and an ERROR
+            // comes too late to matter: every byte is in.
             return []
         case (_, .error(let error)):
             self.state = .finished
@@ -102,8 +116,8 @@ struct TFTPReceiverStateMachine {
             switch TFTPNegotiation.accept(acknowledged, requested: request.options) {
             case .success(let negotiated):
                 self.options = negotiated
-                self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: negotiated.timeoutSeconds)
-                if !resent { self.timer.sample(now - sentAt) }
+                self.retransmission.negotiated(timeoutSeconds: negotiated.timeoutSeconds)
+                self.retransmission.answered(sentAt: sentAt, resent: resent, now: now)
                 self.state = .receiving
                 return self.sendAck(.acknowledgment(block: 0), now: now)
             case .failure(let error):
@@ -113,8 +127,8 @@ struct TFTPReceiverStateMachine {
         case (.requested(_, let sentAt, let resent), .data):
             // The server ignored our options (or we asked for none): plain RFC 1350.
             self.options = TFTPTransferOptions()
-            self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: nil)
-            if !resent { self.timer.sample(now - sentAt) }
+            self.retransmission.negotiated(timeoutSeconds: nil)
+            self.retransmission.answered(sentAt: sentAt, resent: resent, now: now)
             self.state = .receiving
             self.lastAckResent = true  // no ACK of ours to time against this block
             return self.data(packet, now: now)
@@ -127,7 +141,8 @@ struct TFTPReceiverStateMachine {
 
     mutating func timerFired(now: NIODeadline) -> [TFTPTransferAction] {
         switch self.state {
-        case .idle, .finished:
+        case .idle, .finished, .committing:
+            // While committing no timer is set; one set before the final block may still fire.
             return []
         case .dallying(let until):
             guard now >= until else { return [.setTimer(until)] }
@@ -137,7 +152,7 @@ struct TFTPReceiverStateMachine {
             if let failure = self.countTimeout(now: now) { return failure }
             self.state = .requested(request, sentAt: now, resent: true)
             self.stats.retransmissions += 1
-            return [.send(.readRequest(request)), .setTimer(now + self.timer.current)]
+            return [.send(.readRequest(request)), .setTimer(self.retransmission.deadline(from: now))]
         case .receiving:
             if let failure = self.countTimeout(now: now, patient: true) { return failure }
             self.stats.retransmissions += 1
@@ -148,14 +163,25 @@ struct TFTPReceiverStateMachine {
         }
     }
 
-    /// The final ACK went out only now (a handler holds it until the file is committed, which may
-    /// take longer than the dally): the dally counts from here, so the sender gets its full time to
-    /// repeat the last block.
-    mutating func finalAcknowledgmentSent(now: NIODeadline) -> [TFTPTransferAction] {
-        guard case .dallying = self.state else { return [] }
-        let until = now + self.dally
+    /// The file asked for by `.commit` is committed: the final ACK goes out, and the dally starts.
+    mutating func committed(now: NIODeadline) -> [TFTPTransferAction] {
+        guard self.state == .committing else { return [] }
+        let until = now + self.retransmission.dally
         self.state = .dallying(until: until)
-        return [.setTimer(until)]
+        var actions = [TFTPTransferAction](repeating: .send(self.lastAck), count: Self.finalAckCopies)
+        actions += [.complete(self.stats), .setTimer(until)]
+        return actions
+    }
+
+    /// A write or the commit failed: the peer is told, and the transfer ends.
+    mutating func fileFailed(_ error: TFTPError) -> [TFTPTransferAction] {
+        switch self.state {
+        case .idle, .finished, .dallying:
+            return []
+        case .requested, .receiving, .committing:
+            self.state = .finished
+            return [.fail(error, sendToPeer: true), .close]
+        }
     }
 
     // MARK: internals
@@ -169,8 +195,12 @@ struct TFTPReceiverStateMachine {
                 let error = TFTPError(.illegalOperation, "DATA block of \(payload.readableBytes) bytes exceeds blksize \(self.options.blockSize)")
                 return [.fail(error, sendToPeer: true), .close]
             }
-            if self.inWindow == 0, !self.lastAckResent { self.timer.sample(now - self.lastAckSentAt) } else { self.timer.progressed() }
-            self.budget.progressed(at: now)
+            if self.inWindow == 0, !self.lastAckResent {
+                self.retransmission.sample(now - self.lastAckSentAt)
+            } else {
+                self.retransmission.stopBackingOff()
+            }
+            self.retransmission.progressed(at: now)
             self.gapAcknowledged = false
             self.stats.bytes += payload.readableBytes
             self.stats.blocks += 1
@@ -179,18 +209,16 @@ struct TFTPReceiverStateMachine {
             self.inWindow += 1
             var actions: [TFTPTransferAction] = [.write(payload)]
             if payload.readableBytes < self.options.blockSize {
-                let dallyUntil = now + self.dally
+                // The final ACK waits for `committed`.
                 self.lastAck = .acknowledgment(block: self.numbering.wire(block))
-                self.state = .dallying(until: dallyUntil)
-                // Nothing acknowledges this ACK, and a sender that misses it may give up after we
-                // have gone: send it twice (the sender ignores the copy).
-                actions += [.send(self.lastAck), .send(self.lastAck), .complete(self.stats), .setTimer(dallyUntil)]
+                self.state = .committing
+                actions.append(.commit)
                 return actions
             }
             if self.inWindow >= window {
                 actions += self.sendAck(.acknowledgment(block: self.numbering.wire(block)), now: now)
             } else {
-                actions.append(.setTimer(now + self.timer.current))
+                actions.append(.setTimer(self.retransmission.deadline(from: now)))
             }
             return actions
         }
@@ -216,7 +244,7 @@ struct TFTPReceiverStateMachine {
         self.lastAckSentAt = now
         self.lastAckResent = resent
         self.inWindow = 0
-        return [.send(packet), .setTimer(now + self.timer.current)]
+        return [.send(packet), .setTimer(self.retransmission.deadline(from: now))]
     }
 
     /// Counts a timeout and backs off; the failure to carry out when the ``RetryBudget`` is spent.
@@ -225,19 +253,13 @@ struct TFTPReceiverStateMachine {
     /// sender may be backing off as far as `maxTimeout` between tries, and a receiver that gives up
     /// first (its ERROR may be lost too) leaves the sender retrying into a closed port.
     private mutating func countTimeout(now: NIODeadline, patient: Bool = false) -> [TFTPTransferAction]? {
-        self.stats.timeouts += 1
-        self.timer.timedOut()
-        var patience = self.timing.giveUpAfter
-        if patient { patience = patience + self.timing.maxTimeout + self.timing.maxTimeout }
-        guard self.budget.timedOut(at: now, maxRetries: self.timing.maxRetries, patience: patience) else { return nil }
+        let timing = self.retransmission.timing
+        let patience = patient ? timing.giveUpAfter + timing.maxTimeout + timing.maxTimeout : timing.giveUpAfter
+        guard let failure = self.retransmission.timedOut(at: now, patience: patience, stats: &self.stats) else { return nil }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.budget.retries - 1)
+        return failure
     }
 
     /// How long to keep answering a repeated final block (``TFTPTiming/dally``).
-    private var dally: TimeAmount {
-        if let dally = self.timing.dally { return dally }
-        let four = self.timer.current.nanoseconds * 4
-        return .nanoseconds(min(max(four, self.timing.minTimeout.nanoseconds), self.timing.maxTimeout.nanoseconds))
-    }
+    private var dally: TimeAmount { self.retransmission.dally }
 }

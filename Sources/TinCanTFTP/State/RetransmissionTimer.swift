@@ -15,8 +15,8 @@ public struct TFTPTiming: Hashable, Sendable {
     public var rolloverTo: UInt16
     /// How long a receiver keeps answering a repeated final block after its final ACK (restarted
     /// by each repeat). The sender may have backed off as far as `maxTimeout`, so a server should
-    /// wait at least twice that; nil means four current timeouts, which suits a client that should
-    /// exit promptly.
+    /// wait at least twice that (``serverTiming(maxRetries:initialTimeout:)`` waits three times);
+    /// nil means four current timeouts, which suits a client that should exit promptly.
     /// Default nil.
     public var dally: TimeAmount?
     /// The least time without progress before a transfer fails, however many retries have been
@@ -99,6 +99,80 @@ struct RetransmissionTimer: Hashable, Sendable {
         let base = self.smoothed.map { $0 + 4 * self.variation } ?? self.timing.initialTimeout.nanoseconds
         let clamped = min(max(base, self.timing.minTimeout.nanoseconds), self.timing.maxTimeout.nanoseconds)
         self.current = .nanoseconds(min(clamped * self.backoff, self.timing.maxTimeout.nanoseconds))
+    }
+}
+
+/// Timing and retries of one transfer, the part both state machines share: the retransmission
+/// timeout (``RetransmissionTimer``), when to give up (``RetryBudget``) and how long a receiver
+/// dallies. A machine reports what happened (a reply measured, progress, a timeout) and asks when
+/// its timer is due.
+struct RetransmissionControl: Hashable, Sendable {
+    let timing: TFTPTiming
+    private var timer: RetransmissionTimer
+    private var budget = RetryBudget()
+
+    init(timing: TFTPTiming, negotiatedSeconds: Int?) {
+        self.timing = timing
+        self.timer = RetransmissionTimer(timing: timing, negotiatedSeconds: negotiatedSeconds)
+    }
+
+    /// The timeout in force now.
+    var timeout: TimeAmount { self.timer.current }
+    /// When the timer is due for a packet sent at `now`.
+    func deadline(from now: NIODeadline) -> NIODeadline { now + self.timer.current }
+    /// The smoothed round trip so far (zero before the first sample, or with a negotiated timeout).
+    var smoothedRTT: TimeAmount { self.timer.smoothedRTT }
+    /// Timeouts since the transfer last moved.
+    var retries: Int { self.budget.retries }
+
+    /// The transfer began or moved forward: the retry budget starts over.
+    mutating func progressed(at now: NIODeadline) {
+        self.budget.progressed(at: now)
+    }
+
+    /// The peers agreed on options: the timeout is fixed when they negotiated one (RFC 2349), and
+    /// adapts from scratch otherwise. The retry budget carries on.
+    mutating func negotiated(timeoutSeconds: Int?) {
+        self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: timeoutSeconds)
+    }
+
+    /// The answer to a packet sent at `sentAt` came: a round-trip sample unless it was sent more
+    /// than once (then the answer could be to either copy).
+    mutating func answered(sentAt: NIODeadline, resent: Bool, now: NIODeadline) {
+        if !resent { self.timer.sample(now - sentAt) }
+    }
+
+    /// A round trip measured on a packet that was sent once.
+    mutating func sample(_ rtt: TimeAmount) {
+        self.timer.sample(rtt)
+    }
+
+    /// Progress without a usable sample: stop backing off.
+    mutating func stopBackingOff() {
+        self.timer.progressed()
+    }
+
+    /// Counts a timeout (in `stats`) and backs off; the actions that end the transfer when the
+    /// budget is spent: `maxRetries` timeouts in a row and at least `patience` without progress
+    /// (``TFTPTiming/giveUpAfter`` unless said otherwise).
+    mutating func timedOut(
+        at now: NIODeadline,
+        patience: TimeAmount? = nil,
+        stats: inout TFTPTransferStats
+    ) -> [TFTPTransferAction]? {
+        stats.timeouts += 1
+        self.timer.timedOut()
+        let patience = patience ?? self.timing.giveUpAfter
+        guard self.budget.timedOut(at: now, maxRetries: self.timing.maxRetries, patience: patience) else { return nil }
+        return TFTPTransferAction.timedOut(after: self.budget.retries - 1)
+    }
+
+    /// How long a receiver keeps answering a repeated final block: ``TFTPTiming/dally`` when set,
+    /// else four current timeouts, within `minTimeout...maxTimeout`.
+    var dally: TimeAmount {
+        if let dally = self.timing.dally { return dally }
+        let four = self.timer.current.nanoseconds * 4
+        return .nanoseconds(min(max(four, self.timing.minTimeout.nanoseconds), self.timing.maxTimeout.nanoseconds))
     }
 }
 

@@ -4,7 +4,14 @@ import NIOCore
 /// into blocks, sends them a window at a time (RFC 7440; a window of 1 is RFC 1350's lock-step),
 /// and moves on when the receiver acknowledges.
 ///
-/// - A duplicate ACK never causes a resend (no Sorcerer's Apprentice): only the timer does.
+/// - In lock-step a duplicate ACK never causes a resend (RFC 1350; no Sorcerer's Apprentice): only
+///   the timer does.
+/// - With a window, a repeat of the latest ACK while later blocks are out is the receiver's gap
+///   ACK (RFC 7440: it lost the first block of the window): the window is resent from there, at
+///   once, but only once per acknowledged block, and only when the repeat comes at least half a
+///   smoothed round trip after the ACK it repeats (a copy made by the network comes right behind
+///   the original; a gap ACK a round trip after the window went out). So a duplicated ACK causes
+///   at most one resend of the window, never a cascade.
 /// - An ACK for a block inside the window means the receiver saw a gap after it; sending resumes
 ///   right after that block.
 /// - A timeout resends the window from the first unacknowledged block and doubles the timeout;
@@ -32,9 +39,8 @@ struct TFTPSenderStateMachine {
 
     private var state: State = .idle
     private let start: Start
-    private let timing: TFTPTiming
     private(set) var options: TFTPTransferOptions
-    private var timer: RetransmissionTimer
+    private var retransmission: RetransmissionControl
     private let numbering: BlockNumbering
 
     /// File bytes read but not yet cut into blocks.
@@ -49,7 +55,6 @@ struct TFTPSenderStateMachine {
     private var finalBlock: Int?
     private var endOfFile = false
     private var readOutstanding = false
-    private var budget = RetryBudget()
     /// The block whose ACK will measure a round trip (sent once, at `sampleSentAt`).
     private var sampleBlock: Int?
     private var sampleSentAt: NIODeadline = .uptimeNanoseconds(0)
@@ -58,8 +63,7 @@ struct TFTPSenderStateMachine {
     init(start: Start, options: TFTPTransferOptions, timing: TFTPTiming) {
         self.start = start
         self.options = options
-        self.timing = timing
-        self.timer = RetransmissionTimer(timing: timing, negotiatedSeconds: options.timeoutSeconds)
+        self.retransmission = RetransmissionControl(timing: timing, negotiatedSeconds: options.timeoutSeconds)
         self.numbering = BlockNumbering(rolloverTo: timing.rolloverTo)
     }
 
@@ -69,7 +73,7 @@ struct TFTPSenderStateMachine {
 
     mutating func begin(now: NIODeadline) -> [TFTPTransferAction] {
         precondition(self.state == .idle, "begin called twice")
-        self.budget.progressed(at: now)
+        self.retransmission.progressed(at: now)
         var actions: [TFTPTransferAction] = [.read(self.readAhead)]
         self.readOutstanding = true
         switch self.start {
@@ -78,11 +82,11 @@ struct TFTPSenderStateMachine {
         case .sendOptionAck(let acknowledged):
             let packet = TFTPPacket.optionAcknowledgment(acknowledged)
             self.state = .handshake(first: packet, requested: nil, sentAt: now, resent: false)
-            actions += [.send(packet), .setTimer(now + self.timer.current)]
+            actions += [.send(packet), .setTimer(self.retransmission.deadline(from: now))]
         case .sendRequest(let request):
             let packet = TFTPPacket.writeRequest(request)
             self.state = .handshake(first: packet, requested: request.options, sentAt: now, resent: false)
-            actions += [.send(packet), .setTimer(now + self.timer.current)]
+            actions += [.send(packet), .setTimer(self.retransmission.deadline(from: now))]
         }
         return actions
     }
@@ -117,20 +121,20 @@ struct TFTPSenderStateMachine {
             self.state = .finished
             return [.fail(error, sendToPeer: false), .close]
         case (.handshake(_, _, let sentAt, let resent), .acknowledgment(0)):
-            if !resent { self.timer.sample(now - sentAt) }
+            self.retransmission.answered(sentAt: sentAt, resent: resent, now: now)
             self.state = .transferring
-            self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-            self.budget.progressed(at: now)
+            self.gapAckFrom = now + .nanoseconds(self.retransmission.smoothedRTT.nanoseconds / 2)
+            self.retransmission.progressed(at: now)
             return self.fillWindow(now: now)
         case (.handshake(_, let requested?, let sentAt, let resent), .optionAcknowledgment(let acknowledged)):
             switch TFTPNegotiation.accept(acknowledged, requested: requested) {
             case .success(let negotiated):
                 self.options = negotiated
-                self.timer = RetransmissionTimer(timing: self.timing, negotiatedSeconds: negotiated.timeoutSeconds)
-                if !resent { self.timer.sample(now - sentAt) }
+                self.retransmission.negotiated(timeoutSeconds: negotiated.timeoutSeconds)
+                self.retransmission.answered(sentAt: sentAt, resent: resent, now: now)
                 self.state = .transferring
-                self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-                self.budget.progressed(at: now)
+                self.gapAckFrom = now + .nanoseconds(self.retransmission.smoothedRTT.nanoseconds / 2)
+                self.retransmission.progressed(at: now)
                 // Blocks already cut used the default size; cut again with the negotiated one.
                 self.recut()
                 return self.fillWindow(now: now)
@@ -154,7 +158,7 @@ struct TFTPSenderStateMachine {
             guard let failure = self.countTimeout(now: now) else {
                 self.state = .handshake(first: first, requested: requested, sentAt: now, resent: true)
                 self.stats.retransmissions += 1
-                return [.send(first), .setTimer(now + self.timer.current)]
+                return [.send(first), .setTimer(self.retransmission.deadline(from: now))]
             }
             return failure
         case .transferring:
@@ -164,6 +168,13 @@ struct TFTPSenderStateMachine {
             self.sampleBlock = nil
             return self.fillWindow(now: now, resending: true)
         }
+    }
+
+    /// Reading the file failed: the peer is told, and the transfer ends.
+    mutating func fileFailed(_ error: TFTPError) -> [TFTPTransferAction] {
+        guard self.state != .finished, self.state != .idle else { return [] }
+        self.state = .finished
+        return [.fail(error, sendToPeer: true), .close]
     }
 
     // MARK: internals
@@ -177,13 +188,9 @@ struct TFTPSenderStateMachine {
 
     /// Counts a timeout and backs off; the failure to carry out when the ``RetryBudget`` is spent.
     private mutating func countTimeout(now: NIODeadline) -> [TFTPTransferAction]? {
-        self.stats.timeouts += 1
-        self.timer.timedOut()
-        guard self.budget.timedOut(at: now, maxRetries: self.timing.maxRetries, patience: self.timing.giveUpAfter) else {
-            return nil
-        }
+        guard let failure = self.retransmission.timedOut(at: now, stats: &self.stats) else { return nil }
         self.state = .finished
-        return TFTPTransferAction.timedOut(after: self.budget.retries - 1)
+        return failure
     }
 
     private mutating func acknowledged(_ number: UInt16, now: NIODeadline) -> [TFTPTransferAction] {
@@ -205,7 +212,11 @@ struct TFTPSenderStateMachine {
             self.sampleBlock = nil
             return self.fillWindow(now: now, resending: true)
         }
-        if block == self.sampleBlock { self.timer.sample(now - self.sampleSentAt) } else { self.timer.progressed() }
+        if block == self.sampleBlock {
+            self.retransmission.sample(now - self.sampleSentAt)
+        } else {
+            self.retransmission.stopBackingOff()
+        }
         if let sample = self.sampleBlock, sample <= block { self.sampleBlock = nil }
         for _ in self.acked..<block {
             let sent = self.blocks.removeFirst()
@@ -213,8 +224,8 @@ struct TFTPSenderStateMachine {
             self.stats.blocks += 1
         }
         self.acked = block
-        self.gapAckFrom = now + .nanoseconds(self.timer.smoothedRTT.nanoseconds / 2)
-        self.budget.progressed(at: now)
+        self.gapAckFrom = now + .nanoseconds(self.retransmission.smoothedRTT.nanoseconds / 2)
+        self.retransmission.progressed(at: now)
         if block == self.finalBlock {
             self.state = .finished
             return [.complete(self.stats), .close]
@@ -251,7 +262,7 @@ struct TFTPSenderStateMachine {
             self.next += 1
         }
         actions += self.prefetch()
-        actions.append(.setTimer(now + self.timer.current))
+        actions.append(.setTimer(self.retransmission.deadline(from: now)))
         return actions
     }
 
@@ -271,6 +282,7 @@ struct TFTPSenderStateMachine {
     }
 
     private mutating func cutBlocks() {
+        // The slices cannot fail: each asks for no more than is readable.
         while self.pending.readableBytes >= self.blockSize {
             self.blocks.append(self.pending.readSlice(length: self.blockSize)!)
         }

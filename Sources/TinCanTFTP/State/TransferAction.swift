@@ -4,14 +4,19 @@ import NIOCore
 enum TFTPTransferAction: Hashable, Sendable {
     /// Send this packet to the peer.
     case send(TFTPPacket)
-    /// Read up to this many more bytes of the file, then call `supply` once with what was read.
+    /// Read up to this many more bytes of the file, then call `supply` once with what was read (or
+    /// `fileFailed`).
     case read(Int)
-    /// Append this payload to the file being received.
+    /// Append this payload to the file being received (a failed write: call `fileFailed`).
     case write(ByteBuffer)
+    /// Make the received file permanent once every `write` before it is done, then call
+    /// `committed` (or `fileFailed`). The receiver's final ACK waits for it: that ACK tells the
+    /// sender the file is safe.
+    case commit
     /// (Re)arm the transfer's one timer; `timerFired` is due at this time.
     case setTimer(NIODeadline)
-    /// Every byte has arrived (receiver) or been acknowledged (sender). A receiver keeps
-    /// answering a repeated final block until `close`.
+    /// Every byte has arrived and been committed (receiver) or been acknowledged (sender). A
+    /// receiver keeps answering a repeated final block until `close`.
     case complete(TFTPTransferStats)
     /// The transfer is over: release its socket and timer.
     case close
