@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "TinCanTFTPTests",
             dependencies: [
-                "TinCanTFTP", "TinCanTestSupport",
+                "TinCanTFTP", "TinCanCore", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -39,7 +39,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
 work=$(mktemp -d)
 trap 'stop_all; rm -rf "$work"' EXIT
-gcc -O2 -o "$work/loadgen" "$here/loadgen.c"
+gcc -O2 -pthread -o "$work/loadgen" "$here/loadgen.c"
 
 # ngircd with flood control off (MaxPenaltyTime = 0) and no limits that a benchmark would hit.
 ngircd_conf() {

@@ -103,15 +103,26 @@ struct ChatServeCommand: AsyncParsableCommand {
             throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
         }
         // The rest by the server's own rules (the lobby's name and length among them), told
-        // with the flag that sets it.
-        do {
-            try self.chatConfiguration(readingMOTD: false).validate()
-        } catch let error as ChatConfigurationError {
-            let flags: [ChatConfigurationError.Setting: String] = [
-                .port: "--port", .tlsPort: "--tls-port", .tls: "--cert and --key", .lobby: "--lobby",
-                .ping: "--ping-interval and --ping-timeout", .operators: "--oper names",
-            ]
-            throw ValidationError("\(flags[error.setting] ?? "a limit") \(error.problem)")
+        // with the option that sets it.
+        try validating(naming: Self.optionName) { try self.chatConfiguration(readingMOTD: false).validate() }
+    }
+
+    /// The option for a setting of `ChatServerConfiguration`.
+    static func optionName(_ setting: String) -> String {
+        switch setting {
+        case "port": "--port"
+        case "tlsPort": "--tls-port"
+        case "tls": "--cert and --key"
+        case "lobby": "--lobby"
+        case "limits.maxClients": "--max-clients"
+        case "limits.maxClientsPerAddress": "--max-clients-per-address"
+        case "limits.maxChannelsPerClient": "--max-channels"
+        case "limits.sendQueueBytes": "--sendq"
+        case "limits.quietPresence": "--quiet-presence"
+        case "pingInterval": "--ping-interval"
+        case "pingTimeout": "--ping-timeout"
+        case "operators": "--oper"
+        default: setting
         }
     }
 

@@ -45,12 +45,12 @@ struct LoggingOptions: ParsableArguments {
 }
 
 /// Runs a library's `validate()`, turning its ``ConfigurationError`` into a usage error that names
-/// this command's options.
-func validating(_ validate: () throws -> Void) throws {
+/// this command's options (`naming` maps a setting to its option; the relay's by default).
+func validating(naming: (String) -> String = optionName(forSetting:), _ validate: () throws -> Void) throws {
     do {
         try validate()
     } catch let error as ConfigurationError {
-        throw ValidationError(error.description(namingSetting: optionName(forSetting:)))
+        throw ValidationError(error.description(namingSetting: naming))
     }
 }
 

@@ -87,7 +87,7 @@ struct TFTPServeCommand: AsyncParsableCommand {
         if !(0...100).contains(self.retries) { throw ValidationError("--retries takes 0 to 100") }
         if let maxFileSize { _ = try parseSize(maxFileSize, "--max-file-size") }
         // And the library's own rules, for what the checks above do not cover.
-        try validating { try self.serverConfiguration().0.validate() }
+        try validating(naming: { $0 }) { try self.serverConfiguration().0.validate() }
     }
 
     static func parseRange(_ text: String) throws -> ClosedRange<Int> {
@@ -136,15 +136,6 @@ struct TFTPServeCommand: AsyncParsableCommand {
 func tftpOffload() -> TFTPOffload {
     let environment = ProcessInfo.processInfo.environment
     return TFTPOffload(segmentation: environment["TINCAN_NO_GSO"] == nil, receive: environment["TINCAN_NO_GRO"] == nil)
-}
-
-/// Runs a library configuration's `validate()`, reporting what it finds as a usage error.
-func validating(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as TFTPConfigurationError {
-        throw ValidationError("\(error)")
-    }
 }
 
 /// "64M" → 67108864.
@@ -201,7 +192,7 @@ struct TFTPClientCommandOptions: ParsableArguments {
         }
         if !(0...100).contains(self.retries) { throw ValidationError("--retries takes 0 to 100") }
         // And the library's own rules, for what the checks above do not cover.
-        try validating { try self.clientOptions.validate() }
+        try validating(naming: { $0 }) { try self.clientOptions.validate() }
     }
 
     var clientOptions: TFTPClientOptions {

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TinCanCore
 
 @testable import TinCanTFTP
 
@@ -55,8 +56,8 @@ import Testing
         do {
             try invalid.check()
             Issue.record("no error")
-        } catch let error as TFTPConfigurationError {
-            #expect(error.setting == invalid.setting)
+        } catch let error as ConfigurationError {
+            #expect(error.settings == [invalid.setting])
             #expect(error.description.hasPrefix(invalid.setting + " must "))
             #expect(!error.description.contains("--"))
         } catch {

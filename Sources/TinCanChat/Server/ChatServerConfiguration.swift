@@ -1,4 +1,5 @@
 import NIOCore
+import TinCanCore
 
 /// Settings of a ``ChatServer``. Every limit is named here with its default; what happens at each
 /// is in the README's chat section.
@@ -76,66 +77,39 @@ public struct ChatServerConfiguration: Sendable {
 extension ChatServerConfiguration {
     /// Checks the settings against the server's own rules. ``ChatServer/run()`` calls it first,
     /// so a bad setting stops the server before it listens.
-    public func validate() throws(ChatConfigurationError) {
-        for (setting, port) in [(ChatConfigurationError.Setting.port, self.port), (.tlsPort, self.tlsPort ?? 0)] where !(0...65535).contains(port) {
-            throw ChatConfigurationError(setting, "must be 0-65535, not \(port)")
-        }
+    ///
+    /// - Throws: `ConfigurationError` naming the first setting at fault by its property name
+    ///   (`lobby`, `limits.maxClients`, ...).
+    public func validate() throws {
+        try ConfigurationError.checkPort(self.port, "port")
+        try ConfigurationError.checkPort(self.tlsPort, "tlsPort")
         guard (self.tlsPort == nil) == (self.tls == nil) else {
-            throw ChatConfigurationError(.tls, "and the TLS port go together")
+            throw ConfigurationError(settings: ["tlsPort", "tls"], problem: "go together")
         }
-        guard self.limits.channelLength >= 2 else { throw ChatConfigurationError(.limits, "must allow channel names of 2 bytes") }
-        guard ChatChannels.isValidName(self.lobby, limit: self.limits.channelLength) else {
-            throw ChatConfigurationError(
-                .lobby,
-                "must be a channel name: '#' and up to \(self.limits.channelLength) bytes in all, without spaces, commas or "
+        let limits = self.limits
+        try ConfigurationError.checkAtLeast(limits.channelLength, 2, "limits.channelLength")
+        guard ChatChannels.isValidName(self.lobby, limit: limits.channelLength) else {
+            throw ConfigurationError(
+                setting: "lobby",
+                problem: "must be a channel name: '#' and up to \(limits.channelLength) bytes in all, without spaces, commas or "
                     + "control characters, not '\(self.lobby)'"
             )
         }
-        let limits = self.limits
-        for (name, value) in [
-            ("clients", limits.maxClients), ("clients per address", limits.maxClientsPerAddress),
-            ("channels per client", limits.maxChannelsPerClient), ("nick length", limits.nickLength),
-            ("topic length", limits.topicLength), ("MONITOR entries", limits.monitorEntries),
-            ("targets per message", limits.maxTargets), ("send queue bytes", limits.sendQueueBytes),
-            ("quiet presence", limits.quietPresence), ("WHO replies", limits.whoReplies),
-        ] where value < 1 {
-            throw ChatConfigurationError(.limits, "must be at least 1 (\(name): \(value))")
+        for (setting, value) in [
+            ("maxClients", limits.maxClients), ("maxClientsPerAddress", limits.maxClientsPerAddress),
+            ("maxChannelsPerClient", limits.maxChannelsPerClient), ("nickLength", limits.nickLength),
+            ("topicLength", limits.topicLength), ("monitorEntries", limits.monitorEntries), ("maxTargets", limits.maxTargets),
+            ("sendQueueBytes", limits.sendQueueBytes), ("quietPresence", limits.quietPresence), ("whoReplies", limits.whoReplies),
+        ] {
+            try ConfigurationError.checkAtLeast(value, 1, "limits." + setting)
         }
-        guard self.pingInterval > .zero, self.pingTimeout > .zero else {
-            throw ChatConfigurationError(.ping, "must be longer than zero")
-        }
-        guard self.drainDeadline > .zero else { throw ChatConfigurationError(.drainDeadline, "must be longer than zero") }
+        try ConfigurationError.checkDuration(self.pingInterval, "pingInterval")
+        try ConfigurationError.checkDuration(self.pingTimeout, "pingTimeout")
+        try ConfigurationError.checkDuration(self.drainDeadline, "drainDeadline")
         for name in self.operators.keys where name.isEmpty || name.contains(" ") {
-            throw ChatConfigurationError(.operators, "must be words, not '\(name)'")
+            throw ConfigurationError(setting: "operators", problem: "must be named with a word, not '\(name)'")
         }
     }
-}
-
-/// A setting of ``ChatServerConfiguration`` that breaks the server's rules: which, and why.
-public struct ChatConfigurationError: Error, Sendable, CustomStringConvertible {
-    /// The settings ``ChatServerConfiguration/validate()`` checks.
-    public enum Setting: String, Sendable {
-        case port
-        case tlsPort = "TLS port"
-        case tls = "TLS files"
-        case lobby
-        case limits
-        case ping = "ping interval and timeout"
-        case drainDeadline = "drain deadline"
-        case operators = "operator names"
-    }
-
-    /// Which setting.
-    public var setting: Setting
-    /// What it must be, e.g. `must be 0-65535, not 70000`.
-    public var problem: String
-
-    public init(_ setting: Setting, _ problem: String) {
-        self.setting = setting
-        self.problem = problem
-    }
-
-    public var description: String { "chat configuration: the \(self.setting.rawValue) \(self.problem)" }
 }
 
 /// The chat server's bounds.
