@@ -3,13 +3,19 @@
 # all; time until every client has every message. tincan chat serve against ngircd (Debian's),
 # both with flood control off, the same load generator (loadgen.c), interleaved in each round.
 #
-# Per server and load: deliveries per second (median of ROUNDS), p50/p99 latency from send to
-# arrival, server CPU per delivery while the messages flow, and RSS above the idle server divided
-# by N: with every client in, at the peak while the messages flow, and at the peak of the whole
-# run (which also has every client leaving at once).
+# Per server and load: how long the N clients took to connect at once (as after a restart),
+# register and be in the lobby, and a registered watcher's PING round trip meanwhile (p50, max);
+# deliveries per second (median of ROUNDS), p50/p99 latency from send to arrival, server CPU per
+# delivery while the messages flow, and RSS above the idle server divided by N: with every client
+# in, at the peak while the messages flow, and at the peak of the whole run (which also has every
+# client leaving at once). A storm that takes more than STORM_LIMIT seconds (default 120) is
+# reported as such, and that load's messages are skipped.
 #
 # Run:  Benchmarks/chat/run.sh                   # N = 50 200 1000, S = 1 10, 2000 messages, 3 rounds
 #       CLIENTS="1000" SENDERS="10" ROUNDS=1 Benchmarks/chat/run.sh
+#       CLIENTS="1000 5000 19000" SENDERS=10 ROUNDS=1 Benchmarks/chat/run.sh   # the lobby at scale
+# A process may hold 20,000 open files on the machine this was written on (ulimit -Hn): 19,000
+# clients is one server's ceiling there.
 #       BASELINE=/path/to/older/tincan Benchmarks/chat/run.sh   # also that binary, in the same rounds
 # Needs: swift build -c release; apt-get install ngircd gcc.
 set -euo pipefail
@@ -24,6 +30,7 @@ CLIENTS=${CLIENTS:-"50 200 1000"}
 SENDERS=${SENDERS:-"1 10"}
 MESSAGES=${MESSAGES:-2000}
 ROUNDS=${ROUNDS:-3}
+export STORM_LIMIT=${STORM_LIMIT:-120}
 BASELINE=${BASELINE:-}
 servers=(tincan ngircd)
 if [[ -n $BASELINE ]]; then
@@ -35,11 +42,14 @@ fi
 NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
 [[ -x $NGIRCD ]] || die "ngircd not found (apt-get install ngircd)"
 command -v gcc >/dev/null || die "gcc not found"
-ulimit -n 65536 2>/dev/null || ulimit -n 4096
+ulimit -n "$(ulimit -Hn)"
+for n in $CLIENTS; do
+    (( n + 100 < $(ulimit -n) )) || die "$n clients need more open files than this process may have ($(ulimit -n))"
+done
 
 work=$(mktemp -d)
 trap 'stop_all; rm -rf "$work"' EXIT
-gcc -O2 -pthread -o "$work/loadgen" "$here/loadgen.c"
+gcc -O2 -Wall -pthread -o "$work/loadgen" "$here/loadgen.c"
 
 # ngircd with flood control off (MaxPenaltyTime = 0) and no limits that a benchmark would hit.
 ngircd_conf() {
@@ -90,22 +100,29 @@ run_one() {
             local binary=$TINCAN
             [[ $server == baseline ]] && binary=$BASELINE
             start_bg pid "$binary" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan \
-                --no-flood-limit --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
+                --no-flood-limit --max-clients 100000 --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
         ngircd) ngircd_conf "$port"; start_bg pid "$NGIRCD" -n -f "$work/ngircd.conf" >/dev/null 2>&1 ;;
     esac
     wait_listening "$port" "$pid"
     local idle whole
     idle=$(kib "$pid" VmRSS)
     # The load generator reads the server's CPU time and memory itself, over the messages alone.
-    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES" "$pid") || die "$server N=$n S=$s: loadgen failed"
+    local status=0
+    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES" "$pid") || status=$?
+    (( status == 0 || status == 3 )) || die "$server N=$n S=$s: loadgen failed"
     # The whole run's peak also has the storm of QUITs when every client leaves at once.
     wait_quiet "$pid"
     whole=$(kib "$pid" VmHWM)
     kill "$pid"; wait "$pid" 2>/dev/null || true
     awk -v out="$out" -v hz="$(getconf CLK_TCK)" -v whole="$whole" -v idle="$idle" -v n="$n" 'BEGIN {
         split(out, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %s %.2f %.1f %.1f %.1f\n", v["per_second"], v["p50_us"], v["p99_us"], v["cpu_ticks"] / hz * 1e6 / v["deliveries"],
-            (v["setup_kib"] - idle) / n, (v["peak_kib"] - idle) / n, (whole - idle) / n
+        if (v["storm_seconds"] < 0) {
+            printf "0 - - - - - %.1f %s - -\n", (whole - idle) / n, v["storm_seconds"]
+        } else {
+            printf "%s %s %s %.2f %.1f %.1f %.1f %s %s %s\n", v["per_second"], v["p50_us"], v["p99_us"], v["cpu_ticks"] / hz * 1e6 / v["deliveries"],
+                (v["setup_kib"] - idle) / n, (v["peak_kib"] - idle) / n, (whole - idle) / n,
+                v["storm_seconds"], v["watcher_p50_us"], v["watcher_max_us"]
+        }
     }'
 }
 
@@ -122,7 +139,22 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-echo "IRC fan-out over loopback: $MESSAGES messages to one channel; medians of $ROUNDS rounds"
+echo "IRC over loopback: N clients connecting at once into one channel, then $MESSAGES messages to it;"
+echo "the round with the median delivery rate of $ROUNDS"
+echo
+echo "| N | server | all in (s) | watcher PING p50 ms | max ms |"
+echo "|---:|---|---:|---:|---:|"
+for n in $CLIENTS; do
+    for s in $SENDERS; do
+        for server in "${servers[@]}"; do
+            echo "${results[$server/$n/$s]}" | tr ';' '\n' | grep . | sort -n | awk -v n="$n" -v server="$server" -v limit="$STORM_LIMIT" '
+                { rows[NR] = $0 } END { split(rows[int((NR + 1) / 2)], f, " ");
+                if (f[8] < 0) printf "| %s | %s | over %s | | |\n", n, server, limit;
+                else printf "| %s | %s | %.2f | %.1f | %.1f |\n", n, server, f[8], f[9] / 1000, f[10] / 1000 }'
+        done
+        break  # the storm does not depend on the senders
+    done
+done
 echo
 echo "KiB per client above the idle server: once all are in; at the peak up to the last delivery; at"
 echo "the peak of the whole run, which also has every client leaving at once."
