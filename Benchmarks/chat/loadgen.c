@@ -5,7 +5,8 @@
 // A watcher connects and registers first. Then CLIENTS clients connect to 127.0.0.1:PORT all at
 // once, as after a server restart (non-blocking connects, from loopback source addresses 127.0.0.X,
 // 5,000 clients each, so that no address runs out of ephemeral ports), register
-// (NICK, USER) and join #lobby (tincan puts them there itself; the JOIN is then a no-op). The storm
+// (NICK, USER) and join #lobby (tincan puts them there itself; the JOIN is then a no-op); one
+// that is refused or reset before it is in connects again (reconnects=C). The storm
 // ends when every client has seen the lobby's end of NAMES (storm_seconds=S, from the first
 // connect). Meanwhile the watcher, on a thread of its own so that the storm's clients cannot delay
 // it here, PINGs the server every 100 ms (one PING at a time) and the round trips are its view of
@@ -15,7 +16,10 @@
 // time. It ends when every client has every message it should get (all but its own), and prints
 // one line:
 //
-//   storm_seconds=T watcher_pings=K watcher_p50_us=W watcher_max_us=M deliveries=N seconds=S per_second=R p50_us=A p99_us=B
+//   storm_seconds=T reconnects=C watcher_pings=K watcher_p50_us=W watcher_max_us=M deliveries=N seconds=S per_second=R p50_us=A p99_us=B
+//
+// With STORM=0 in the environment the clients connect one after the other instead (each connect
+// waits until the server's kernel has taken the last), from 127.0.0.1.
 //
 // A storm that has not ended after STORM_LIMIT seconds (environment, default 600) is reported as
 // storm_seconds=-1 and the run ends there (exit status 3).
@@ -142,6 +146,27 @@ static void *watch(void *arg) {
     return NULL;
 }
 
+// Starts client i's non-blocking connect, from 127.0.0.(first_source + i / 5000); its
+// registration goes out once it connects.
+static void start_connect(client_t *clients, int i, int ep, const struct sockaddr_in *addr, uint32_t first_source) {
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) die("socket");
+    struct sockaddr_in source = {.sin_family = AF_INET};
+    source.sin_addr.s_addr = htonl(0x7F000000u + first_source + (uint32_t)(i / 5000));
+    // The port is chosen at connect, for the whole address pair: a bind to port 0 would search
+    // for a port free on every pair, slowly once earlier runs left sockets in TIME_WAIT.
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&source, sizeof source) < 0) die("bind");
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0 && errno != EINPROGRESS) die("connect");
+    clients[i].fd = fd;
+    clients[i].connected = 0;
+    clients[i].in_len = 0;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static uint32_t *latencies;
 static long latency_count;
 
@@ -230,24 +255,28 @@ int main(int argc, char **argv) {
     uint32_t first_source = 2 + (uint32_t)(getpid() % 60) * 4;
     long storm_limit = getenv("STORM_LIMIT") ? atol(getenv("STORM_LIMIT")) : 600;
     long storm_start = now_us();
-    for (int i = 0; i < nclients; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (fd < 0) die("socket");
-        struct sockaddr_in source = {.sin_family = AF_INET};
-        source.sin_addr.s_addr = htonl(0x7F000000u + first_source + (uint32_t)(i / 5000));
-        // The port is chosen at connect, for the whole address pair: a bind to port 0 would
-        // search for a port free on every pair, slowly once earlier runs left sockets in TIME_WAIT.
-        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *)&source, sizeof source) < 0) die("bind");
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
-        clients[i].fd = fd;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    if (getenv("STORM") && strcmp(getenv("STORM"), "0") == 0) {
+        // One after the other instead: each connect waits for the last to be taken, as the
+        // fan-out comparisons do (ngircd's listen backlog of 10 cannot take a storm).
+        for (int i = 0; i < nclients; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            if (fd < 0) die("socket");
+            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            fcntl(fd, F_SETFL, O_NONBLOCK);
+            clients[i].fd = fd;
+            clients[i].connected = 1;
+            char hello[200];
+            snprintf(hello, sizeof hello, "NICK b%d\r\nUSER b%d 0 * :bench\r\nJOIN #lobby\r\n", i, i);
+            send_all(fd, hello);
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        }
+    } else {
+        for (int i = 0; i < nclients; i++) start_connect(clients, i, ep, &addr, first_source);
     }
-
     struct epoll_event events[256];
-    long storm_us = -1;
+    long storm_us = -1, reconnects = 0;
     long quiet_since = now_us();
     int joined = 0;
     while (joined < nclients || now_us() - quiet_since < 300000) {
@@ -263,7 +292,14 @@ int main(int argc, char **argv) {
                 int error = 0;
                 socklen_t length = sizeof error;
                 getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
-                if (error) { errno = error; die("connect (storm)"); }
+                if (error) {
+                    // Refused or timed out (a server's accept queue overflowing): try again, as
+                    // a client does after a restart.
+                    close(c->fd);
+                    start_connect(clients, (int)events[e].data.u32, ep, &addr, first_source);
+                    reconnects++;
+                    continue;
+                }
                 c->connected = 1;
                 struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[e].data.u32};
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -274,8 +310,16 @@ int main(int argc, char **argv) {
             if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
             int was = c->joined;
             if (read_ready(c, 0) < 0) {
-                fprintf(stderr, "loadgen: client %u disconnected during setup\n", events[e].data.u32);
-                return 1;
+                if (c->joined) {
+                    fprintf(stderr, "loadgen: client %u disconnected during setup\n", events[e].data.u32);
+                    return 1;
+                }
+                // Reset before it was in (a connection the server's full accept queue dropped):
+                // connect again, as a client does after a restart.
+                close(c->fd);
+                start_connect(clients, (int)events[e].data.u32, ep, &addr, first_source);
+                reconnects++;
+                continue;
             }
             joined += c->joined - was;
             if (joined == nclients && storm_us < 0) {
@@ -287,7 +331,7 @@ int main(int argc, char **argv) {
     }
     atomic_store(&storm_over, 1);
     qsort(pings, (size_t)ping_count, sizeof *pings, cmp_u32);
-    printf("storm_seconds=%.3f watcher_pings=%ld watcher_p50_us=%u watcher_max_us=%u ", (double)storm_us / 1e6, ping_count,
+    printf("storm_seconds=%.3f reconnects=%ld watcher_pings=%ld watcher_p50_us=%u watcher_max_us=%u ", (double)storm_us / 1e6, reconnects, ping_count,
            ping_count ? pings[ping_count / 2] : 0, ping_count ? pings[ping_count - 1] : 0);
 
     // Who sends what: message k goes out from sender k % SENDERS.

@@ -9,14 +9,18 @@
 # delivery while the messages flow, and RSS above the idle server divided by N: with every client
 # in, at the peak while the messages flow, and at the peak of the whole run (which also has every
 # client leaving at once). A storm that takes more than STORM_LIMIT seconds (default 120) is
-# reported as such, and that load's messages are skipped.
+# reported as such, and that load's messages are skipped. STORM=0 connects the clients one after
+# the other instead of all at once: ngircd listens with a backlog of 10, and in a storm of a
+# thousand some of its clients wait minutes on TCP's retransmissions.
 #
 # Run:  Benchmarks/chat/run.sh                   # N = 50 200 1000, S = 1 10, 2000 messages, 3 rounds
 #       CLIENTS="1000" SENDERS="10" ROUNDS=1 Benchmarks/chat/run.sh
+#       STORM=0 Benchmarks/chat/run.sh             # fan-out against ngircd: clients one after the other
 #       CLIENTS="1000 5000 19000" SENDERS=10 ROUNDS=1 Benchmarks/chat/run.sh   # the lobby at scale
 # A process may hold 20,000 open files on the machine this was written on (ulimit -Hn): 19,000
 # clients is one server's ceiling there.
 #       BASELINE=/path/to/older/tincan Benchmarks/chat/run.sh   # also that binary, in the same rounds
+#       SERVERS="tincan baseline" BASELINE=... Benchmarks/chat/run.sh   # without ngircd
 # Needs: swift build -c release; apt-get install ngircd gcc.
 set -euo pipefail
 
@@ -31,12 +35,15 @@ SENDERS=${SENDERS:-"1 10"}
 MESSAGES=${MESSAGES:-2000}
 ROUNDS=${ROUNDS:-3}
 export STORM_LIMIT=${STORM_LIMIT:-120}
+export STORM=${STORM:-1}
 BASELINE=${BASELINE:-}
 servers=(tincan ngircd)
 if [[ -n $BASELINE ]]; then
     [[ -x $BASELINE ]] || die "no baseline binary at $BASELINE"
     servers=(tincan baseline ngircd)
 fi
+# SERVERS="tincan baseline" leaves ngircd out (a before-and-after comparison of tincan alone).
+if [[ -n ${SERVERS:-} ]]; then read -r -a servers <<< "$SERVERS"; fi
 
 [[ -x $TINCAN ]] || die "no $TINCAN: run 'swift build -c release' first"
 NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -139,7 +146,9 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-echo "IRC over loopback: N clients connecting at once into one channel, then $MESSAGES messages to it;"
+how="connecting at once"
+[[ $STORM == 0 ]] && how="connecting one after the other"
+echo "IRC over loopback: N clients $how into one channel, then $MESSAGES messages to it;"
 echo "the round with the median delivery rate of $ROUNDS"
 echo
 echo "| N | server | all in (s) | watcher PING p50 ms | max ms |"
@@ -172,7 +181,7 @@ for n in $CLIENTS; do
     done
 done
 echo
-median_rate() { echo "${results[$1]}" | tr ';' '\n' | grep . | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }'; }
+median_rate() { echo "${results[$1]:-}" | tr ';' '\n' | { grep . || true; } | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }'; }
 if [[ -n $BASELINE ]]; then
     echo "| N | senders | tincan / ngircd deliveries/s | baseline / ngircd | tincan / baseline |"
     echo "|---:|---:|---:|---:|---:|"

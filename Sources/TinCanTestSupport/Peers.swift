@@ -48,15 +48,6 @@ public enum Programs {
         if let path = find(name) { return path }
         throw HarnessError("interop peer '\(name)' is not installed (scripts/test installs it)")
     }
-
-    /// The old way: nil outside CI when missing, and the caller returned early, which shows as a
-    /// pass. Going away once every test uses ``available(_:)`` and ``require(_:)``.
-    @available(*, deprecated, message: "use .enabled(if: Programs.available(name)) and Programs.require(name)")
-    public static func peer(_ name: String) throws -> String? {
-        if let path = find(name) { return path }
-        if inCI { throw HarnessError("interop peer '\(name)' is not installed (scripts/test installs it)") }
-        return nil
-    }
 }
 
 /// Test data helpers.
