@@ -42,6 +42,20 @@ public enum Programs {
         inCI || names.allSatisfy { find($0) != nil }
     }
 
+    /// Whether python3 is here and can import `module` (a PyPI package a test drives), for
+    /// `.enabled(if:)` with ``inCI``.
+    public static func pythonImports(_ module: String) -> Bool {
+        guard let python = find("python3") else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: python)
+        probe.arguments = ["-c", "import \(module)"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }
+
     /// The full path of an interop peer the test needs; throws when it is missing (a failure: the
     /// test should have been skipped by ``available(_:)`` outside CI).
     public static func require(_ name: String) throws -> String {

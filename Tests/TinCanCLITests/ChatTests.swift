@@ -17,18 +17,7 @@ func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
 
     /// Whether python3 with the PyPI `irc` library is here (always true in CI, where a missing
     /// one fails the test).
-    static let ircLibraryAvailable: Bool = {
-        if Programs.inCI { return true }
-        guard let python = Programs.find("python3") else { return false }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: python)
-        probe.arguments = ["-c", "import irc.client"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
-    }()
+    static let ircLibraryAvailable = Programs.inCI || Programs.pythonImports("irc.client")
 
     @Test(
         "two users of the Python irc library: register, lobby, private, AWAY, MONITOR, CTCP DCC, QUIT",

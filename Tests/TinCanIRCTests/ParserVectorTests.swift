@@ -9,23 +9,7 @@ enum ParserVectors {
     /// Whether the vector tests run, for `.enabled(if:)`: always in CI (where a missing package
     /// fails them), elsewhere only when python3 can import the package. Otherwise they show as
     /// skipped, never as passed.
-    static let available: Bool = Programs.inCI || importable()
-
-    private static func importable() -> Bool {
-        guard let python = Programs.find("python3") else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", "import parser_tests.data"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return false
-        }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
+    static let available = Programs.inCI || Programs.pythonImports("parser_tests.data")
 
     /// Every vector file as JSON; throws when the package (or python3) is missing.
     static func load() async throws -> [String: Any] {

@@ -31,6 +31,9 @@ public final class ChatServer: Service, Sendable {
     /// third of an idle client's memory.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
 
+    /// New connections accepted per event-loop turn (see `bind`).
+    static let acceptsPerTurn: UInt = 4
+
     private let configuration: ChatServerConfiguration
     private let loop: any EventLoop
     private let logger: Logger
@@ -152,6 +155,11 @@ public final class ChatServer: Service, Sendable {
         do {
             return try await ServerBootstrap(group: self.loop, childGroup: self.loop)
                 .serverChannelOption(.backlog, value: 1024)
+                // Accepting is paced: at most this many new connections a loop turn, between
+                // everyone else's reads and writes, so that a reconnect storm queues in the
+                // kernel's backlog instead of holding up those already in (SwiftNIO's default,
+                // named here because the storm benchmark measures it).
+                .serverChannelOption(.maxMessagesPerRead, value: Self.acceptsPerTurn)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
