@@ -40,9 +40,9 @@ enum ChatCommands {
         "NAMES": ChatCommand { $0.names($1, $2) },
         "LIST": ChatCommand { $0.list($1, $2) },
         // Messages (MessageCommands.swift)
-        "PRIVMSG": ChatCommand { $0.message($1, $2) },
-        "NOTICE": ChatCommand { $0.message($1, $2) },
-        "TAGMSG": ChatCommand { $0.message($1, $2) },
+        "PRIVMSG": ChatCommand { $0.message($1, $2, command: "PRIVMSG") },
+        "NOTICE": ChatCommand { $0.message($1, $2, command: "NOTICE") },
+        "TAGMSG": ChatCommand { $0.message($1, $2, command: "TAGMSG") },
         // Information and presence (InfoCommands.swift)
         "AWAY": ChatCommand { $0.away($1, $2) },
         "ISON": ChatCommand(minParameters: 1) { $0.ison($1, $2) },

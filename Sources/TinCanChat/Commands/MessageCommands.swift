@@ -3,8 +3,9 @@ import TinCanIRC
 
 /// PRIVMSG, NOTICE and TAGMSG, to channels and to nicks (as ngircd's irc.c).
 extension ChatCore {
-    func message(_ message: IRCMessage, _ session: ChatSession) {
-        let command = message.command.uppercased()
+    /// `command` is PRIVMSG, NOTICE or TAGMSG, as the table named it (the dispatcher has already
+    /// upper-cased the line's command once).
+    func message(_ message: IRCMessage, _ session: ChatSession, command: String) {
         let p = message.parameters
         let notice = command == "NOTICE"
         guard let targets = p.first, !targets.isEmpty else {
