@@ -583,24 +583,13 @@ final class CoreHarness {
     }
 }
 
-/// The store as a test gives it: accounts in memory, answered when the test says.
-actor MemoryStore: ChatStore {
-    private var accounts: [String: String]
-    init(accounts: [String: String]) { self.accounts = accounts }
-    func perform(_ request: ChatStoreRequest) async throws -> ChatStoreAnswer {
-        switch request {
-        case .account(let nick): .account(self.accounts[nick.lowercased()])
-        }
-    }
-}
-
 @Suite struct StoreTests {
     @Test("registration asks the store and completes when it answers: meanwhile nobody sees the nick, and the session's lines wait their turn")
-    func registrationWaitsForTheStore() async throws {
+    func registrationWaitsForTheStore() throws {
         let h = CoreHarness(usesStore: true)
         let bob = h.connect()
         h.say(bob, "NICK bob", "USER bob 0 * :bob Real")
-        guard case .ask(.account(nick: "bob"), let first) = h.effects.last, first === bob else {
+        guard case .ask(.account(folded: "bob"), let first) = h.effects.last, first === bob else {
             Issue.record("no question for the store: \(h.effects)")
             return
         }
@@ -613,15 +602,14 @@ actor MemoryStore: ChatStore {
             Issue.record("no question for the store: \(h.effects)")
             return
         }
-        #expect(request == .account(nick: "ann"))
+        #expect(request == .account(folded: "ann"))
         #expect(h.take(ann).isEmpty)
         h.say(bob, "WHOIS ann", "ISON ann")
         #expect(h.take(bob) == [
             ":irc.test 401 bob ann :No such nick/channel", ":irc.test 318 bob ann :End of /WHOIS list", ":irc.test 303 bob :",
         ])
         // The store's answer comes back to the loop as an event.
-        let answer = try await MemoryStore(accounts: ["ann": "ann"]).perform(request)
-        h.core.storeAnswered(answer, for: ann)
+        h.core.storeAnswered(.account("ann"), for: ann)
         #expect(h.core.sessions[ann.id]?.identity?.account == "ann")
         let lines = h.take(ann)
         #expect(lines.first == ":irc.test 001 ann :Welcome to the tincan IRC network, ann!~ann@192.0.2.1")

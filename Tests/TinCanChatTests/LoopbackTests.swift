@@ -308,22 +308,8 @@ func withChatServer<T: Sendable>(
         #expect(ChatConnectionHandler.hostText(address) == host)
     }
 
-    @Test("with a store, registration waits for its answer off the event loop; a store that fails does not keep anyone out")
-    func store() async throws {
-        try await withChatServer(store: MemoryStore(accounts: ["ann": "ann"])) { port in
-            let (ann, bob) = try await LineClient.annAndBob(port: port)
-            try ann.send("PRIVMSG bob :hello")
-            #expect(try await bob.line() == ":ann!~ann@127.0.0.1 PRIVMSG bob :hello")
-        }
-        struct Broken: ChatStore {
-            func perform(_ request: ChatStoreRequest) async throws -> ChatStoreAnswer { throw HarnessError("disk on fire") }
-        }
-        try await withChatServer(store: Broken()) { port in
-            let ann = try LineClient(port: port)
-            try await ann.register("ann")
-            try await ann.expectNothingElse()
-        }
-    }
+    // The loopback tests with a store (registration waiting for it, a store that fails) run on
+    // SQLiteChatStore: see StoreLoopbackTests.
 
     @Test("a server runs once: a second run() throws and says why")
     func runsOnce() async throws {

@@ -75,7 +75,7 @@ extension ChatCore {
         guard let wanted = message.parameters.first, !wanted.isEmpty else {
             return self.numeric(.errNoNicknameGiven, to: session, ["No nickname given"])
         }
-        guard self.isValidNick(wanted) else {
+        guard ChatNicks.isValid(wanted, limit: self.limits.nickLength) else {
             return self.numeric(.errErroneousNickname, to: session, [wanted, "Erroneous nickname"])
         }
         let folded = self.caseMapping.fold(wanted)
@@ -104,14 +104,6 @@ extension ChatCore {
                 self.notifyMonitors(folded, online: session, nick: wanted)
             }
         }
-    }
-
-    private func isValidNick(_ nick: String) -> Bool {
-        guard nick.utf8.count <= self.limits.nickLength, let first = nick.utf8.first else { return false }
-        func special(_ byte: UInt8) -> Bool { "[]\\`_^{|}".utf8.contains(byte) }
-        func letter(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) }
-        guard letter(first) || special(first) else { return false }
-        return nick.utf8.allSatisfy { letter($0) || special($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
     }
 
     func ping(_ message: IRCMessage, _ session: ChatSession) {
@@ -143,7 +135,7 @@ extension ChatCore {
         guard self.usesStore else { return self.completeRegistration(session, account: nil) }
         pending.awaitingStore = true
         session.registration = .pending(pending)
-        self.effect(.ask(.account(nick: nick), for: session))
+        self.effect(.ask(.account(folded: self.caseMapping.fold(nick)), for: session))
     }
 
     /// The session becomes who it said it is: the welcome, its monitors told, the lobby joined.

@@ -14,7 +14,7 @@ import TinCanIRC
 final class ChatDriver {
     let core: ChatCore
     private let loop: any EventLoop
-    private let store: (any ChatStore)?
+    private let persistence: ChatPersistence?
     private var handlers: [Int: ChatConnectionHandler] = [:]
     /// Connections to close once their bytes of the round are written.
     private var closing: [ChatSession] = []
@@ -26,7 +26,7 @@ final class ChatDriver {
     init(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?) {
         self.core = core
         self.loop = loop
-        self.store = store
+        self.persistence = store.map(ChatPersistence.init)
     }
 
     /// A driver bound to its loop, made on the loop.
@@ -139,19 +139,14 @@ final class ChatDriver {
 
     /// Runs the store's work in a task, off the loop; the answer comes back on the loop.
     private func ask(_ request: ChatStoreRequest, for session: ChatSession) {
-        guard let store = self.store, let bound = self.bound else {
+        guard let persistence = self.persistence, let bound = self.bound else {
             self.core.storeAnswered(.failed("no store"), for: session)
             return
         }
         let id = session.id
         let loop = self.loop
         Task {
-            let answer: ChatStoreAnswer
-            do {
-                answer = try await store.perform(request)
-            } catch {
-                answer = .failed("\(error)")
-            }
+            let answer = await persistence.perform(request)
             loop.execute {
                 let driver = bound.value
                 guard let session = driver.core.sessions[id] else { return }

@@ -38,6 +38,11 @@ public struct ChatServerConfiguration: Sendable {
     /// is not reading: it is disconnected ("SendQ exceeded"), so that clients that never drain
     /// cannot hold everyone's input. Default 5 s.
     public var drainDeadline: TimeAmount
+    /// Accounts, offline messages and history: what the server keeps when it has a store.
+    public var accounts: ChatAccountSettings
+    /// The HTTP port beside IRC (FILEHOST uploads, IRC over WebSocket at `/socket`, the page);
+    /// nil for none. Default nil.
+    public var http: ChatHTTPConfiguration?
 
     public init(
         host: String? = nil,
@@ -54,7 +59,9 @@ public struct ChatServerConfiguration: Sendable {
         floodLimit: ChatFloodLimit? = ChatFloodLimit(),
         pingInterval: TimeAmount = .seconds(90),
         pingTimeout: TimeAmount = .seconds(60),
-        drainDeadline: TimeAmount = .seconds(5)
+        drainDeadline: TimeAmount = .seconds(5),
+        accounts: ChatAccountSettings = ChatAccountSettings(),
+        http: ChatHTTPConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -71,6 +78,8 @@ public struct ChatServerConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
         self.drainDeadline = drainDeadline
+        self.accounts = accounts
+        self.http = http
     }
 }
 
@@ -163,6 +172,57 @@ public struct ChatLimits: Sendable, Hashable {
         self.sendQueueBytes = sendQueueBytes
         self.quietPresence = quietPresence
         self.whoReplies = whoReplies
+    }
+}
+
+/// Whether people may create accounts themselves.
+public enum ChatRegistrationPolicy: String, Sendable, CaseIterable {
+    /// Anyone may register a nick that nobody owns (SASL-less `REGISTER`, NickServ REGISTER).
+    case open
+    /// Only the server's operator creates accounts (`tincan chat user add`).
+    case closed
+}
+
+/// Accounts and what the server keeps for them (used when it has a store).
+public struct ChatAccountSettings: Sendable, Hashable {
+    /// Who may create accounts. Default open.
+    public var registration: ChatRegistrationPolicy
+    /// How long a connection may hold a registered nick without logging in to it before it is
+    /// renamed to a guest nick. Default 30 s.
+    public var nickGrace: TimeAmount
+    /// Offline messages kept for one account; a message past it is refused with an error to its
+    /// sender. Default 1000.
+    public var offlineBoxLimit: Int
+    /// How long offline messages and private history are kept. Default 30 days.
+    public var keepMessages: TimeAmount
+    /// Messages kept per channel; older ones go. Default 10,000.
+    public var historyPerChannel: Int
+    /// Messages one CHATHISTORY reply holds at most (ISUPPORT `CHATHISTORY=`). Default 100.
+    public var historyReplyLimit: Int
+    /// The delay before a wrong password is answered, doubled with each further failure for the
+    /// same account or address, up to ``failureDelayMax``. Default 1 s.
+    public var failureDelay: TimeAmount
+    /// Default 30 s.
+    public var failureDelayMax: TimeAmount
+
+    public init(
+        registration: ChatRegistrationPolicy = .open,
+        nickGrace: TimeAmount = .seconds(30),
+        offlineBoxLimit: Int = 1000,
+        keepMessages: TimeAmount = .hours(24 * 30),
+        historyPerChannel: Int = 10_000,
+        historyReplyLimit: Int = 100,
+        failureDelay: TimeAmount = .seconds(1),
+        failureDelayMax: TimeAmount = .seconds(30)
+    ) {
+        self.registration = registration
+        self.nickGrace = nickGrace
+        self.offlineBoxLimit = offlineBoxLimit
+        self.keepMessages = keepMessages
+        self.historyPerChannel = historyPerChannel
+        self.historyReplyLimit = historyReplyLimit
+        self.failureDelay = failureDelay
+        self.failureDelayMax = failureDelayMax
     }
 }
 
