@@ -23,7 +23,11 @@ struct ChatServeCommand: AsyncParsableCommand {
             Any IRC client works with it (weechat, irssi, HexChat, phone apps, IRC libraries):
               tincan chat serve --port 6667 --motd motd.txt
               tincan chat serve --tls-port 6697 --cert fullchain.pem --key privkey.pem
+              tincan chat serve --http-port 8080 --public-url https://chat.example.org
               irssi -c localhost -p 6667 -n ann
+            With --http-port, browsers and other WebSocket clients chat at /socket (IRCv3 WebSocket),
+            and accounts upload files at /upload (soju.im/FILEHOST, HTTP Basic with the account's
+            name and password); HTTPS with the TLS port's certificate when there is one.
             SIGINT or SIGTERM tells every client why and closes.
             """
     )
@@ -85,6 +89,8 @@ struct ChatServeCommand: AsyncParsableCommand {
     )
     var quietPresence = ChatLimits().quietPresence
 
+    @OptionGroup var http: ChatHTTPOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -122,7 +128,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         case "pingInterval": "--ping-interval"
         case "pingTimeout": "--ping-timeout"
         case "operators": "--oper"
-        default: setting
+        default: ChatHTTPOptions.optionName(setting) ?? setting
         }
     }
 
@@ -155,6 +161,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         if self.noFloodLimit { configuration.floodLimit = nil }
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
+        configuration.http = try self.http.configuration()
         return configuration
     }
 

@@ -12,11 +12,12 @@ import Glibc
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run every tincan server at once on unprivileged ports (echo 7007, TFTP 6969, chat 6667).",
+        abstract: "Run every tincan server at once on unprivileged ports (echo 7007, TFTP 6969, chat 6667 and HTTP 8080).",
         discussion: """
             Echo runs on TCP and UDP 7007. TFTP serves ./tincan-data/tftp (created if missing) on UDP
             6969, read-only unless --tftp-create. The IRC chat server listens on TCP 6667 with the
-            lobby #lobby. SIGINT or SIGTERM stops them gracefully.
+            lobby #lobby; its HTTP port 8080 serves IRC over WebSocket at /socket and file uploads,
+            kept in ./tincan-data/files. SIGINT or SIGTERM stops them gracefully.
             """
     )
 
@@ -26,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let tftpPort = 6969
     /// The chat (IRC) port: IRC's own, unprivileged already.
     static let chatPort = 6667
+    /// The chat server's HTTP port (WebSocket, uploads, the page).
+    static let chatHTTPPort = 8080
     /// The directory TFTP serves, relative to the working directory.
     static let tftpRoot = "tincan-data/tftp"
 
@@ -63,13 +66,21 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
                 }
             )
-            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort), logger: logger) { addresses in
+            // Clients on this machine reach the HTTP port as localhost (or the --host given).
+            let http = ChatHTTPConfiguration(port: Self.chatHTTPPort, publicURL: "http://\(Self.urlHost(name)):\(Self.chatHTTPPort)")
+            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort, http: http), logger: logger) { addresses in
                 let port = addresses.plain.port ?? 0
                 logger.info("chat ready on port \(port), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(port)")
+                if let web = addresses.http?.port {
+                    logger.info("chat in your browser: http://\(Self.urlHost(name)):\(web)/")
+                }
             }
             try await runServices([echo, tftp, chat], logger: logger)
         }
     }
+
+    /// A host as it goes in a URL: an IPv6 address in brackets.
+    static func urlHost(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
     /// Creates `path` (and its parents) when missing, and jails TFTP there.
     static func makeDirectory(_ path: String) throws -> TFTPRoot {

@@ -45,7 +45,7 @@ public struct IRCLineDecoder: ByteToMessageDecoder {
 
     /// The next line's result: nil when more bytes are needed, `.some(nil)` for a line that yields
     /// nothing (empty, or the end of one already reported too long).
-    mutating func nextLine(_ buffer: inout ByteBuffer) -> IRCInboundLine?? {
+    package mutating func nextLine(_ buffer: inout ByteBuffer) -> IRCInboundLine?? {
         let view = buffer.readableBytesView
         guard let newline = view.firstIndex(of: 0x0A) else {
             if buffer.readableBytes > self.maxTagBytes + self.maxLineBytes {

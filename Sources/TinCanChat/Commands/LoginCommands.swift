@@ -167,7 +167,7 @@ extension ChatCore {
 
     var isupport: IRCISupport {
         let l = self.limits
-        return IRCISupport([
+        var support = IRCISupport([
             ("AWAYLEN", String(l.topicLength)), ("CASEMAPPING", "rfc1459"), ("CHANLIMIT", "#:\(l.maxChannelsPerClient)"),
             ("CHANMODES", ",,,nt"), ("CHANNELLEN", String(l.channelLength)), ("CHANTYPES", "#"),
             ("KICKLEN", String(l.topicLength)), ("MAXTARGETS", String(l.maxTargets)), ("MONITOR", String(l.monitorEntries)),
@@ -176,5 +176,14 @@ extension ChatCore {
             ("SAFELIST", nil), ("STATUSMSG", "@"), ("TARGMAX", "PRIVMSG:\(l.maxTargets),NOTICE:\(l.maxTargets),MONITOR:"),
             ("TOPICLEN", String(l.topicLength)), ("UTF8ONLY", nil),
         ])
+        support.tokens += self.fileHostTokens
+        return support
+    }
+
+    /// FILEHOST (soju.im/FILEHOST, and the IRCv3 draft's name): uploads on the HTTP port, which
+    /// need accounts (a store). The server has put the port's public URL in the configuration.
+    private var fileHostTokens: [(key: String, value: String?)] {
+        guard self.usesStore, let url = self.configuration.http?.publicURL else { return [] }
+        return [("draft/FILEHOST", url + "/upload"), ("soju.im/FILEHOST", url + "/upload")]
     }
 }

@@ -73,6 +73,8 @@ public final class ChatServer: Service, Sendable {
     public struct Addresses: Sendable {
         public var plain: SocketAddress
         public var tls: SocketAddress?
+        /// The HTTP port (``ChatServerConfiguration/http``), when it is on.
+        public var http: SocketAddress?
     }
 
     /// Listens and serves until cancelled or shut down gracefully, then tells every client why
@@ -87,10 +89,98 @@ public final class ChatServer: Service, Sendable {
         try self.configuration.validate()
         // The TLS files are read first, so that a bad one stops the server before it listens.
         let tls = try self.configuration.tls.map(Self.makeTLSContext)
-        let (configuration, logger, loop, store) = (self.configuration, self.logger, self.loop, self.store)
-        let driver = try await loop.submit {
-            ChatDriver.make(core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store)
-        }.get()
+        let (logger, loop, store) = (self.logger, self.loop, self.store)
+        // The HTTP port is bound first: the core's ISUPPORT names its URL, which may name the
+        // port the kernel chose. Its WebSockets wait for the driver made after that.
+        let driverPromise = loop.makePromise(of: NIOLoopBound<ChatDriver>.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let driver: NIOLoopBound<ChatDriver>
+            let listener: any Channel
+            let secure: (any Channel)?
+            var addresses: Addresses
+            do {
+                var configuration = self.configuration
+                var http: SocketAddress?
+                if configuration.http != nil {
+                    let server = ChatHTTPServer(
+                        configuration: configuration, store: store, authenticate: self.authenticate(), tls: tls, logger: logger
+                    )
+                    let (address, url) = try await self.startHTTP(server, in: &group, driver: driverPromise.futureResult)
+                    http = address
+                    configuration.http?.publicURL = url
+                }
+                driver = try await loop.submit { [configuration] in
+                    ChatDriver.make(core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store)
+                }.get()
+                driverPromise.succeed(driver)
+                let bound = try await self.bindIRC(tls: tls, driver: driver)
+                (listener, secure) = (bound.listener, bound.secure)
+                addresses = bound.addresses
+                addresses.http = http
+            } catch {
+                driverPromise.fail(error)
+                throw error
+            }
+            self.logger.info("chat listening on \(addresses.plain.endpointDescription) (irc)")
+            if let address = addresses.tls { self.logger.info("chat listening on \(address.endpointDescription) (irc over tls)") }
+            if let address = addresses.http {
+                self.logger.info("chat listening on \(address.endpointDescription) (\(tls == nil ? "http" : "https"): websocket /socket, files)")
+            }
+            let liveness = loop.scheduleRepeatedTask(
+                initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
+            ) { _ in driver.value.checkLiveness() }
+            await self.onServerRunning(addresses)
+            await withTaskCancellationOrGracefulShutdownHandler {
+                try? await listener.closeFuture.get()
+                try? await secure?.closeFuture.get()
+            } onCancelOrGracefulShutdown: {
+                listener.close(promise: nil)
+                secure?.close(promise: nil)
+            }
+            listener.close(promise: nil)
+            secure?.close(promise: nil)
+            liveness.cancel()
+            let open = try await loop.submit {
+                let connections = driver.value.connectionCount
+                driver.value.shutDown(reason: "Server shutting down")
+                return connections
+            }.get()
+            // Its WebSockets are closed now; the HTTP port stops (gracefully, when the server is).
+            group.cancelAll()
+            try? await group.waitForAll()
+            self.logger.info("chat stopped; closed \(open) connections")
+        }
+    }
+
+    /// Runs the HTTP port in `group` and waits until it listens: its address and public URL.
+    private func startHTTP(
+        _ server: ChatHTTPServer,
+        in group: inout ThrowingTaskGroup<Void, any Error>,
+        driver: EventLoopFuture<NIOLoopBound<ChatDriver>>
+    ) async throws -> (SocketAddress, String) {
+        let (running, continuation) = AsyncStream<(SocketAddress, String)>.makeStream()
+        let loop = self.loop
+        group.addTask {
+            defer { continuation.finish() }
+            try await server.run(loop: loop, driver: driver) { address, url in continuation.yield((address, url)) }
+        }
+        for await started in running { return started }
+        // It stopped before it listened: why.
+        let port = self.configuration.http?.port ?? 0
+        do {
+            _ = try await group.next()
+        } catch let error as TinCanError {
+            throw error
+        } catch {
+            throw TinCanError(operation: "chat listen on port \(port) (http)", underlying: error)
+        }
+        throw TinCanError(operation: "chat listen on port \(port) (http)", cause: "it stopped before listening")
+    }
+
+    /// The IRC listeners: plain, and TLS when configured.
+    private func bindIRC(
+        tls: NIOSSLContext?, driver: NIOLoopBound<ChatDriver>
+    ) async throws -> (listener: any Channel, secure: (any Channel)?, addresses: Addresses) {
         let listener = try await self.bind(port: self.configuration.port, tls: nil, driver: driver)
         let secure: (any Channel)?
         do {
@@ -104,29 +194,12 @@ public final class ChatServer: Service, Sendable {
             secure?.close(promise: nil)
             throw TinCanError(operation: "chat listen on port \(self.configuration.port)", cause: "the socket has no local address")
         }
-        let addresses = Addresses(plain: plain, tls: secure?.localAddress)
-        self.logger.info("chat listening on \(addresses.plain.endpointDescription) (irc)")
-        if let address = addresses.tls { self.logger.info("chat listening on \(address.endpointDescription) (irc over tls)") }
-        let liveness = loop.scheduleRepeatedTask(
-            initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
-        ) { _ in driver.value.checkLiveness() }
-        await self.onServerRunning(addresses)
-        await withTaskCancellationOrGracefulShutdownHandler {
-            try? await listener.closeFuture.get()
-            try? await secure?.closeFuture.get()
-        } onCancelOrGracefulShutdown: {
-            listener.close(promise: nil)
-            secure?.close(promise: nil)
-        }
-        listener.close(promise: nil)
-        secure?.close(promise: nil)
-        liveness.cancel()
-        let open = try await loop.submit {
-            let connections = driver.value.connectionCount
-            driver.value.shutDown(reason: "Server shutting down")
-            return connections
-        }.get()
-        self.logger.info("chat stopped; closed \(open) connections")
+        return (listener, secure, Addresses(plain: plain, tls: secure?.localAddress))
+    }
+
+    /// How FILEHOST checks an uploader's account name and password.
+    private func authenticate() -> ChatFileHost.Authenticate {
+        { _, _, _ in nil }
     }
 
     /// How often idle clients are checked: often enough for the ping settings, at most every 5 s.

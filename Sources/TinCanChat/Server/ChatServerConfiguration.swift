@@ -118,6 +118,7 @@ extension ChatServerConfiguration {
         for name in self.operators.keys where name.isEmpty || name.contains(" ") {
             throw ConfigurationError(setting: "operators", problem: "must be named with a word, not '\(name)'")
         }
+        try self.http?.validate()
     }
 }
 
