@@ -38,6 +38,7 @@ public final class ChatServer: Service, Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let store: (any ChatStore)?
+    private let hasher: ChatPasswordHasher
     private let onServerRunning: @Sendable (Addresses) async -> Void
     /// A service runs once: its listeners and clients belong to that run.
     private let hasRun = Mutex(false)
@@ -54,16 +55,19 @@ public final class ChatServer: Service, Sendable {
         self.init(configuration: configuration, store: nil, group: group, logger: logger, onServerRunning: onServerRunning)
     }
 
-    /// A server whose registrations consult `store` (``ChatStore``).
+    /// A server with accounts, offline messages and history in `store` (``ChatStore``), its
+    /// passwords hashed by `hasher` (tests and benchmarks pass ``ChatPasswordHasher/fast``).
     package init(
         configuration: ChatServerConfiguration,
         store: (any ChatStore)?,
+        hasher: ChatPasswordHasher = ChatPasswordHasher(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Addresses) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.store = store
+        self.hasher = hasher
         self.loop = group.next()
         self.logger = logger
         self.onServerRunning = onServerRunning
@@ -87,9 +91,11 @@ public final class ChatServer: Service, Sendable {
         try self.configuration.validate()
         // The TLS files are read first, so that a bad one stops the server before it listens.
         let tls = try self.configuration.tls.map(Self.makeTLSContext)
-        let (configuration, logger, loop, store) = (self.configuration, self.logger, self.loop, self.store)
+        let (configuration, logger, loop, store, hasher) = (self.configuration, self.logger, self.loop, self.store, self.hasher)
         let driver = try await loop.submit {
-            ChatDriver.make(core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store)
+            ChatDriver.make(
+                core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store, hasher: hasher
+            )
         }.get()
         let listener = try await self.bind(port: self.configuration.port, tls: nil, driver: driver)
         let secure: (any Channel)?
