@@ -16,6 +16,8 @@ final class ChatDriver {
     private let loop: any EventLoop
     private let persistence: ChatPersistence?
     private let writer: ChatStoreWriter?
+    /// Sessions with a question at the store: the questions waiting behind it.
+    private var questions: [Int: [ChatStoreRequest]] = [:]
     /// Writes to make once a session's bytes of this round are on its socket.
     private var onceWritten: [Int: [ChatStoreWrite]] = [:]
     private var handlers: [Int: ChatConnectionHandler] = [:]
@@ -160,19 +162,39 @@ final class ChatDriver {
         self.settle()
     }
 
-    /// Runs the store's work in a task, off the loop; the answer comes back on the loop.
+    /// Runs the store's work in a task, off the loop; the answer comes back on the loop. One
+    /// question per session at a time, in order, so that a client's replies come in the order of
+    /// its commands (two CHATHISTORY, or an offline PRIVMSG then a 401).
     private func ask(_ request: ChatStoreRequest, for session: ChatSession) {
-        guard let persistence = self.persistence, let bound = self.bound else {
+        guard self.persistence != nil, self.bound != nil else {
             self.core.storeAnswered(.failed("no store"), to: request, for: session)
             return
         }
-        let id = session.id
+        if self.questions[session.id] != nil {
+            self.questions[session.id]?.append(request)
+        } else {
+            self.questions[session.id] = []
+            self.start(request, for: session.id)
+        }
+    }
+
+    private func start(_ request: ChatStoreRequest, for id: Int) {
+        guard let persistence = self.persistence, let bound = self.bound else { return }
         let loop = self.loop
         Task {
             let answer = await persistence.perform(request)
             loop.execute {
                 let driver = bound.value
-                guard let session = driver.core.sessions[id] else { return }
+                guard let session = driver.core.sessions[id] else {
+                    driver.questions[id] = nil
+                    return
+                }
+                if var waiting = driver.questions[id], !waiting.isEmpty {
+                    driver.start(waiting.removeFirst(), for: id)
+                    driver.questions[id] = waiting
+                } else {
+                    driver.questions[id] = nil
+                }
                 driver.core.storeAnswered(answer, to: request, for: session)
                 driver.settle()
             }
