@@ -143,7 +143,7 @@ final class ChatCore {
     /// One line from a session.
     func received(_ line: IRCInboundLine, from session: ChatSession) {
         guard !session.closing else { return }
-        if case .pending(let pending) = session.registration, pending.awaitingStore {
+        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true {
             guard session.held.count < Self.heldLimit else { return self.drop(session, reason: "Excess Flood") }
             session.held.append(line)
             return
@@ -160,7 +160,8 @@ final class ChatCore {
         }
     }
 
-    /// Lines a session may send while it waits for the store; one more is a flood.
+    /// Lines a session may send while it waits for the store (registering, or logging in by SASL
+    /// before it); one more is a flood.
     static let heldLimit = 64
 
     private func dispatch(_ message: IRCMessage, from session: ChatSession) {
@@ -200,7 +201,8 @@ final class ChatCore {
         if case .failed(let why) = answer {
             // The live chat goes on without the store; the asker is told where it has to be.
             self.logger.error("store failed", metadata: ["client": "\(session.mask)", "error": "\(why)"])
-            return self.storeFailed(request, session)
+            self.storeFailed(request, session)
+            return self.releaseHeldIfReady(session)
         }
         switch (request, answer) {
         case (.nickOwner(let folded), .nickOwner(let owner)):
@@ -238,6 +240,15 @@ final class ChatCore {
         default:
             self.logger.error("store answered a question with something else", metadata: ["client": "\(session.mask)"])
         }
+        self.releaseHeldIfReady(session)
+    }
+
+    /// Lines held while the session waited (its registration, or its SASL login before
+    /// registering) are handled once it waits no more.
+    private func releaseHeldIfReady(_ session: ChatSession) {
+        guard !session.held.isEmpty, !session.closing else { return }
+        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true { return }
+        self.releaseHeld(session)
     }
 
     /// What the asker is told when the store could not answer.

@@ -100,6 +100,21 @@ import TinCanIRC
         #expect(Self.lastQuestion(h, for: ann) == .nickOwner(folded: "ann"))
     }
 
+    @Test("a client that sends everything at once (CAP, NICK, USER, AUTHENTICATE, CAP END, JOIN) has its lines after the login held, then handled in order")
+    func saslPipelined() {
+        let h = CoreHarness(usesStore: true)
+        let ann = h.connect()
+        h.say(ann, "CAP REQ :sasl", "NICK ann", "USER ann 0 * :Ann", "AUTHENTICATE PLAIN", "AUTHENTICATE \(Self.plain("ann", "password1"))", "CAP END", "JOIN #side")
+        let request = Self.lastQuestion(h, for: ann)
+        #expect(ann.held.count == 2)
+        h.core.storeAnswered(.login(Self.record("ann")), to: request!, for: ann)
+        h.collect()
+        let lines = h.take(ann)
+        #expect(lines.contains(":irc.test 001 ann :Welcome to the tincan IRC network, ann!~ann@192.0.2.1"))
+        #expect(lines.contains(":ann!~ann@192.0.2.1 JOIN #side"))
+        #expect(!lines.contains { $0.contains(" 451 ") })
+    }
+
     @Test("SASL in 400-byte chunks: a full chunk means more follow; + ends an exact multiple")
     func saslChunks() {
         let h = CoreHarness(usesStore: true)

@@ -31,6 +31,10 @@ public final class ChatServer: Service, Sendable {
     /// third of an idle client's memory.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
 
+    /// How often old messages are pruned from the store (``ChatAccountSettings/keepMessages``,
+    /// ``ChatAccountSettings/historyPerChannel``).
+    static let pruneInterval = Duration.seconds(3600)
+
     /// New connections accepted per event-loop turn (see `bind`).
     static let acceptsPerTurn: UInt = 4
 
@@ -116,6 +120,23 @@ public final class ChatServer: Service, Sendable {
         let liveness = loop.scheduleRepeatedTask(
             initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
         ) { _ in driver.value.checkLiveness() }
+        // What is kept is bounded by age and per channel: pruned at start and every hour.
+        let pruning = store.map { store in
+            let accounts = configuration.accounts
+            return Task {
+                while !Task.isCancelled {
+                    let now = Int64(ChatClock().wallMilliseconds())
+                    do {
+                        let removed = try await store.prune(before: now - accounts.keepMessages.nanoseconds / 1_000_000, perChannel: accounts.historyPerChannel)
+                        if removed > 0 { logger.info("chat store: pruned \(removed) old messages") }
+                    } catch {
+                        logger.error("chat store: pruning failed: \(error)")
+                    }
+                    try? await Task.sleep(for: Self.pruneInterval)
+                }
+            }
+        }
+        defer { pruning?.cancel() }
         await self.onServerRunning(addresses)
         await withTaskCancellationOrGracefulShutdownHandler {
             try? await listener.closeFuture.get()
