@@ -9,8 +9,8 @@ import TinCanCore
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server.",
-        subcommands: [ChatServeCommand.self]
+        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server, 'tincan chat user' manages accounts.",
+        subcommands: [ChatServeCommand.self, ChatUserCommand.self]
     )
 }
 
@@ -23,7 +23,11 @@ struct ChatServeCommand: AsyncParsableCommand {
             Any IRC client works with it (weechat, irssi, HexChat, phone apps, IRC libraries):
               tincan chat serve --port 6667 --motd motd.txt
               tincan chat serve --tls-port 6697 --cert fullchain.pem --key privkey.pem
+              tincan chat serve --db /var/lib/tincan/chat.sqlite --registration closed
               irssi -c localhost -p 6667 -n ann
+            Accounts, history and offline messages live in the SQLite file of --db,
+            created with its directory if missing. 'tincan chat user' manages the
+            accounts in it, even while the server runs.
             SIGINT or SIGTERM tells every client why and closes.
             """
     )
@@ -85,9 +89,22 @@ struct ChatServeCommand: AsyncParsableCommand {
     )
     var quietPresence = ChatLimits().quietPresence
 
+    @OptionGroup var store: ChatStoreOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Who may create accounts: open (anyone, with REGISTER) or closed (only 'tincan chat user add').",
+            valueName: "open|closed"
+        )
+    )
+    var registration = ChatRegistrationPolicy.open.rawValue
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard ChatRegistrationPolicy(rawValue: self.registration) != nil else {
+            throw ValidationError("--registration takes open or closed, not '\(self.registration)'")
+        }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
         if let tlsPort = self.tlsPort, !(0...65535).contains(tlsPort) { throw ValidationError("--tls-port must be 0-65535") }
         guard (self.tlsPort == nil) == (self.cert == nil), (self.cert == nil) == (self.key == nil) else {
@@ -155,14 +172,37 @@ struct ChatServeCommand: AsyncParsableCommand {
         if self.noFloodLimit { configuration.floodLimit = nil }
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
+        configuration.accounts.registration = ChatRegistrationPolicy(rawValue: self.registration) ?? .open
         return configuration
     }
 
     func run() async throws {
         let logger = self.logging.logger(default: .info)
         try await reportingFailures {
-            let server = ChatServer(configuration: try self.chatConfiguration(), logger: logger)
+            let configuration = try self.chatConfiguration()
+            let store = try self.store.open()
+            logger.debug("chat store \(store.path)")
+            let server = ChatServer(configuration: configuration, store: store, logger: logger)
             try await runServices([server], logger: logger)
         }
+    }
+}
+
+/// `--db`, shared by `tincan chat serve` and `tincan chat user`.
+struct ChatStoreOptions: ParsableArguments {
+    /// Where `tincan chat serve` and `tincan serve` keep chat data unless told otherwise.
+    static let defaultPath = "./tincan-data/chat.sqlite"
+
+    @Option(
+        help: ArgumentHelp(
+            "The SQLite file of accounts, history and offline messages (created with its directory if missing; :memory: keeps nothing).",
+            valueName: "PATH"
+        )
+    )
+    var db = ChatStoreOptions.defaultPath
+
+    /// Opens the store; off any event loop (the command runs before its servers start).
+    func open() throws -> SQLiteChatStore {
+        try SQLiteChatStore(path: self.db)
     }
 }

@@ -16,7 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Echo runs on TCP and UDP 7007. TFTP serves ./tincan-data/tftp (created if missing) on UDP
             6969, read-only unless --tftp-create. The IRC chat server listens on TCP 6667 with the
-            lobby #lobby. SIGINT or SIGTERM stops them gracefully.
+            lobby #lobby and keeps accounts, history and offline messages in ./tincan-data/chat.sqlite
+            (manage accounts with 'tincan chat user'). SIGINT or SIGTERM stops them gracefully.
             """
     )
 
@@ -63,7 +64,10 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
                 }
             )
-            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort), logger: logger) { addresses in
+            let store = try SQLiteChatStore(path: ChatStoreOptions.defaultPath)
+            let chat = ChatServer(
+                configuration: ChatServerConfiguration(host: host, port: Self.chatPort), store: store, logger: logger
+            ) { addresses in
                 let port = addresses.plain.port ?? 0
                 logger.info("chat ready on port \(port), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(port)")
             }
