@@ -180,8 +180,9 @@ struct ChatServeCommand: AsyncParsableCommand {
         let logger = self.logging.logger(default: .info)
         try await reportingFailures {
             let configuration = try self.chatConfiguration()
-            let store = try self.store.open()
-            logger.debug("chat store \(store.path)")
+            // `--db none`: a plain IRC server, without accounts, offline messages or history.
+            let store = self.store.db == ChatStoreOptions.none ? nil : try self.store.open()
+            logger.debug("chat store \(store?.path ?? "none")")
             let server = ChatServer(configuration: configuration, store: store, logger: logger)
             try await runServices([server], logger: logger)
         }
@@ -192,10 +193,12 @@ struct ChatServeCommand: AsyncParsableCommand {
 struct ChatStoreOptions: ParsableArguments {
     /// Where `tincan chat serve` and `tincan serve` keep chat data unless told otherwise.
     static let defaultPath = "./tincan-data/chat.sqlite"
+    /// `tincan chat serve --db none`: no store (no accounts, offline messages or history).
+    static let none = "none"
 
     @Option(
         help: ArgumentHelp(
-            "The SQLite file of accounts, history and offline messages (created with its directory if missing; :memory: keeps nothing).",
+            "The SQLite file of accounts, history and offline messages (created with its directory if missing; :memory: keeps nothing; for chat serve, none runs without accounts or history).",
             valueName: "PATH"
         )
     )
@@ -203,6 +206,9 @@ struct ChatStoreOptions: ParsableArguments {
 
     /// Opens the store; off any event loop (the command runs before its servers start).
     func open() throws -> SQLiteChatStore {
-        try SQLiteChatStore(path: self.db)
+        guard self.db != Self.none else {
+            throw TinCanError(operation: "open the chat store", cause: "--db none keeps no accounts; name a database file")
+        }
+        return try SQLiteChatStore(path: self.db)
     }
 }
