@@ -82,8 +82,8 @@ def main():
             raise SystemExit(f"chat user add: {add.stderr.strip()}")
         # Every other account: the same row under another name (one hash for all).
         db = sqlite3.connect(database)
-        columns = [row[1] for row in db.execute("PRAGMA table_info(accounts)")]
-        row = dict(zip(columns, db.execute("SELECT * FROM accounts").fetchone()))
+        columns = [row[1] for row in db.execute("PRAGMA table_info(account)")]
+        row = dict(zip(columns, db.execute("SELECT * FROM account").fetchone()))
         names = [f"a{i}" for i in range(1, ACCOUNTS)] + ["sender"]
         for name in names:
             values = dict(row)
@@ -91,7 +91,7 @@ def main():
                 if values[key] == "a0":
                     values[key] = name
             values.pop("id", None)
-            db.execute(f"INSERT INTO accounts ({','.join(values)}) VALUES ({','.join('?' * len(values))})",
+            db.execute(f"INSERT INTO account ({','.join(values)}) VALUES ({','.join('?' * len(values))})",
                        list(values.values()))
         db.commit()
         db.close()

@@ -15,7 +15,7 @@ final class ChatDriver {
     let core: ChatCore
     private let loop: any EventLoop
     private let persistence: ChatPersistence?
-    private let writer: ChatStoreWriter?
+    let writer: ChatStoreWriter?
     /// Sessions with a question at the store: the questions waiting behind it.
     private var questions: [Int: [ChatStoreRequest]] = [:]
     /// Writes to make once a session's bytes of this round are on its socket.

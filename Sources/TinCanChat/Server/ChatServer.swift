@@ -148,11 +148,12 @@ public final class ChatServer: Service, Sendable {
         listener.close(promise: nil)
         secure?.close(promise: nil)
         liveness.cancel()
-        let open = try await loop.submit {
+        let (open, writer) = try await loop.submit {
             let connections = driver.value.connectionCount
             driver.value.shutDown(reason: "Server shutting down")
-            return connections
+            return (connections, driver.value.writer)
         }.get()
+        await writer?.finish(within: .seconds(5))
         self.logger.info("chat stopped; closed \(open) connections")
     }
 

@@ -127,6 +127,17 @@ final class ChatStoreWriter: Sendable {
         Task { await self.drain() }
     }
 
+    /// Waits until every write enqueued so far is done, for at most `deadline` (graceful
+    /// shutdown: the last messages of a run are kept too).
+    func finish(within deadline: Duration) async {
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end {
+            if self.state.withLock({ !$0.running && $0.queue.isEmpty }) { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        self.logger.error("store writes still pending at shutdown")
+    }
+
     private func drain() async {
         while true {
             let (batch, dropped) = self.state.withLock { state in
