@@ -103,6 +103,7 @@ let package = Package(
                 "TinCanEcho",
                 "TinCanTFTP",
                 "TinCanChat",
+                "TinCanIRC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,7 +174,7 @@ let package = Package(
             name: "TinCanCLITests",
             // `tincan` is not imported: the end-to-end tests run the built binary.
             dependencies: [
-                "TinCanCLI", "TinCanTestSupport", "tincan",
+                "TinCanCLI", "TinCanChat", "TinCanTestSupport", "tincan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

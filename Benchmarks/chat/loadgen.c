@@ -21,6 +21,9 @@
 // With STORM=0 in the environment the clients connect one after the other instead (each connect
 // waits until the server's kernel has taken the last), from 127.0.0.1.
 //
+// With LOGIN=PASSWORD in the environment every client logs in to its own account (bN, with that
+// password) by SASL PLAIN, sent with its registration in one write, as tincan takes it.
+//
 // A storm that has not ended after STORM_LIMIT seconds (environment, default 600) is reported as
 // storm_seconds=-1 and the run ends there (exit status 3).
 //
@@ -219,6 +222,35 @@ static int read_ready(client_t *c, int measuring) {
     }
 }
 
+/// Standard base64 of `length` bytes into `out` (NUL-terminated).
+static void base64(const unsigned char *in, size_t length, char *out) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < length; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < length ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < length ? in[i + 2] : 0);
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = i + 1 < length ? alphabet[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < length ? alphabet[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/// Client i's registration: NICK and USER and JOIN, with a SASL PLAIN login first under LOGIN.
+static void hello(char *out, size_t size, unsigned i) {
+    const char *password = getenv("LOGIN");
+    if (!password || !*password) {
+        snprintf(out, size, "NICK b%u\r\nUSER b%u 0 * :bench\r\nJOIN #lobby\r\n", i, i);
+        return;
+    }
+    unsigned char plain[200];
+    int length = snprintf((char *)plain, sizeof plain, "%cb%u%c%s", 0, i, 0, password);
+    char encoded[300];
+    base64(plain, (size_t)length, encoded);
+    snprintf(out, size, "CAP REQ :sasl\r\nNICK b%u\r\nUSER b%u 0 * :bench\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\nCAP END\r\nJOIN #lobby\r\n",
+             i, i, encoded);
+}
+
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
         fprintf(stderr, "usage: loadgen PORT CLIENTS SENDERS MESSAGES [SERVER_PID]\n");
@@ -266,9 +298,9 @@ int main(int argc, char **argv) {
             fcntl(fd, F_SETFL, O_NONBLOCK);
             clients[i].fd = fd;
             clients[i].connected = 1;
-            char hello[200];
-            snprintf(hello, sizeof hello, "NICK b%d\r\nUSER b%d 0 * :bench\r\nJOIN #lobby\r\n", i, i);
-            send_all(fd, hello);
+            char line[600];
+            hello(line, sizeof line, (unsigned)i);
+            send_all(fd, line);
             struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
             epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         }
@@ -303,9 +335,9 @@ int main(int argc, char **argv) {
                 c->connected = 1;
                 struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[e].data.u32};
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-                char hello[200];
-                snprintf(hello, sizeof hello, "NICK b%u\r\nUSER b%u 0 * :bench\r\nJOIN #lobby\r\n", events[e].data.u32, events[e].data.u32);
-                send_all(c->fd, hello);
+                char line[600];
+                hello(line, sizeof line, events[e].data.u32);
+                send_all(c->fd, line);
             }
             if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
             int was = c->joined;

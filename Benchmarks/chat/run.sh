@@ -21,6 +21,9 @@
 # clients is one server's ceiling there.
 #       BASELINE=/path/to/older/tincan Benchmarks/chat/run.sh   # also that binary, in the same rounds
 #       SERVERS="tincan baseline" BASELINE=... Benchmarks/chat/run.sh   # without ngircd
+#       SERVERS="tincan history ngircd" CLIENTS=1000 SENDERS=10 STORM=0 Benchmarks/chat/run.sh
+# `tincan` runs without a store (--db none: no accounts, no history); `history` runs with a SQLite
+# file, every client logged in to its own account by SASL and every message kept.
 # Needs: swift build -c release; apt-get install ngircd gcc.
 set -euo pipefail
 
@@ -82,6 +85,22 @@ PAM = no
 CONF
 }
 
+BENCH_PASSWORD=benchmark-password
+# A fresh database with accounts b0..b(N-1), all with BENCH_PASSWORD: one hashed by
+# `tincan chat user add`, the row copied (the benchmark is about messages, not hashing).
+make_accounts() {
+    rm -f "$work"/history.sqlite*
+    printf '%s\n' "$BENCH_PASSWORD" | "$TINCAN" chat user add --db "$work/history.sqlite" b0 >/dev/null
+    python3 - "$work/history.sqlite" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+hash_, created = db.execute("SELECT passwordHash, created FROM account WHERE folded = 'b0'").fetchone()
+db.executemany("INSERT INTO account (folded, name, passwordHash, created) VALUES (?, ?, ?, ?)",
+               [(f"b{i}", f"b{i}", hash_, created) for i in range(1, int(sys.argv[2]))])
+db.commit()
+PY
+}
+
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
@@ -106,7 +125,11 @@ run_one() {
         tincan|baseline)
             local binary=$TINCAN
             [[ $server == baseline ]] && binary=$BASELINE
-            start_bg pid "$binary" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan \
+            start_bg pid "$binary" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan --db none \
+                --no-flood-limit --max-clients 100000 --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
+        history)
+            make_accounts "$n"
+            start_bg pid "$TINCAN" chat serve --host 127.0.0.1 --port "$port" --name bench.tincan --db "$work/history.sqlite" \
                 --no-flood-limit --max-clients 100000 --max-clients-per-address 100000 --ping-interval 600 2>/dev/null ;;
         ngircd) ngircd_conf "$port"; start_bg pid "$NGIRCD" -n -f "$work/ngircd.conf" >/dev/null 2>&1 ;;
     esac
@@ -114,8 +137,9 @@ run_one() {
     local idle whole
     idle=$(kib "$pid" VmRSS)
     # The load generator reads the server's CPU time and memory itself, over the messages alone.
-    local status=0
-    out=$("$work/loadgen" "$port" "$n" "$s" "$MESSAGES" "$pid") || status=$?
+    local status=0 login=""
+    [[ $server == history ]] && login=$BENCH_PASSWORD
+    out=$(LOGIN=$login "$work/loadgen" "$port" "$n" "$s" "$MESSAGES" "$pid") || status=$?
     (( status == 0 || status == 3 )) || die "$server N=$n S=$s: loadgen failed"
     # The whole run's peak also has the storm of QUITs when every client leaves at once.
     wait_quiet "$pid"
@@ -201,3 +225,16 @@ for n in $CLIENTS; do
         fi
     done
 done
+if [[ " ${servers[*]} " == *" history "* ]]; then
+    echo
+    echo "With history: every client logged in, every message kept in SQLite (after delivery)."
+    echo
+    echo "| N | senders | history / ngircd deliveries/s | history / tincan without a store |"
+    echo "|---:|---:|---:|---:|"
+    for n in $CLIENTS; do
+        for s in $SENDERS; do
+            h=$(median_rate "history/$n/$s")
+            echo "| $n | $s | $(ratio "$h" "$(median_rate "ngircd/$n/$s")") | $(ratio "$h" "$(median_rate "tincan/$n/$s")") |"
+        done
+    done
+fi

@@ -9,8 +9,8 @@ import TinCanCore
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server.",
-        subcommands: [ChatServeCommand.self]
+        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server, 'tincan chat user' manages accounts.",
+        subcommands: [ChatServeCommand.self, ChatUserCommand.self]
     )
 }
 
@@ -23,11 +23,15 @@ struct ChatServeCommand: AsyncParsableCommand {
             Any IRC client works with it (weechat, irssi, HexChat, phone apps, IRC libraries):
               tincan chat serve --port 6667 --motd motd.txt
               tincan chat serve --tls-port 6697 --cert fullchain.pem --key privkey.pem
+              tincan chat serve --db /var/lib/tincan/chat.sqlite --registration closed
               tincan chat serve --http-port 8080 --public-url https://chat.example.org
               irssi -c localhost -p 6667 -n ann
-            With --http-port, browsers and other WebSocket clients chat at /socket (IRCv3 WebSocket),
-            and accounts upload files at /upload (soju.im/FILEHOST, HTTP Basic with the account's
-            name and password); HTTPS with the TLS port's certificate when there is one.
+            Accounts, history and offline messages live in the SQLite file of --db,
+            created with its directory if missing. 'tincan chat user' manages the
+            accounts in it, even while the server runs. With --http-port, browsers and
+            other WebSocket clients chat at /socket (IRCv3 WebSocket), and accounts upload
+            files at /upload (soju.im/FILEHOST, HTTP Basic with the account's name and
+            password); HTTPS with the TLS port's certificate when there is one.
             SIGINT or SIGTERM tells every client why and closes.
             """
     )
@@ -89,11 +93,24 @@ struct ChatServeCommand: AsyncParsableCommand {
     )
     var quietPresence = ChatLimits().quietPresence
 
+    @OptionGroup var store: ChatStoreOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Who may create accounts: open (anyone, with REGISTER) or closed (only 'tincan chat user add').",
+            valueName: "open|closed"
+        )
+    )
+    var registration = ChatRegistrationPolicy.open.rawValue
+
     @OptionGroup var http: ChatHTTPOptions
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard ChatRegistrationPolicy(rawValue: self.registration) != nil else {
+            throw ValidationError("--registration takes open or closed, not '\(self.registration)'")
+        }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
         if let tlsPort = self.tlsPort, !(0...65535).contains(tlsPort) { throw ValidationError("--tls-port must be 0-65535") }
         guard (self.tlsPort == nil) == (self.cert == nil), (self.cert == nil) == (self.key == nil) else {
@@ -161,6 +178,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         if self.noFloodLimit { configuration.floodLimit = nil }
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
+        configuration.accounts.registration = ChatRegistrationPolicy(rawValue: self.registration) ?? .open
         configuration.http = try self.http.configuration()
         return configuration
     }
@@ -168,8 +186,36 @@ struct ChatServeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = self.logging.logger(default: .info)
         try await reportingFailures {
-            let server = ChatServer(configuration: try self.chatConfiguration(), logger: logger)
+            let configuration = try self.chatConfiguration()
+            // `--db none`: a plain IRC server, without accounts, offline messages or history.
+            let store = self.store.db == ChatStoreOptions.none ? nil : try self.store.open()
+            logger.debug("chat store \(store?.path ?? "none")")
+            let server = ChatServer(configuration: configuration, store: store, logger: logger)
             try await runServices([server], logger: logger)
         }
+    }
+}
+
+/// `--db`, shared by `tincan chat serve` and `tincan chat user`.
+struct ChatStoreOptions: ParsableArguments {
+    /// Where `tincan chat serve` and `tincan serve` keep chat data unless told otherwise.
+    static let defaultPath = "./tincan-data/chat.sqlite"
+    /// `tincan chat serve --db none`: no store (no accounts, offline messages or history).
+    static let none = "none"
+
+    @Option(
+        help: ArgumentHelp(
+            "The SQLite file of accounts, history and offline messages (created with its directory if missing; :memory: keeps nothing; for chat serve, none runs without accounts or history).",
+            valueName: "PATH"
+        )
+    )
+    var db = ChatStoreOptions.defaultPath
+
+    /// Opens the store; off any event loop (the command runs before its servers start).
+    func open() throws -> SQLiteChatStore {
+        guard self.db != Self.none else {
+            throw TinCanError(operation: "open the chat store", cause: "--db none keeps no accounts; name a database file")
+        }
+        return try SQLiteChatStore(path: self.db)
     }
 }

@@ -16,8 +16,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Echo runs on TCP and UDP 7007. TFTP serves ./tincan-data/tftp (created if missing) on UDP
             6969, read-only unless --tftp-create. The IRC chat server listens on TCP 6667 with the
-            lobby #lobby; its HTTP port 8080 serves IRC over WebSocket at /socket and file uploads,
-            kept in ./tincan-data/files. SIGINT or SIGTERM stops them gracefully.
+            lobby #lobby and keeps accounts, history and offline messages in ./tincan-data/chat.sqlite
+            (manage accounts with 'tincan chat user'); its HTTP port 8080 serves IRC over WebSocket at
+            /socket and file uploads, kept in ./tincan-data/files. SIGINT or SIGTERM stops them gracefully.
             """
     )
 
@@ -66,9 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("tftp ready on port \(address.port ?? 0), serving ./\(Self.tftpRoot): tincan tftp get \(name):\(address.port ?? 0) FILE")
                 }
             )
+            let store = try SQLiteChatStore(path: ChatStoreOptions.defaultPath)
             // Clients on this machine reach the HTTP port as localhost (or the --host given).
             let http = ChatHTTPConfiguration(port: Self.chatHTTPPort, publicURL: "http://\(Self.urlHost(name)):\(Self.chatHTTPPort)")
-            let chat = ChatServer(configuration: ChatServerConfiguration(host: host, port: Self.chatPort, http: http), logger: logger) { addresses in
+            let chat = ChatServer(
+                configuration: ChatServerConfiguration(host: host, port: Self.chatPort, http: http), store: store, logger: logger
+            ) { addresses in
                 let port = addresses.plain.port ?? 0
                 logger.info("chat ready on port \(port), lobby #lobby: any IRC client, e.g. irssi -c \(name) -p \(port)")
                 if let web = addresses.http?.port {

@@ -19,8 +19,14 @@ final class ChatCore {
     let clock: ChatClock
     let caseMapping = IRCCaseMapping.rfc1459
     let createdText: String
-    /// Registration asks the store about the nick (``ChatStoreRequest/account(nick:)``).
+    /// Accounts, offline messages and history are on: the core asks the store
+    /// (``ChatStoreRequest``) and writes to it (``ChatStoreWrite``).
     let usesStore: Bool
+    /// Sessions holding a registered nick they have not logged in to (``ChatSession/nickGraceEnds``).
+    var graceSessions: Set<Int> = []
+    /// `msgid`s: a prefix random per run and a counter, so unique across restarts and cheap.
+    private let msgidPrefix: String
+    private var msgidCounter: UInt64 = 0
 
     var directory = ChatDirectory()
     var channels: ChatChannels
@@ -35,8 +41,13 @@ final class ChatCore {
     /// Reading from every connection is paused until the backlog drains.
     var overloaded = false
 
-    init(configuration: ChatServerConfiguration, logger: Logger, clock: ChatClock = ChatClock(), usesStore: Bool = false) {
+    /// - Parameter msgidPrefix: the start of every `msgid` (tests fix it); random by default.
+    init(
+        configuration: ChatServerConfiguration, logger: Logger, clock: ChatClock = ChatClock(), usesStore: Bool = false,
+        msgidPrefix: String = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    ) {
         self.configuration = configuration
+        self.msgidPrefix = msgidPrefix
         self.logger = logger
         self.clock = clock
         self.usesStore = usesStore
@@ -86,6 +97,9 @@ final class ChatCore {
             self.notifyMonitors(identity.folded, online: nil, nick: identity.nick)
         }
         self.monitors.removeAll(for: session)
+        if let account = session.account {
+            self.effect(.keep(.lastSeen(folded: account.folded, time: Int64(self.clock.wallMilliseconds()))))
+        }
         self.logger.debug("client left", metadata: ["client": "\(session.mask)", "reason": "\(reason)"])
     }
 
@@ -129,7 +143,7 @@ final class ChatCore {
     /// One line from a session.
     func received(_ line: IRCInboundLine, from session: ChatSession) {
         guard !session.closing else { return }
-        if case .pending(let pending) = session.registration, pending.awaitingStore {
+        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true {
             guard session.held.count < Self.heldLimit else { return self.drop(session, reason: "Excess Flood") }
             session.held.append(line)
             return
@@ -146,7 +160,8 @@ final class ChatCore {
         }
     }
 
-    /// Lines a session may send while it waits for the store; one more is a flood.
+    /// Lines a session may send while it waits for the store (registering, or logging in by SASL
+    /// before it); one more is a flood.
     static let heldLimit = 64
 
     private func dispatch(_ message: IRCMessage, from session: ChatSession) {
@@ -174,20 +189,99 @@ final class ChatCore {
         command.handle(self, message, session)
     }
 
+    /// A new `msgid`.
+    func nextMsgid() -> String {
+        self.msgidCounter &+= 1
+        return self.msgidPrefix + "-" + String(self.msgidCounter, radix: 36)
+    }
+
     /// The store answered the session's request (``ChatEffect/ask(_:for:)``).
-    func storeAnswered(_ answer: ChatStoreAnswer, for session: ChatSession) {
-        guard !session.closing, case .pending(var pending) = session.registration, pending.awaitingStore else { return }
-        pending.awaitingStore = false
-        session.registration = .pending(pending)
-        var account: String?
-        switch answer {
-        case .account(let name):
-            account = name
-        case .failed(let why):
-            // The live chat goes on without the store: the session registers without an account.
-            self.logger.error("store failed; registering without an account", metadata: ["client": "\(session.mask)", "error": "\(why)"])
+    func storeAnswered(_ answer: ChatStoreAnswer, to request: ChatStoreRequest, for session: ChatSession) {
+        guard !session.closing else { return }
+        if case .failed(let why) = answer {
+            // The live chat goes on without the store; the asker is told where it has to be.
+            self.logger.error("store failed", metadata: ["client": "\(session.mask)", "error": "\(why)"])
+            self.storeFailed(request, session)
+            return self.releaseHeldIfReady(session)
         }
-        self.completeRegistration(session, account: account)
+        switch (request, answer) {
+        case (.nickOwner(let folded), .nickOwner(let owner)):
+            if case .pending(var pending) = session.registration, pending.awaitingStore {
+                pending.awaitingStore = false
+                session.registration = .pending(pending)
+                self.completeRegistration(session)
+                self.nickOwnerAnswered(owner, folded: folded, session)
+                self.releaseHeld(session)
+            } else {
+                self.nickOwnerAnswered(owner, folded: folded, session)
+            }
+        case (.login(_, _, _, _, let route), .login(let record)):
+            self.loginAnswered(record, via: route, session)
+        case (.register(let name, _, _, let route), .register(let outcome)):
+            self.registerAnswered(outcome, name: name, via: route, session)
+        case (.setPassword, .done(let found)), (.dropAccount, .done(let found)):
+            self.nickServDone(request, found, session)
+        case (.setPassword, .weakPassword(let why)):
+            self.nickServ(session, why)
+        case (.accountInfo(let folded), .accountInfo(let record)):
+            self.nickServInfo(record, folded: folded, session)
+        case (.offlineMessage(let message, _, _), .offline(let outcome)):
+            self.offlineAnswered(outcome, message, session)
+        case (.offlineBox, .messages(let messages)):
+            self.deliverOffline(messages, to: session)
+        case (.history(let query), .messages(let messages)):
+            self.historyAnswered(messages, query: query, session)
+        case (.targets, .targets(let targets)):
+            self.targetsAnswered(targets, session)
+        case (.contacts, .contacts(let nicks)):
+            self.contactsAnswered(nicks, session)
+        case (.readMarker(_, let conversation), .marker(let time)), (.setReadMarker(_, let conversation, _), .marker(let time)):
+            self.markerAnswered(time, conversation: conversation, session)
+        default:
+            self.logger.error("store answered a question with something else", metadata: ["client": "\(session.mask)"])
+        }
+        self.releaseHeldIfReady(session)
+    }
+
+    /// Lines held while the session waited (its registration, or its SASL login before
+    /// registering) are handled once it waits no more.
+    private func releaseHeldIfReady(_ session: ChatSession) {
+        guard !session.held.isEmpty, !session.closing else { return }
+        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true { return }
+        self.releaseHeld(session)
+    }
+
+    /// What the asker is told when the store could not answer.
+    private func storeFailed(_ request: ChatStoreRequest, _ session: ChatSession) {
+        switch request {
+        case .nickOwner:
+            if case .pending(var pending) = session.registration, pending.awaitingStore {
+                pending.awaitingStore = false
+                session.registration = .pending(pending)
+                self.completeRegistration(session)
+                self.releaseHeld(session)
+            }
+        case .login(_, _, _, _, .sasl):
+            session.sasl = nil
+            self.numeric(.errSaslFail, to: session, ["SASL authentication failed: accounts are unavailable, try again later"])
+            self.tryRegister(session)
+        case .register(let name, _, _, .register):
+            self.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", [name], "Accounts are unavailable; try again later", to: session)
+        case .login, .register, .setPassword, .dropAccount, .accountInfo:
+            self.nickServ(session, "Accounts are unavailable; try again later.")
+        case .offlineMessage(let message, _, _):
+            self.fail(message.command, "TEMPORARILY_UNAVAILABLE", [message.target], "\(message.target) is offline and the message could not be kept; try again later", to: session)
+        case .history, .targets:
+            self.fail("CHATHISTORY", "MESSAGE_ERROR", ["*"], "History is unavailable; try again later", to: session)
+        case .offlineBox:
+            session.offlineInFlight = false
+        case .contacts, .readMarker, .setReadMarker:
+            break
+        }
+    }
+
+    /// The lines a session sent while registration waited for the store, in order.
+    private func releaseHeld(_ session: ChatSession) {
         let held = session.held
         session.held = []
         for line in held { self.received(line, from: session) }

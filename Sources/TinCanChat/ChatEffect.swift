@@ -14,6 +14,11 @@ enum ChatEffect {
     /// Ask the store, off the event loop; the answer comes back as
     /// ``ChatCore/storeAnswered(_:for:)``. Until then the session's lines are held.
     case ask(ChatStoreRequest, for: ChatSession)
+    /// Write to the store, in order with the other writes, without an answer.
+    case keep(ChatStoreWrite)
+    /// Write to the store once this round's bytes for the session have been written to its
+    /// socket (offline messages count as delivered only then).
+    case keepOnceWritten(ChatStoreWrite, ChatSession)
     /// Call ``ChatCore/wake()`` at this time (a deadline the core is waiting for).
     case wake(at: NIODeadline)
 }

@@ -1,5 +1,5 @@
 /// A three-digit reply code (RFC 1459/2812 and modern.ircdocs.horse "Numerics"; 730-734 from
-/// IRCv3 MONITOR). A small struct with static members, so that an unknown code is still a value
+/// IRCv3 MONITOR; 900-908 from IRCv3 SASL). A small struct with static members, so that an unknown code is still a value
 /// that prints.
 public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     public let code: Int
@@ -171,6 +171,27 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     /// ERR_MONLISTFULL
     public static let errMonListFull = IRCNumeric(734)
 
+    /// RPL_WHOISACCOUNT
+    public static let rplWhoisAccount = IRCNumeric(330)
+    /// RPL_LOGGEDIN
+    public static let rplLoggedIn = IRCNumeric(900)
+    /// RPL_LOGGEDOUT
+    public static let rplLoggedOut = IRCNumeric(901)
+    /// ERR_NICKLOCKED
+    public static let errNickLocked = IRCNumeric(902)
+    /// RPL_SASLSUCCESS
+    public static let rplSaslSuccess = IRCNumeric(903)
+    /// ERR_SASLFAIL
+    public static let errSaslFail = IRCNumeric(904)
+    /// ERR_SASLTOOLONG
+    public static let errSaslTooLong = IRCNumeric(905)
+    /// ERR_SASLABORTED
+    public static let errSaslAborted = IRCNumeric(906)
+    /// ERR_SASLALREADY
+    public static let errSaslAlready = IRCNumeric(907)
+    /// RPL_SASLMECHS
+    public static let rplSaslMechs = IRCNumeric(908)
+
     private static let names: [Int: String] = [
         1: "RPL_WELCOME",
         2: "RPL_YOURHOST",
@@ -247,5 +268,15 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
         732: "RPL_MONLIST",
         733: "RPL_ENDOFMONLIST",
         734: "ERR_MONLISTFULL",
+        330: "RPL_WHOISACCOUNT",
+        900: "RPL_LOGGEDIN",
+        901: "RPL_LOGGEDOUT",
+        902: "ERR_NICKLOCKED",
+        903: "RPL_SASLSUCCESS",
+        904: "ERR_SASLFAIL",
+        905: "ERR_SASLTOOLONG",
+        906: "ERR_SASLABORTED",
+        907: "ERR_SASLALREADY",
+        908: "RPL_SASLMECHS",
     ]
 }

@@ -3,9 +3,11 @@ import Synchronization
 import Testing
 import TinCanTestSupport
 
-/// `tincan chat serve` on 127.0.0.1, port 0.
+/// `tincan chat serve` on 127.0.0.1, port 0, with a store that keeps nothing unless `extra` names
+/// a `--db`.
 func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
-    let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0"] + extra, input: .null)
+    let store = extra.contains("--db") ? [] : ["--db", ":memory:"]
+    let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0"] + store + extra, input: .null)
     let port = try await server.listeningPort()
     return (server, port)
 }
@@ -76,7 +78,7 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
             "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert,
         ], input: .null)
         #expect(try await make.waitForExit() == 0, "\(make.stderr)")
-        let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0", "--tls-port", "0", "--cert", cert, "--key", key], input: .null)
+        let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0", "--tls-port", "0", "--cert", cert, "--key", key, "--db", ":memory:"], input: .null)
         defer { server.kill() }
         let plainPort = try await server.listeningPort()
         let log = try await server.waitForStderr("(irc over tls)")
@@ -110,7 +112,7 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
 
     @Test("a certificate that cannot be read is one clear error, exit 1")
     func badCertificate() async throws {
-        let process = try tincan(["chat", "serve", "--port", "0", "--tls-port", "0", "--cert", "/nonexistent/c.pem", "--key", "/nonexistent/k.pem"], input: .null)
+        let process = try tincan(["chat", "serve", "--port", "0", "--tls-port", "0", "--cert", "/nonexistent/c.pem", "--key", "/nonexistent/k.pem", "--db", ":memory:"], input: .null)
         #expect(try await process.waitForExit() == 1)
         #expect(process.stderr.hasPrefix("tincan: chat tls with /nonexistent/c.pem and /nonexistent/k.pem: "), "\(process.stderr)")
         #expect(process.stderr.split(separator: "\n").count == 1)
@@ -134,7 +136,7 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
 
     @Test("a missing --motd file is one clear error, exit 1")
     func missingMotd() async throws {
-        let process = try tincan(["chat", "serve", "--port", "0", "--motd", "/nonexistent/motd"], input: .null)
+        let process = try tincan(["chat", "serve", "--port", "0", "--motd", "/nonexistent/motd", "--db", ":memory:"], input: .null)
         #expect(try await process.waitForExit() == 1)
         #expect(process.stderr == "tincan: read --motd /nonexistent/motd: no such file or directory\n", "\(process.stderr)")
     }

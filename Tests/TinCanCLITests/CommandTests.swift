@@ -51,7 +51,7 @@ import TinCanTestSupport
 }
 
 @Suite(.timeLimit(.minutes(2))) struct ServeTests {
-    @Test("tincan serve starts echo on 7007 and TFTP on 6969 (root ./tincan-data/tftp, created), and stops on SIGTERM")
+    @Test("tincan serve starts echo on 7007 and TFTP on 6969 (root ./tincan-data/tftp, created), opens ./tincan-data/chat.sqlite, and stops on SIGTERM")
     func serve() async throws {
         let directory = try TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -61,6 +61,8 @@ import TinCanTestSupport
         try await process.waitForStderr("tftp ready on port 6969")
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: directory + "/tincan-data/tftp", isDirectory: &isDirectory) && isDirectory.boolValue)
+        // The chat store is opened before any server starts.
+        #expect(FileManager.default.fileExists(atPath: directory + "/tincan-data/chat.sqlite"))
         try Data("served by tftp\n".utf8).write(to: URL(fileURLWithPath: directory + "/tincan-data/tftp/hello.txt"))
         let get = try tincan(["tftp", "get", "127.0.0.1:6969", "hello.txt", "-"], input: .null)
         #expect(try await get.waitForExit() == 0, "\(get.stderr)")

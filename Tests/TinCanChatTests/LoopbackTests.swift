@@ -91,6 +91,7 @@ final class LineClient: Sendable {
 func withChatServer<T: Sendable>(
     _ configuration: ChatServerConfiguration = ChatServerConfiguration(name: "tincan.test"),
     store: (any ChatStore)? = nil,
+    hasher: ChatPasswordHasher = .fast,
     ownLoop: Bool = false,
     _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
@@ -104,6 +105,7 @@ func withChatServer<T: Sendable>(
     let server = ChatServer(
         configuration: configuration,
         store: store,
+        hasher: hasher,
         group: own ?? MultiThreadedEventLoopGroup.singleton,
         logger: Logger(label: "chat") { _ in SwiftLogNoOpLogHandler() },
         onServerRunning: { continuation.yield($0.plain.port!) }

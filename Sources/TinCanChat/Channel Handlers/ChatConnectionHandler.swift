@@ -151,12 +151,22 @@ final class ChatConnectionHandler: ChannelInboundHandler {
     /// Writes the session's share of a round and flushes. A socket that took everything so far
     /// gets slices of the round's logs; one that still holds bytes (a slow reader) gets a copy,
     /// so that it never keeps more than one round's logs alive.
-    func write(_ runs: [ChatRun], of round: ChatRound) {
+    ///
+    /// `whenWritten` runs once the kernel has taken all of it (offline messages count as
+    /// delivered only then); not at all if the connection fails first.
+    func write(_ runs: [ChatRun], of round: ChatRound, whenWritten: (() -> Void)? = nil) {
         guard let context = self.context else { return }
+        let promise = whenWritten.map { _ in context.eventLoop.makePromise(of: Void.self) }
         if self.queuedBytes == 0 {
-            for slice in round.slices(runs) { context.write(self.wrapOutboundOut(slice), promise: nil) }
+            var slices = Array(round.slices(runs))
+            let last = slices.popLast()
+            for slice in slices { context.write(self.wrapOutboundOut(slice), promise: nil) }
+            if let last { context.write(self.wrapOutboundOut(last), promise: promise) }
         } else {
-            context.write(self.wrapOutboundOut(round.copy(runs)), promise: nil)
+            context.write(self.wrapOutboundOut(round.copy(runs)), promise: promise)
+        }
+        if let promise, let whenWritten {
+            promise.futureResult.assumeIsolated().whenSuccess { whenWritten() }
         }
         context.flush()
     }

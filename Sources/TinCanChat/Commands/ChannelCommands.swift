@@ -31,7 +31,19 @@ extension ChatCore {
         }
         channel.add(session)
         session.channels.append(channel)
-        self.fanOut(IRCMessage(source: session.mask, command: "JOIN", parameters: [channel.name]), to: self.presenceAudience(channel, with: session), from: nil)
+        let join = IRCMessage(source: session.mask, command: "JOIN", parameters: [channel.name])
+        let audience = self.presenceAudience(channel, with: session)
+        if self.usesStore {
+            // extended-join: the account (or `*`) and the real name, for those who asked.
+            let extended = IRCMessage(
+                source: session.mask, command: "JOIN", parameters: [channel.name, session.account?.name ?? "*", session.identity?.realName ?? ""],
+                trailing: true
+            )
+            self.fanOut(join, to: audience.lazy.filter { !$0.has(.extendedJoin) }, from: nil)
+            self.fanOut(extended, to: audience.lazy.filter { $0.has(.extendedJoin) }, from: nil)
+        } else {
+            self.fanOut(join, to: audience, from: nil)
+        }
         if channel.topic != nil { self.sendTopic(channel, to: session) }
         self.sendNames(channel, to: session)
         if channel.isQuiet(mark: self.limits.quietPresence) {

@@ -22,7 +22,7 @@ struct ChatCommand: Sendable {
 }
 
 /// The command table: every command by name, grouped the way the handlers are (login, channels,
-/// messages, information and presence, modes and operators).
+/// accounts, history, messages, information and presence, modes and operators).
 enum ChatCommands {
     static let table: [String: ChatCommand] = [
         // Login (LoginCommands.swift)
@@ -33,6 +33,15 @@ enum ChatCommands {
         "PING": ChatCommand(minParameters: 1, registration: .any) { $0.ping($1, $2) },
         "PONG": ChatCommand(registration: .any) { _, _, _ in },
         "QUIT": ChatCommand(registration: .any) { $0.quit($1, $2) },
+        // Accounts (AccountCommands.swift, NickServ.swift)
+        "AUTHENTICATE": ChatCommand(minParameters: 1, registration: .any) { $0.authenticate($1, $2) },
+        "REGISTER": ChatCommand(minParameters: 2, registration: .any) { $0.register($1, $2) },
+        "VERIFY": ChatCommand(minParameters: 2, registration: .any) { $0.verify($1, $2) },
+        "NICKSERV": ChatCommand { $0.nickServCommand($1, $2) },
+        "NS": ChatCommand { $0.nickServCommand($1, $2) },
+        // History (HistoryCommands.swift)
+        "CHATHISTORY": ChatCommand(minParameters: 1) { $0.chathistory($1, $2) },
+        "MARKREAD": ChatCommand(minParameters: 1) { $0.markread($1, $2) },
         // Channels (ChannelCommands.swift)
         "JOIN": ChatCommand(minParameters: 1) { $0.join($1, $2) },
         "PART": ChatCommand(minParameters: 1) { $0.part($1, $2) },

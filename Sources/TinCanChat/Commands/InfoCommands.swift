@@ -101,6 +101,7 @@ extension ChatCore {
         self.numeric(.rplWhoisServer, to: session, [name, self.serverName, "tincan chat"])
         if let away = user.away { self.numeric(.rplAway, to: session, [name, away]) }
         if user.isOperator { self.numeric(.rplWhoisOperator, to: session, [name, "is an IRC operator"]) }
+        if let account = user.account { self.numeric(.rplWhoisAccount, to: session, [name, account.name, "is logged in as"]) }
         let idle = max(0, Int((self.clock.now() - user.lastMessage).nanoseconds / 1_000_000_000))
         self.numeric(.rplWhoisIdle, to: session, [name, String(idle), String(user.signOn), "seconds idle, signon time"])
         self.numeric(.rplEndOfWhois, to: session, [name, "End of /WHOIS list"])
@@ -113,6 +114,7 @@ extension ChatCore {
         case "+":
             var online: [String] = []
             var offline: [String] = []
+            var added: [ChatContact] = []
             for (index, nick) in targets.enumerated() {
                 let folded = self.caseMapping.fold(nick)
                 if session.monitoring[folded] == nil {
@@ -121,15 +123,25 @@ extension ChatCore {
                         break
                     }
                     self.monitors.add(folded, nick: nick, for: session)
+                    added.append(ChatContact(nick: nick, folded: folded))
                 }
                 if let user = self.directory[folded: folded] { online.append(user.mask) } else { offline.append(nick) }
             }
             if !online.isEmpty { self.numeric(.rplMonOnline, to: session, [online.joined(separator: ",")]) }
             if !offline.isEmpty { self.numeric(.rplMonOffline, to: session, [offline.joined(separator: ",")]) }
+            // A logged-in session's MONITOR list is its account's contacts, kept by the store.
+            if self.usesStore, let account = session.account, !added.isEmpty {
+                self.effect(.keep(.updateContacts(folded: account.folded, adding: added, removing: [])))
+            }
         case "-":
-            for nick in targets { self.monitors.remove(self.caseMapping.fold(nick), for: session) }
+            let removed = targets.map { self.caseMapping.fold($0) }
+            for folded in removed { self.monitors.remove(folded, for: session) }
+            if self.usesStore, let account = session.account, !removed.isEmpty {
+                self.effect(.keep(.updateContacts(folded: account.folded, adding: [], removing: removed)))
+            }
         case "C", "c":
             self.monitors.removeAll(for: session)
+            if self.usesStore, let account = session.account { self.effect(.keep(.clearContacts(folded: account.folded))) }
         case "L", "l":
             let all = session.monitoring.values.sorted()
             if !all.isEmpty { self.numeric(.rplMonList, to: session, [all.joined(separator: ",")]) }

@@ -5,16 +5,19 @@ import TinCanIRC
 extension ChatCore {
     func cap(_ message: IRCMessage, _ session: ChatSession) {
         let p = message.parameters
-        let all = ChatCapability.allCases.map(\.rawValue).joined(separator: " ")
         switch p[0].uppercased() {
         case "LS":
             self.negotiating(session)
-            if let version = p.dropFirst().first.flatMap(Int.init), version >= 302 {
-                session.capabilities.insert(.capNotify)
+            let version = p.dropFirst().first.flatMap(Int.init) ?? 0
+            if version >= 302 { session.capabilities.insert(.capNotify) }
+            // Values (`sasl=PLAIN`) only for clients that speak CAP 302.
+            let list = self.offeredCapabilities.map { capability in
+                guard version >= 302, let value = self.capabilityValue(capability) else { return capability.rawValue }
+                return capability.rawValue + "=" + value
             }
-            self.send(IRCMessage(source: self.serverName, command: "CAP", parameters: [session.target, "LS", all], trailing: true), to: session)
+            self.send(IRCMessage(source: self.serverName, command: "CAP", parameters: [session.target, "LS", list.joined(separator: " ")], trailing: true), to: session)
         case "LIST":
-            let enabled = ChatCapability.allCases.filter(session.has).map(\.rawValue).joined(separator: " ")
+            let enabled = self.offeredCapabilities.filter(session.has).map(\.rawValue).joined(separator: " ")
             self.send(IRCMessage(source: self.serverName, command: "CAP", parameters: [session.target, "LIST", enabled], trailing: true), to: session)
         case "REQ":
             self.negotiating(session)
@@ -24,7 +27,9 @@ extension ChatCore {
             var ok = true
             for word in requested.split(separator: " ") {
                 let removing = word.hasPrefix("-")
-                guard let capability = ChatCapability(rawValue: String(removing ? word.dropFirst() : word)) else {
+                guard let capability = ChatCapability(rawValue: String(removing ? word.dropFirst() : word)),
+                    self.usesStore || !capability.needsStore
+                else {
                     ok = false
                     break
                 }
@@ -43,6 +48,19 @@ extension ChatCore {
             self.tryRegister(session)
         default:
             self.numeric(.errInvalidCapCmd, to: session, [p[0], "Invalid CAP command"])
+        }
+    }
+
+    /// The capabilities this server offers: those about accounts and history only with a store.
+    var offeredCapabilities: [ChatCapability] {
+        self.usesStore ? ChatCapability.allCases : ChatCapability.allCases.filter { !$0.needsStore }
+    }
+
+    private func capabilityValue(_ capability: ChatCapability) -> String? {
+        switch capability {
+        case .sasl: "PLAIN"
+        case .accountRegistration: self.configuration.accounts.registration == .open ? "before-connect" : nil
+        default: nil
         }
     }
 
@@ -87,22 +105,34 @@ extension ChatCore {
             pending.nick = wanted
             session.registration = .pending(pending)
             self.tryRegister(session)
-        case .registered(var identity):
+        case .registered(let identity):
             guard wanted != identity.nick else { return }
-            let change = IRCMessage(source: session.mask, command: "NICK", parameters: [wanted])
-            var recipients = self.presencePeers(of: session)
-            recipients.append(session)
-            self.fanOut(change, to: recipients, from: nil)
-            let (oldFolded, oldNick) = (identity.folded, identity.nick)
-            self.directory.release(oldFolded)
-            identity.nick = wanted
-            identity.folded = folded
-            session.registration = .registered(identity)
-            self.directory.claim(folded, for: session)
-            if oldFolded != folded {
-                self.notifyMonitors(oldFolded, online: nil, nick: oldNick)
-                self.notifyMonitors(folded, online: session, nick: wanted)
+            self.rename(session, to: wanted)
+            // A registered nick taken without its account's login: the store says whose it is.
+            if self.usesStore, identity.folded != folded, session.account?.folded != folded {
+                self.effect(.ask(.nickOwner(folded: folded), for: session))
             }
+        }
+    }
+
+    /// Changes a registered session's nick: everyone who sees it told, monitors too.
+    func rename(_ session: ChatSession, to wanted: String) {
+        guard case .registered(var identity) = session.registration else { return }
+        let folded = self.caseMapping.fold(wanted)
+        let change = IRCMessage(source: session.mask, command: "NICK", parameters: [wanted])
+        var recipients = self.presencePeers(of: session)
+        recipients.append(session)
+        self.fanOut(change, to: recipients, from: nil)
+        let (oldFolded, oldNick) = (identity.folded, identity.nick)
+        self.directory.release(oldFolded)
+        identity.nick = wanted
+        identity.folded = folded
+        session.registration = .registered(identity)
+        self.directory.claim(folded, for: session)
+        if oldFolded != folded {
+            session.nickGraceEnds = nil
+            self.notifyMonitors(oldFolded, online: nil, nick: oldNick)
+            self.notifyMonitors(folded, online: session, nick: wanted)
         }
     }
 
@@ -117,9 +147,9 @@ extension ChatCore {
     /// Registers the session once it has given NICK and USER (and CAP END, and the password).
     /// With a store, the store is asked about the nick first, and registration completes when
     /// it answers (``storeAnswered(_:for:)``).
-    private func tryRegister(_ session: ChatSession) {
+    func tryRegister(_ session: ChatSession) {
         guard case .pending(var pending) = session.registration, !pending.negotiating, !pending.awaitingStore,
-            let nick = pending.nick, pending.user != nil
+            session.sasl?.verifying != true, let nick = pending.nick, pending.user != nil
         else { return }
         if let password = self.configuration.password, pending.password != password {
             self.numeric(.errPasswdMismatch, to: session, ["Password incorrect"])
@@ -132,14 +162,15 @@ extension ChatCore {
             session.registration = .pending(pending)
             return self.numeric(.errNicknameInUse, to: session, [nick, "Nickname is already in use"])
         }
-        guard self.usesStore else { return self.completeRegistration(session, account: nil) }
+        let folded = self.caseMapping.fold(nick)
+        guard self.usesStore, session.account?.folded != folded else { return self.completeRegistration(session) }
         pending.awaitingStore = true
         session.registration = .pending(pending)
-        self.effect(.ask(.account(folded: self.caseMapping.fold(nick)), for: session))
+        self.effect(.ask(.nickOwner(folded: folded), for: session))
     }
 
     /// The session becomes who it said it is: the welcome, its monitors told, the lobby joined.
-    func completeRegistration(_ session: ChatSession, account: String?) {
+    func completeRegistration(_ session: ChatSession) {
         guard case .pending(let pending) = session.registration, let nick = pending.nick, let user = pending.user else { return }
         let folded = self.caseMapping.fold(nick)
         if self.directory.isTaken(folded, by: session) {
@@ -147,11 +178,12 @@ extension ChatCore {
             session.registration = .pending(ChatPendingRegistration(nick: nil, user: pending.user, realName: pending.realName, password: pending.password))
             return self.numeric(.errNicknameInUse, to: session, [nick, "Nickname is already in use"])
         }
-        session.registration = .registered(ChatIdentity(nick: nick, folded: folded, user: user, realName: pending.realName ?? "", account: account))
+        session.registration = .registered(ChatIdentity(nick: nick, folded: folded, user: user, realName: pending.realName ?? ""))
         self.directory.claim(folded, for: session)
         self.welcome(session, nick: nick)
         self.notifyMonitors(folded, online: session, nick: nick)
         self.join(channelNamed: self.configuration.lobby, session)
+        if let account = session.account { self.arrived(session, account) }
         self.logger.debug("client registered", metadata: ["client": "\(session.mask)"])
     }
 
@@ -167,7 +199,7 @@ extension ChatCore {
 
     var isupport: IRCISupport {
         let l = self.limits
-        var support = IRCISupport([
+        var tokens: [(key: String, value: String?)] = [
             ("AWAYLEN", String(l.topicLength)), ("CASEMAPPING", "rfc1459"), ("CHANLIMIT", "#:\(l.maxChannelsPerClient)"),
             ("CHANMODES", ",,,nt"), ("CHANNELLEN", String(l.channelLength)), ("CHANTYPES", "#"),
             ("KICKLEN", String(l.topicLength)), ("MAXTARGETS", String(l.maxTargets)), ("MONITOR", String(l.monitorEntries)),
@@ -175,15 +207,17 @@ extension ChatCore {
             ("QUIETPRESENCE", String(l.quietPresence)),
             ("SAFELIST", nil), ("STATUSMSG", "@"), ("TARGMAX", "PRIVMSG:\(l.maxTargets),NOTICE:\(l.maxTargets),MONITOR:"),
             ("TOPICLEN", String(l.topicLength)), ("UTF8ONLY", nil),
-        ])
-        support.tokens += self.fileHostTokens
-        return support
-    }
-
-    /// FILEHOST (soju.im/FILEHOST, and the IRCv3 draft's name): uploads on the HTTP port, which
-    /// need accounts (a store). The server has put the port's public URL in the configuration.
-    private var fileHostTokens: [(key: String, value: String?)] {
-        guard self.usesStore, let url = self.configuration.http?.publicURL else { return [] }
-        return [("draft/FILEHOST", url + "/upload"), ("soju.im/FILEHOST", url + "/upload")]
+        ]
+        if self.usesStore {
+            // History: the most one CHATHISTORY reply holds, and how messages are referred to.
+            tokens.append(("CHATHISTORY", String(self.configuration.accounts.historyReplyLimit)))
+            tokens.append(("MSGREFTYPES", "timestamp,msgid"))
+            // FILEHOST (soju.im/FILEHOST, and the IRCv3 draft's name): uploads on the HTTP port
+            // need accounts. The server has put the port's public URL in the configuration.
+            if let url = self.configuration.http?.publicURL {
+                tokens += [("draft/FILEHOST", url + "/upload"), ("soju.im/FILEHOST", url + "/upload")]
+            }
+        }
+        return IRCISupport(tokens)
     }
 }

@@ -26,8 +26,11 @@ extension ChatCore {
         // Client-only tags (`+name`) travel to recipients that asked for message-tags.
         let clientTags = message.tags.filter { $0.key.hasPrefix("+") }
         if command == "TAGMSG", clientTags.isEmpty { return }
+        let time = self.clock.wallMilliseconds()
+        let account = session.account?.name
         for target in targets.split(separator: ",").prefix(self.limits.maxTargets) {
             let target = String(target)
+            let msgid = self.nextMsgid()
             let outgoing = IRCMessage(source: session.mask, command: command, parameters: [target] + (text.map { [$0] } ?? []), trailing: text != nil)
             if target.hasPrefix("#") {
                 guard let channel = self.channels[target] else {
@@ -40,15 +43,34 @@ extension ChatCore {
                 }
                 var named = outgoing
                 named.parameters[0] = channel.name
-                self.fanOut(named, to: channel.members, from: session, clientTags: clientTags)
+                self.fanOut(named, to: channel.members, from: session, clientTags: clientTags, msgid: msgid, account: account, time: time)
+                if self.usesStore, let text {
+                    self.effect(.keep(.append([self.stored(command, from: session, to: channel.name, conversation: channel.folded, text: text, msgid: msgid, time: time)])))
+                }
             } else {
-                guard let recipient = self.directory[folded: self.caseMapping.fold(target)], let nick = recipient.nick else {
-                    if !notice { self.numeric(.errNoSuchNick, to: session, [target, "No such nick/channel"]) }
+                let folded = self.caseMapping.fold(target)
+                if folded == Self.nickServFolded {
+                    if let text, !notice { self.nickServ(text, from: session) }
+                    continue
+                }
+                guard let recipient = self.directory[folded: folded], let nick = recipient.nick else {
+                    if self.usesStore, command == "PRIVMSG", let text, ChatNicks.isValid(target, limit: self.limits.nickLength) {
+                        // Nobody holds the nick: if it is an account's, the message waits for it.
+                        let conversation = self.directConversation(session, with: folded, otherIsAccount: true)
+                        self.sendOffline(self.stored(command, from: session, to: target, conversation: conversation, text: text, msgid: msgid, time: time), to: folded, session)
+                    } else if !notice {
+                        self.numeric(.errNoSuchNick, to: session, [target, "No such nick/channel"])
+                    }
                     continue
                 }
                 var named = outgoing
                 named.parameters[0] = nick
-                self.fanOut(named, to: CollectionOfOne(recipient), from: session, clientTags: clientTags, includeSender: recipient === session)
+                self.fanOut(named, to: CollectionOfOne(recipient), from: session, clientTags: clientTags, msgid: msgid, account: account, time: time, includeSender: recipient === session)
+                // Private conversations are kept for the accounts in them.
+                if self.usesStore, let text, session.account != nil || recipient.account != nil {
+                    let conversation = self.directConversation(session, with: recipient.account?.folded ?? folded, otherIsAccount: recipient.account != nil)
+                    self.effect(.keep(.append([self.stored(command, from: session, to: nick, conversation: conversation, text: text, msgid: msgid, time: time)])))
+                }
                 if command == "PRIVMSG", let away = recipient.away {
                     self.numeric(.rplAway, to: session, [nick, away])
                 }

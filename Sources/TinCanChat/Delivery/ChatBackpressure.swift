@@ -40,10 +40,12 @@ extension ChatCore {
         }
     }
 
-    /// A deadline the core asked for has come (``ChatEffect/wake(at:)``): while reading is paused,
+    /// A deadline the core asked for has come (``ChatEffect/wake(at:)``): sessions whose grace on
+    /// a registered nick ran out are renamed; while reading is paused,
     /// sessions backed up for the whole drain deadline are not reading, and must not hold
     /// everyone's input: they are disconnected, and the pause ends once the rest have drained.
     func wake() {
+        if !self.graceSessions.isEmpty { self.endGraces() }
         guard self.overloaded else { return }
         let now = self.clock.now()
         let deadline = self.configuration.drainDeadline

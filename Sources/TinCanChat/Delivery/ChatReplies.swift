@@ -25,49 +25,71 @@ extension ChatCore {
 
     /// Sends `message` to `recipients`, leaving out `sender` unless it asked for echo-message (or
     /// `includeSender`). Each variant of the bytes is written to the round's logs once.
+    ///
+    /// - Parameters:
+    ///   - clientTags: the sender's `+tags`, for recipients with message-tags.
+    ///   - msgid: the message's id, for recipients with message-tags.
+    ///   - account: the sender's account, for recipients with account-tag.
+    ///   - time: when the server received it (milliseconds since 1970), else now.
     func fanOut(
         _ message: IRCMessage,
         to recipients: some Sequence<ChatSession>,
         from sender: ChatSession?,
         clientTags: [IRCTag] = [],
+        msgid: String? = nil,
+        account: String? = nil,
+        time: Int? = nil,
         includeSender: Bool = false
     ) {
         // Where each variant went in its log, once written. Variant (and log) 0 is the message
-        // as it is; bit 1 adds the `time` tag, bit 2 the client's tags.
-        var variants: (ChatRun?, ChatRun?, ChatRun?, ChatRun?) = (nil, nil, nil, nil)
-        var time: String?
+        // as it is; bit 1 adds the `time` tag, bit 2 the message tags (the client's and msgid),
+        // bit 4 the sender's account.
+        var variants = (ChatRun?.none, ChatRun?.none, ChatRun?.none, ChatRun?.none, ChatRun?.none, ChatRun?.none, ChatRun?.none, ChatRun?.none)
+        var stamp: String?
         let tagsOnly = message.command == "TAGMSG"
-        let anyTags = !clientTags.isEmpty
+        let anyTags = !clientTags.isEmpty || msgid != nil
         let skipSender = !includeSender && !(sender?.has(.echoMessage) ?? true)
         for recipient in recipients {
             if recipient.closing || (skipSender && recipient === sender) { continue }
             let withTags = recipient.has(.messageTags)
             if tagsOnly, !withTags { continue }
-            let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0)
+            let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0) + (account != nil && recipient.has(.accountTag) ? 4 : 0)
             let cached: ChatRun?
             switch key {
             case 0: cached = variants.0
             case 1: cached = variants.1
             case 2: cached = variants.2
-            default: cached = variants.3
+            case 3: cached = variants.3
+            case 4: cached = variants.4
+            case 5: cached = variants.5
+            case 6: cached = variants.6
+            default: cached = variants.7
             }
             let run: ChatRun
             if let cached {
                 run = cached
             } else {
                 var variant = message
-                if key & 2 != 0 { variant.tags += clientTags }
+                if key & 4 != 0, let account { variant.tags.append(IRCTag("account", account)) }
+                if key & 2 != 0 {
+                    variant.tags += clientTags
+                    if let msgid { variant.tags.append(IRCTag("msgid", msgid)) }
+                }
                 if key & 1 != 0 {
-                    let stamp = time ?? self.clock.timeTag()
-                    time = stamp
-                    variant.tags.append(IRCTag("time", stamp))
+                    let text = stamp ?? (time.map { ChatClock.timeTag(milliseconds: $0) } ?? self.clock.timeTag())
+                    stamp = text
+                    variant.tags.append(IRCTag("time", text))
                 }
                 run = self.round.write(variant, toLog: key)
                 switch key {
                 case 0: variants.0 = run
                 case 1: variants.1 = run
                 case 2: variants.2 = run
-                default: variants.3 = run
+                case 3: variants.3 = run
+                case 4: variants.4 = run
+                case 5: variants.5 = run
+                case 6: variants.6 = run
+                default: variants.7 = run
                 }
             }
             self.round.deliver(run, to: recipient)

@@ -8,8 +8,8 @@ struct ChatRun: Equatable {
     var end: Int
 }
 
-/// This round's bytes, each written once, in four logs by variant (with or without the `time`
-/// tag, with or without client tags): a recipient notes where its bytes are
+/// This round's bytes, each written once, in eight logs by variant (with or without the `time`
+/// tag, with or without message tags, with or without the sender's `account` tag): a recipient notes where its bytes are
 /// (``ChatSession/runs``), and the round ends with one write of those slices per session.
 /// Everyone in a channel with the same capabilities gets one slice of one log, however many
 /// messages the round had, and no copy.
@@ -26,7 +26,8 @@ struct ChatRoundLog {
     /// and channel lines alternate.
     static let runLimit = 32
 
-    private(set) var logs = [ByteBuffer](repeating: ByteBuffer(), count: 4)
+    static let logCount = 8
+    private(set) var logs = [ByteBuffer](repeating: ByteBuffer(), count: Self.logCount)
     private var dirty: [ChatSession] = []
     private var crowded = false
 
@@ -35,8 +36,7 @@ struct ChatRoundLog {
 
     /// The round should end now, before the next command.
     var isFull: Bool {
-        self.crowded || self.logs[0].writerIndex > Self.logLimit || self.logs[1].writerIndex > Self.logLimit
-            || self.logs[2].writerIndex > Self.logLimit || self.logs[3].writerIndex > Self.logLimit
+        self.crowded || self.logs.contains { $0.writerIndex > Self.logLimit }
     }
 
     /// Writes one message to a log.

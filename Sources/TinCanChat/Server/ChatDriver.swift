@@ -15,6 +15,11 @@ final class ChatDriver {
     let core: ChatCore
     private let loop: any EventLoop
     private let persistence: ChatPersistence?
+    let writer: ChatStoreWriter?
+    /// Sessions with a question at the store: the questions waiting behind it.
+    private var questions: [Int: [ChatStoreRequest]] = [:]
+    /// Writes to make once a session's bytes of this round are on its socket.
+    private var onceWritten: [Int: [ChatStoreWrite]] = [:]
     private var handlers: [Int: ChatConnectionHandler] = [:]
     /// Connections to close once their bytes of the round are written.
     private var closing: [ChatSession] = []
@@ -23,15 +28,25 @@ final class ChatDriver {
     /// the driver through it.
     private var bound: NIOLoopBound<ChatDriver>?
 
-    init(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?) {
+    init(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?, hasher: ChatPasswordHasher = ChatPasswordHasher()) {
         self.core = core
         self.loop = loop
-        self.persistence = store.map(ChatPersistence.init)
+        let configuration = core.configuration
+        let persistence = store.map {
+            ChatPersistence(
+                store: $0,
+                accounts: ChatAccounts(store: $0, hasher: hasher, settings: configuration.accounts, nickLength: configuration.limits.nickLength)
+            )
+        }
+        self.persistence = persistence
+        self.writer = persistence.map { ChatStoreWriter(persistence: $0, logger: core.logger) }
     }
 
     /// A driver bound to its loop, made on the loop.
-    static func make(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?) -> NIOLoopBound<ChatDriver> {
-        let driver = ChatDriver(core: core, loop: loop, store: store)
+    static func make(
+        core: ChatCore, loop: any EventLoop, store: (any ChatStore)?, hasher: ChatPasswordHasher = ChatPasswordHasher()
+    ) -> NIOLoopBound<ChatDriver> {
+        let driver = ChatDriver(core: core, loop: loop, store: store, hasher: hasher)
         let bound = NIOLoopBound(driver, eventLoop: loop)
         driver.bound = bound
         return bound
@@ -107,6 +122,10 @@ final class ChatDriver {
                 for handler in self.handlers.values { handler.pauseForOverload(paused) }
             case .ask(let request, let session):
                 self.ask(request, for: session)
+            case .keep(let write):
+                self.writer?.enqueue(write)
+            case .keepOnceWritten(let write, let session):
+                self.onceWritten[session.id, default: []].append(write)
             case .wake(let deadline):
                 guard let bound = self.bound else { continue }
                 self.loop.assumeIsolated().scheduleTask(deadline: deadline) {
@@ -121,9 +140,15 @@ final class ChatDriver {
     func endRound() {
         self.roundScheduled = false
         let round = self.core.round.take()
+        let onceWritten = self.onceWritten
+        self.onceWritten = [:]
         for delivery in round.deliveries {
             guard let handler = self.handlers[delivery.session.id] else { continue }
-            handler.write(delivery.runs, of: round)
+            var whenWritten: (() -> Void)?
+            if let writes = onceWritten[delivery.session.id], let writer = self.writer {
+                whenWritten = { for write in writes { writer.enqueue(write) } }
+            }
+            handler.write(delivery.runs, of: round, whenWritten: whenWritten)
             if !handler.isWritable {
                 self.core.queued(delivery.session, bytes: handler.queuedBytes, writable: false)
             }
@@ -137,20 +162,40 @@ final class ChatDriver {
         self.settle()
     }
 
-    /// Runs the store's work in a task, off the loop; the answer comes back on the loop.
+    /// Runs the store's work in a task, off the loop; the answer comes back on the loop. One
+    /// question per session at a time, in order, so that a client's replies come in the order of
+    /// its commands (two CHATHISTORY, or an offline PRIVMSG then a 401).
     private func ask(_ request: ChatStoreRequest, for session: ChatSession) {
-        guard let persistence = self.persistence, let bound = self.bound else {
-            self.core.storeAnswered(.failed("no store"), for: session)
+        guard self.persistence != nil, self.bound != nil else {
+            self.core.storeAnswered(.failed("no store"), to: request, for: session)
             return
         }
-        let id = session.id
+        if self.questions[session.id] != nil {
+            self.questions[session.id]?.append(request)
+        } else {
+            self.questions[session.id] = []
+            self.start(request, for: session.id)
+        }
+    }
+
+    private func start(_ request: ChatStoreRequest, for id: Int) {
+        guard let persistence = self.persistence, let bound = self.bound else { return }
         let loop = self.loop
         Task {
             let answer = await persistence.perform(request)
             loop.execute {
                 let driver = bound.value
-                guard let session = driver.core.sessions[id] else { return }
-                driver.core.storeAnswered(answer, for: session)
+                guard let session = driver.core.sessions[id] else {
+                    driver.questions[id] = nil
+                    return
+                }
+                if var waiting = driver.questions[id], !waiting.isEmpty {
+                    driver.start(waiting.removeFirst(), for: id)
+                    driver.questions[id] = waiting
+                } else {
+                    driver.questions[id] = nil
+                }
+                driver.core.storeAnswered(answer, to: request, for: session)
                 driver.settle()
             }
         }

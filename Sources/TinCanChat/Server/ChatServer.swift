@@ -31,6 +31,10 @@ public final class ChatServer: Service, Sendable {
     /// third of an idle client's memory.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
 
+    /// How often old messages are pruned from the store (``ChatAccountSettings/keepMessages``,
+    /// ``ChatAccountSettings/historyPerChannel``).
+    static let pruneInterval = Duration.seconds(3600)
+
     /// New connections accepted per event-loop turn (see `bind`).
     static let acceptsPerTurn: UInt = 4
 
@@ -38,6 +42,7 @@ public final class ChatServer: Service, Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let store: (any ChatStore)?
+    private let hasher: ChatPasswordHasher
     private let onServerRunning: @Sendable (Addresses) async -> Void
     /// A service runs once: its listeners and clients belong to that run.
     private let hasRun = Mutex(false)
@@ -54,16 +59,19 @@ public final class ChatServer: Service, Sendable {
         self.init(configuration: configuration, store: nil, group: group, logger: logger, onServerRunning: onServerRunning)
     }
 
-    /// A server whose registrations consult `store` (``ChatStore``).
+    /// A server with accounts, offline messages and history in `store` (``ChatStore``), its
+    /// passwords hashed by `hasher` (tests and benchmarks pass ``ChatPasswordHasher/fast``).
     package init(
         configuration: ChatServerConfiguration,
         store: (any ChatStore)?,
+        hasher: ChatPasswordHasher = ChatPasswordHasher(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Addresses) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.store = store
+        self.hasher = hasher
         self.loop = group.next()
         self.logger = logger
         self.onServerRunning = onServerRunning
@@ -89,7 +97,7 @@ public final class ChatServer: Service, Sendable {
         try self.configuration.validate()
         // The TLS files are read first, so that a bad one stops the server before it listens.
         let tls = try self.configuration.tls.map(Self.makeTLSContext)
-        let (logger, loop, store) = (self.logger, self.loop, self.store)
+        let (logger, loop, store, hasher) = (self.logger, self.loop, self.store, self.hasher)
         // The HTTP port is bound first: the core's ISUPPORT names its URL, which may name the
         // port the kernel chose. Its WebSockets wait for the driver made after that.
         let driverPromise = loop.makePromise(of: NIOLoopBound<ChatDriver>.self)
@@ -98,8 +106,8 @@ public final class ChatServer: Service, Sendable {
             let listener: any Channel
             let secure: (any Channel)?
             var addresses: Addresses
+            var configuration = self.configuration
             do {
-                var configuration = self.configuration
                 var http: SocketAddress?
                 if configuration.http != nil {
                     let server = ChatHTTPServer(
@@ -110,7 +118,10 @@ public final class ChatServer: Service, Sendable {
                     configuration.http?.publicURL = url
                 }
                 driver = try await loop.submit { [configuration] in
-                    ChatDriver.make(core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store)
+                    ChatDriver.make(
+                        core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store,
+                        hasher: hasher
+                    )
                 }.get()
                 driverPromise.succeed(driver)
                 let bound = try await self.bindIRC(tls: tls, driver: driver)
@@ -129,6 +140,23 @@ public final class ChatServer: Service, Sendable {
             let liveness = loop.scheduleRepeatedTask(
                 initialDelay: .seconds(1), delay: Self.livenessTick(self.configuration)
             ) { _ in driver.value.checkLiveness() }
+            // What is kept is bounded by age and per channel: pruned at start and every hour.
+            let pruning = store.map { store in
+                let accounts = configuration.accounts
+                return Task {
+                    while !Task.isCancelled {
+                        let now = Int64(ChatClock().wallMilliseconds())
+                        do {
+                            let removed = try await store.prune(before: now - accounts.keepMessages.nanoseconds / 1_000_000, perChannel: accounts.historyPerChannel)
+                            if removed > 0 { logger.info("chat store: pruned \(removed) old messages") }
+                        } catch {
+                            logger.error("chat store: pruning failed: \(error)")
+                        }
+                        try? await Task.sleep(for: Self.pruneInterval)
+                    }
+                }
+            }
+            defer { pruning?.cancel() }
             await self.onServerRunning(addresses)
             await withTaskCancellationOrGracefulShutdownHandler {
                 try? await listener.closeFuture.get()
@@ -140,14 +168,15 @@ public final class ChatServer: Service, Sendable {
             listener.close(promise: nil)
             secure?.close(promise: nil)
             liveness.cancel()
-            let open = try await loop.submit {
+            let (open, writer) = try await loop.submit {
                 let connections = driver.value.connectionCount
                 driver.value.shutDown(reason: "Server shutting down")
-                return connections
+                return (connections, driver.value.writer)
             }.get()
             // Its WebSockets are closed now; the HTTP port stops (gracefully, when the server is).
             group.cancelAll()
             try? await group.waitForAll()
+            await writer?.finish(within: .seconds(5))
             self.logger.info("chat stopped; closed \(open) connections")
         }
     }
@@ -197,9 +226,20 @@ public final class ChatServer: Service, Sendable {
         return (listener, secure, Addresses(plain: plain, tls: secure?.localAddress))
     }
 
-    /// How FILEHOST checks an uploader's account name and password.
+    /// How FILEHOST checks an uploader's account name and password: as SASL PLAIN does, with the
+    /// login throttle's delays.
     private func authenticate() -> ChatFileHost.Authenticate {
-        { _, _, _ in nil }
+        guard let store = self.store else { return { _, _, _ in nil } }
+        let accounts = ChatAccounts(
+            store: store, hasher: self.hasher, settings: self.configuration.accounts,
+            nickLength: self.configuration.limits.nickLength
+        )
+        return { name, password, address in
+            let folded = IRCCaseMapping.rfc1459.fold(name)
+            guard case .success(let account) = try await accounts.login(name: name, folded: folded, password: password, address: address)
+            else { return nil }
+            return account.folded
+        }
     }
 
     /// How often idle clients are checked: often enough for the ping settings, at most every 5 s.

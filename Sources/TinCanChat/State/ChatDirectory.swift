@@ -39,16 +39,34 @@ struct ChatDirectory {
         self.perAddress[session.host, default: 1] -= 1
         if self.perAddress[session.host] == 0 { self.perAddress[session.host] = nil }
         if let identity = session.identity, self.nicks[identity.folded] === session { self.nicks[identity.folded] = nil }
+        if let account = session.account { self.logOut(session, from: account.folded) }
         return true
     }
 
     /// The registered session holding the folded nick.
     subscript(folded folded: String) -> ChatSession? { self.nicks[folded] }
 
-    /// Whether someone other than `session` holds the folded nick.
-    func isTaken(_ folded: String, by session: ChatSession) -> Bool {
+    /// Whether someone other than `session` holds the nick, or it is a service's (NickServ).
+    func isTaken(_ folded: String, by session: ChatSession?) -> Bool {
         if let holder = self.nicks[folded] { return holder !== session }
-        return false
+        return folded == ChatCore.nickServFolded
+    }
+
+    /// Sessions logged in to each account (folded), registered or not.
+    private(set) var accounts: [String: [ChatSession]] = [:]
+
+    mutating func logIn(_ session: ChatSession, to folded: String) {
+        self.accounts[folded, default: []].append(session)
+    }
+
+    mutating func logOut(_ session: ChatSession, from folded: String) {
+        self.accounts[folded]?.removeAll { $0 === session }
+        if self.accounts[folded]?.isEmpty == true { self.accounts[folded] = nil }
+    }
+
+    /// The registered sessions logged in to the account.
+    func sessions(ofAccount folded: String) -> [ChatSession] {
+        (self.accounts[folded] ?? []).filter { $0.isRegistered && !$0.closing }
     }
 
     mutating func claim(_ folded: String, for session: ChatSession) { self.nicks[folded] = session }

@@ -33,6 +33,19 @@ final class ChatSession {
     var closing = false
     /// Lines read while the session waits for the store; handled, in order, once it answers.
     var held: [IRCInboundLine] = []
+    /// The account it is logged in to (SASL, REGISTER, NickServ IDENTIFY), registered or not.
+    var account: ChatAccountName?
+    /// A SASL exchange under way (AUTHENTICATE).
+    var sasl: ChatSASLExchange?
+    /// It holds a nick registered to an account it is not logged in to: by this time it logs in
+    /// or is renamed to a guest nick (``ChatAccountSettings/nickGrace``).
+    var nickGraceEnds: NIODeadline?
+    /// Offline messages written to it in the current round and not yet confirmed (the row id of
+    /// the last), so that a second fetch does not send them twice.
+    var offlineInFlight = false
+    /// Conversations asked about (CHATHISTORY, MARKREAD) and not yet answered: the key to the
+    /// target as the client named it.
+    var historyTargets: [String: String] = [:]
 
     /// In the round's list of sessions with bytes to write.
     var dirty = false
@@ -114,35 +127,74 @@ struct ChatIdentity {
     var folded: String
     var user: String
     var realName: String
-    /// The account the store holds for this nick, when it has one (``ChatStoreAnswer``).
-    var account: String?
 }
 
-/// IRCv3 capabilities the server offers (CAP LS), in the order listed.
+/// An account as a session is logged in to it.
+struct ChatAccountName: Equatable {
+    /// As registered.
+    var name: String
+    /// Case-folded: the store's key.
+    var folded: String
+}
+
+/// A SASL PLAIN exchange (AUTHENTICATE): the base64 chunks so far, or the store checking them.
+struct ChatSASLExchange {
+    var payload = ""
+    /// The credentials went to the store; AUTHENTICATE waits for its answer.
+    var verifying = false
+}
+
+/// IRCv3 capabilities the server offers (CAP LS), in the order listed. Those about accounts and
+/// history are offered only by a server with a store (``ChatCore/offeredCapabilities``).
 enum ChatCapability: String, CaseIterable, Sendable {
+    case accountNotify = "account-notify"
+    case accountTag = "account-tag"
     case awayNotify = "away-notify"
+    case batch = "batch"
     case capNotify = "cap-notify"
+    case chathistory = "draft/chathistory"
+    case accountRegistration = "draft/account-registration"
+    case readMarker = "draft/read-marker"
     case echoMessage = "echo-message"
+    case extendedJoin = "extended-join"
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"
+    case sasl = "sasl"
     case serverTime = "server-time"
 
-    fileprivate var bit: UInt8 {
+    /// Needs the store (accounts, history).
+    var needsStore: Bool {
         switch self {
-        case .awayNotify: 1
-        case .capNotify: 2
-        case .echoMessage: 4
-        case .messageTags: 8
-        case .multiPrefix: 16
-        case .serverTime: 32
+        case .accountNotify, .accountTag, .chathistory, .accountRegistration, .readMarker, .extendedJoin, .sasl: true
+        default: false
+        }
+    }
+
+    /// A switch, not a search of `allCases`: fan-out asks for every recipient.
+    fileprivate var bit: UInt32 {
+        switch self {
+        case .accountNotify: 1 << 0
+        case .accountTag: 1 << 1
+        case .awayNotify: 1 << 2
+        case .batch: 1 << 3
+        case .capNotify: 1 << 4
+        case .chathistory: 1 << 5
+        case .accountRegistration: 1 << 6
+        case .echoMessage: 1 << 7
+        case .extendedJoin: 1 << 8
+        case .messageTags: 1 << 9
+        case .multiPrefix: 1 << 10
+        case .sasl: 1 << 11
+        case .serverTime: 1 << 12
+        case .readMarker: 1 << 13
         }
     }
 }
 
 /// The capabilities a session has enabled, a bit each: fan-out tests them for every recipient of
-/// every message, so this is a byte, not a hashed set.
+/// every message, so this is a word, not a hashed set.
 struct ChatCapabilities: Equatable, Sendable {
-    private var bits: UInt8 = 0
+    private var bits: UInt32 = 0
 
     func contains(_ capability: ChatCapability) -> Bool { self.bits & capability.bit != 0 }
     mutating func insert(_ capability: ChatCapability) { self.bits |= capability.bit }

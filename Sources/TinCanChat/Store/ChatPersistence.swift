@@ -1,18 +1,159 @@
-/// Carries out the core's questions (``ChatStoreRequest``) with the store, the password hasher
-/// and the login throttle, in a task off the event loop (``ChatDriver``), and turns each outcome
-/// into the answer the core gets back (``ChatStoreAnswer``). A store that throws is an answer
-/// too (``ChatStoreAnswer/failed(_:)``): the live chat goes on without it.
+import Logging
+import Synchronization
+
+/// Carries out the core's questions (``ChatStoreRequest``) with the store and the accounts
+/// (password hashing and the login throttle), in a task off the event loop (``ChatDriver``), and
+/// turns each outcome into the answer the core gets back (``ChatStoreAnswer``). A store that
+/// throws is an answer too (``ChatStoreAnswer/failed(_:)``): the live chat goes on without it.
 struct ChatPersistence: Sendable {
     let store: any ChatStore
+    let accounts: ChatAccounts
 
     func perform(_ request: ChatStoreRequest) async -> ChatStoreAnswer {
         do {
             switch request {
-            case .account(let folded):
-                return .account(try await self.store.account(named: folded)?.name)
+            case .nickOwner(let folded):
+                return .nickOwner(try await self.store.account(named: folded)?.name)
+            case .login(let name, let folded, let password, let address, _):
+                switch try await self.accounts.login(name: name, folded: folded, password: password, address: address) {
+                case .success(let record): return .login(record)
+                case .failed: return .login(nil)
+                }
+            case .register(let name, let folded, let password, _):
+                switch try await self.accounts.register(name: name, folded: folded, password: password) {
+                case .created(let record): return .register(.created(record))
+                case .exists: return .register(.exists)
+                case .weakPassword(let why): return .register(.weakPassword(why))
+                case .invalidName: return .register(.invalidName)
+                }
+            case .setPassword(let folded, let password):
+                switch try await self.accounts.setPassword(folded: folded, password: password) {
+                case .changed: return .done(true)
+                case .noSuchAccount: return .done(false)
+                case .weakPassword(let why): return .weakPassword(why)
+                }
+            case .dropAccount(let folded):
+                return .done(try await self.accounts.delete(folded: folded))
+            case .accountInfo(let folded):
+                return .accountInfo(try await self.store.account(named: folded))
+            case .offlineMessage(let message, let recipient, let boxLimit):
+                guard let account = try await self.store.account(named: recipient) else { return .offline(.noAccount) }
+                guard try await self.store.storeOffline(message, forAccount: recipient, boxLimit: boxLimit) else {
+                    return .offline(.boxFull(account: account.name))
+                }
+                return .offline(.stored(account: account.name, id: 0))
+            case .offlineBox(let folded, let limit):
+                return .messages(try await self.store.offlineMessages(forAccount: folded, limit: limit))
+            case .history(let query):
+                return .messages(try await self.store.history(query))
+            case .targets(let folded, let channels, let from, let to, let limit):
+                return .targets(try await self.store.targets(forAccount: folded, channels: channels, from: from, to: to, limit: limit))
+            case .contacts(let folded):
+                return .contacts(try await self.store.contacts(ofAccount: folded))
+            case .readMarker(let folded, let conversation):
+                return .marker(try await self.store.readMarker(forAccount: folded, conversation: conversation))
+            case .setReadMarker(let folded, let conversation, let time):
+                return .marker(try await self.store.setReadMarker(time, forAccount: folded, conversation: conversation))
             }
         } catch {
             return .failed("\(error)")
+        }
+    }
+
+    /// Carries out writes in order; consecutive history appends go in one call (one transaction).
+    func keep(_ writes: [ChatStoreWrite]) async throws {
+        var pending: [ChatStoredMessage] = []
+        for write in writes {
+            if case .append(let messages) = write {
+                pending += messages
+                continue
+            }
+            if !pending.isEmpty {
+                try await self.store.append(pending)
+                pending = []
+            }
+            switch write {
+            case .append:
+                break
+            case .markDelivered(let folded, let id):
+                try await self.store.markDelivered(forAccount: folded, through: id)
+            case .updateContacts(let folded, let adding, let removing):
+                try await self.store.updateContacts(ofAccount: folded, adding: adding, removing: removing)
+            case .clearContacts(let folded):
+                try await self.store.clearContacts(ofAccount: folded)
+            case .lastSeen(let folded, let time):
+                try await self.store.setLastSeen(time, forAccount: folded)
+            }
+        }
+        if !pending.isEmpty { try await self.store.append(pending) }
+    }
+}
+
+/// The store's writes that need no answer (``ChatStoreWrite``), kept in order and carried out by
+/// one task at a time, off the event loop: what piles up while a write runs goes in the next
+/// batch, so history appends share transactions when messages come fast. Bounded: past
+/// ``queueLimit`` waiting writes, new ones are dropped and counted in the log (live delivery
+/// never waits for the disk).
+final class ChatStoreWriter: Sendable {
+    /// Writes waiting at most.
+    static let queueLimit = 100_000
+
+    private struct State {
+        var queue: [ChatStoreWrite] = []
+        var running = false
+        var dropped = 0
+    }
+
+    private let persistence: ChatPersistence
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(persistence: ChatPersistence, logger: Logger) {
+        self.persistence = persistence
+        self.logger = logger
+    }
+
+    func enqueue(_ write: ChatStoreWrite) {
+        let start = self.state.withLock { state -> Bool in
+            guard state.queue.count < Self.queueLimit else {
+                state.dropped += 1
+                return false
+            }
+            state.queue.append(write)
+            defer { state.running = true }
+            return !state.running
+        }
+        guard start else { return }
+        Task { await self.drain() }
+    }
+
+    /// Waits until every write enqueued so far is done, for at most `deadline` (graceful
+    /// shutdown: the last messages of a run are kept too).
+    func finish(within deadline: Duration) async {
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end {
+            if self.state.withLock({ !$0.running && $0.queue.isEmpty }) { return }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        self.logger.error("store writes still pending at shutdown")
+    }
+
+    private func drain() async {
+        while true {
+            let (batch, dropped) = self.state.withLock { state in
+                let taken = (state.queue, state.dropped)
+                state.queue = []
+                state.dropped = 0
+                if taken.0.isEmpty { state.running = false }
+                return taken
+            }
+            if dropped > 0 { self.logger.error("store writes dropped: the store is too slow", metadata: ["dropped": "\(dropped)"]) }
+            guard !batch.isEmpty else { return }
+            do {
+                try await self.persistence.keep(batch)
+            } catch {
+                self.logger.error("store write failed", metadata: ["error": "\(error)", "writes": "\(batch.count)"])
+            }
         }
     }
 }

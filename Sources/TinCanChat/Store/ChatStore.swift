@@ -257,16 +257,88 @@ package struct ChatFileRecord: Sendable, Hashable {
 }
 
 /// A question for the store from the core (``ChatEffect/ask(_:for:)``), carried out by
-/// ``ChatPersistence`` off the event loop.
+/// ``ChatPersistence`` off the event loop; the answer (``ChatStoreAnswer``) comes back to the
+/// core with the question (``ChatCore/storeAnswered(_:to:for:)``).
+///
+/// Some carry a password: a request is never logged or described in an error.
 package enum ChatStoreRequest: Sendable, Equatable {
-    /// The account that owns this nick (folded), if one does (asked at registration).
-    case account(folded: String)
+    /// The account that owns this nick (folded), if one does: ``ChatStoreAnswer/nickOwner(_:)``.
+    case nickOwner(folded: String)
+    /// Checks a password (SASL PLAIN, NickServ IDENTIFY), waiting out the failure delay:
+    /// ``ChatStoreAnswer/login(_:)``. `via` says where the answer goes (SASL, NickServ).
+    case login(name: String, folded: String, password: String, address: String, via: ChatAccountRoute)
+    /// Creates an account (REGISTER, NickServ REGISTER): ``ChatStoreAnswer/register(_:)``.
+    case register(name: String, folded: String, password: String, via: ChatAccountRoute)
+    /// ``ChatStoreAnswer/done(_:)``.
+    case setPassword(folded: String, password: String)
+    /// ``ChatStoreAnswer/done(_:)``.
+    case dropAccount(folded: String)
+    /// ``ChatStoreAnswer/accountInfo(_:)``.
+    case accountInfo(folded: String)
+    /// A private message for an account that is not connected, if the nick is an account's:
+    /// ``ChatStoreAnswer/offline(_:)``.
+    case offlineMessage(ChatStoredMessage, recipient: String, boxLimit: Int)
+    /// The account's offline box: ``ChatStoreAnswer/messages(_:)``.
+    case offlineBox(folded: String, limit: Int)
+    /// ``ChatStoreAnswer/messages(_:)``.
+    case history(ChatHistoryQuery)
+    /// ``ChatStoreAnswer/targets(_:)``.
+    case targets(folded: String, channels: [String], from: Int64, to: Int64, limit: Int)
+    /// The account's contacts: ``ChatStoreAnswer/contacts(_:)``.
+    case contacts(folded: String)
+    /// The account's read marker of a conversation: ``ChatStoreAnswer/marker(_:)``.
+    case readMarker(folded: String, conversation: String)
+    /// Moves it forward: ``ChatStoreAnswer/marker(_:)``.
+    case setReadMarker(folded: String, conversation: String, time: Int64)
 }
 
 /// The store's answer to a ``ChatStoreRequest``.
 package enum ChatStoreAnswer: Sendable, Equatable {
     /// The account's name, or nil for a nick nobody owns.
-    case account(String?)
+    case nickOwner(String?)
+    /// The account logged in to, or nil for a wrong name or password (the same answer for both).
+    case login(ChatAccountRecord?)
+    case register(RegisterOutcome)
+    /// Whether there was such an account.
+    case done(Bool)
+    /// The new password will not do (SET PASSWORD), and why.
+    case weakPassword(String)
+    case accountInfo(ChatAccountRecord?)
+    case offline(OfflineOutcome)
+    case messages([ChatStoredMessage])
+    case targets([ChatHistoryTarget])
+    case contacts([String])
+    case marker(Int64?)
     /// The store could not answer; the text is for the log, not for the client.
     case failed(String)
+
+    package enum RegisterOutcome: Sendable, Equatable {
+        case created(ChatAccountRecord)
+        case exists
+        /// Why the password will not do.
+        case weakPassword(String)
+        /// The name cannot be an account's.
+        case invalidName
+    }
+
+    package enum OfflineOutcome: Sendable, Equatable {
+        /// Kept for the account, with its row id.
+        case stored(account: String, id: Int64)
+        /// The nick is nobody's account.
+        case noAccount
+        /// The account's box holds its limit.
+        case boxFull(account: String)
+    }
+}
+
+/// What the core writes to the store without waiting for an answer (``ChatEffect/keep(_:)``):
+/// the server keeps them in order, off the loop, and logs a failure.
+package enum ChatStoreWrite: Sendable, Equatable {
+    /// Messages for history.
+    case append([ChatStoredMessage])
+    /// Offline messages up to this row id reached the account's socket.
+    case markDelivered(folded: String, through: Int64)
+    case updateContacts(folded: String, adding: [ChatContact], removing: [String])
+    case clearContacts(folded: String)
+    case lastSeen(folded: String, time: Int64)
 }
