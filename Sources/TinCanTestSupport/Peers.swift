@@ -90,6 +90,19 @@ public enum TestData {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// A self-signed certificate for `localhost` (EC P-256, one day) and its key, PEM files made
+    /// by openssl in a fresh directory: (certificate, key).
+    public static func localhostCertificate() async throws -> (certificate: String, key: String) {
+        let directory = try Self.temporaryDirectory()
+        let (certificate, key) = (directory + "/cert.pem", directory + "/key.pem")
+        let make = try TestProcess(try Programs.require("openssl"), [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", certificate,
+        ], input: .null)
+        guard try await make.waitForExit() == 0 else { throw HarnessError("openssl req failed: \(make.stderr)") }
+        return (certificate, key)
+    }
+
     /// A fresh empty directory under the system temporary directory.
     public static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "tincan-test-" + UUID().uuidString

@@ -71,13 +71,7 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
     @Test("TLS on a second port: an openssl s_client user and a plain user share the lobby, both ways", .enabled(if: Programs.available("openssl")))
     func tls() async throws {
         let openssl = try Programs.require("openssl")
-        let directory = try TestData.temporaryDirectory()
-        let (cert, key) = (directory + "/cert.pem", directory + "/key.pem")
-        let make = try TestProcess(openssl, [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert,
-        ], input: .null)
-        #expect(try await make.waitForExit() == 0, "\(make.stderr)")
+        let (cert, key) = try await TestData.localhostCertificate()
         let server = try tincan(["chat", "serve", "--host", "127.0.0.1", "--port", "0", "--tls-port", "0", "--cert", cert, "--key", key, "--db", ":memory:"], input: .null)
         defer { server.kill() }
         let plainPort = try await server.listeningPort()
@@ -127,6 +121,11 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
         (["chat", "serve", "--sendq", "lots"], "--sendq takes a size in bytes"),
         (["chat", "serve", "--port", "70000"], "--port must be 0-65535"),
         (["chat", "serve", "--tls-port", "6697"], "--tls-port, --cert and --key go together"),
+        (["chat", "serve", "--http-port", "70000"], "--http-port takes a port from 0 to 65535"),
+        (["chat", "serve", "--http-port", "8080", "--public-url", "chat.example.org"], "--public-url must be an http or https URL"),
+        (["chat", "serve", "--http-port", "8080", "--allow-origin", "chat.example.org"], "--allow-origin must be origins"),
+        (["chat", "serve", "--http-port", "8080", "--max-upload", "0"], "--max-upload must be at least 1"),
+        (["chat", "serve", "--files", "/tmp/files"], "--public-url, --files, --max-upload and --allow-origin need --http-port"),
     ])
     func usage(arguments: [String], message: String) async throws {
         let process = try tincan(arguments, input: .null)
@@ -153,5 +152,21 @@ func eventually(_ what: String, _ condition: () -> Bool) async throws {
         #expect(try await server.waitForExit() == 0)
         let rest = String(decoding: try client.receiveAll(), as: UTF8.self)
         #expect(rest == "ERROR :Closing Link: 127.0.0.1 (Server shutting down)\r\n")
+    }
+}
+
+@Suite(.timeLimit(.minutes(2))) struct ChatHTTPCommandTests {
+    @Test("--http-port 0: the log names the HTTP port, and curl gets the note at /", .enabled(if: Programs.available("curl")))
+    func httpPort() async throws {
+        let files = try TestData.temporaryDirectory() + "/files"
+        let (server, _) = try await chatServer(["--http-port", "0", "--files", files, "--db", ":memory:"])
+        defer { server.kill() }
+        let log = try await server.waitForStderr("(http: websocket /socket, files)")
+        let line = try #require(log.split(separator: "\n").first { $0.hasSuffix("(http: websocket /socket, files)") })
+        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }.flatMap { Int($0.split(separator: ":").last!) })
+        let curl = try TestProcess(try Programs.require("curl"), ["-sS", "--max-time", "10", "http://127.0.0.1:\(port)/"], input: .null)
+        #expect(try await curl.waitForExit() == 0, "\(curl.stderr)")
+        #expect(String(decoding: curl.stdout, as: UTF8.self).hasPrefix("tincan chat."))
+        #expect(FileManager.default.fileExists(atPath: files), "the files directory is created")
     }
 }

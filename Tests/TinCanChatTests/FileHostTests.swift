@@ -213,14 +213,7 @@ struct ChatFileHostTests {
 
     @Test("HTTPS with the server's TLS certificate: an upload and its download", .enabled(if: Programs.available("openssl")))
     func https() async throws {
-        let openssl = try Programs.require("openssl")
-        let directory = try TestData.temporaryDirectory()
-        let (cert, key) = (directory + "/cert.pem", directory + "/key.pem")
-        let make = try TestProcess(openssl, [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert,
-        ], input: .null)
-        #expect(try await make.waitForExit() == 0, "\(make.stderr)")
+        let (cert, key) = try await TestData.localhostCertificate()
         var configuration = Self.configuration
         configuration.tlsPort = 0
         configuration.tls = ChatTLSFiles(certificate: cert, privateKey: key)
