@@ -174,28 +174,42 @@ final class ChatDriver {
             self.questions[session.id]?.append(request)
         } else {
             self.questions[session.id] = []
-            self.start(request, for: session.id)
+            self.start([request], for: session.id)
         }
     }
 
-    private func start(_ request: ChatStoreRequest, for id: Int) {
+    /// Offline messages one session's burst puts in one transaction at most.
+    static let offlineBatch = 500
+
+    /// The session's next questions: one, or a run of offline messages (stored as a group).
+    private func next(for id: Int) -> [ChatStoreRequest]? {
+        guard var waiting = self.questions[id], !waiting.isEmpty else {
+            self.questions[id] = nil
+            return nil
+        }
+        var batch = [waiting.removeFirst()]
+        if case .offlineMessage = batch[0] {
+            while batch.count < Self.offlineBatch, let request = waiting.first, case .offlineMessage = request {
+                batch.append(waiting.removeFirst())
+            }
+        }
+        self.questions[id] = waiting
+        return batch
+    }
+
+    private func start(_ batch: [ChatStoreRequest], for id: Int) {
         guard let persistence = self.persistence, let bound = self.bound else { return }
         let loop = self.loop
         Task {
-            let answer = await persistence.perform(request)
+            let answers = await persistence.perform(batch)
             loop.execute {
                 let driver = bound.value
                 guard let session = driver.core.sessions[id] else {
                     driver.questions[id] = nil
                     return
                 }
-                if var waiting = driver.questions[id], !waiting.isEmpty {
-                    driver.start(waiting.removeFirst(), for: id)
-                    driver.questions[id] = waiting
-                } else {
-                    driver.questions[id] = nil
-                }
-                driver.core.storeAnswered(answer, to: request, for: session)
+                if let next = driver.next(for: id) { driver.start(next, for: id) }
+                for (request, answer) in zip(batch, answers) { driver.core.storeAnswered(answer, to: request, for: session) }
                 driver.settle()
             }
         }

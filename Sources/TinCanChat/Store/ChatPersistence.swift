@@ -36,12 +36,8 @@ struct ChatPersistence: Sendable {
                 return .done(try await self.accounts.delete(folded: folded))
             case .accountInfo(let folded):
                 return .accountInfo(try await self.store.account(named: folded))
-            case .offlineMessage(let message, let recipient, let boxLimit):
-                guard let account = try await self.store.account(named: recipient) else { return .offline(.noAccount) }
-                guard try await self.store.storeOffline(message, forAccount: recipient, boxLimit: boxLimit) else {
-                    return .offline(.boxFull(account: account.name))
-                }
-                return .offline(.stored(account: account.name, id: 0))
+            case .offlineMessage:
+                return try await self.storeOffline([request]).first ?? .failed("no answer")
             case .offlineBox(let folded, let limit):
                 return .messages(try await self.store.offlineMessages(forAccount: folded, limit: limit))
             case .history(let query):
@@ -57,6 +53,43 @@ struct ChatPersistence: Sendable {
             }
         } catch {
             return .failed("\(error)")
+        }
+    }
+
+    /// Carries out questions in order: a run of offline messages in one transaction (group
+    /// commit), the rest one by one.
+    func perform(_ requests: [ChatStoreRequest]) async -> [ChatStoreAnswer] {
+        if requests.count > 1, requests.allSatisfy({ if case .offlineMessage = $0 { true } else { false } }) {
+            do {
+                return try await self.storeOffline(requests)
+            } catch {
+                return requests.map { _ in .failed("\(error)") }
+            }
+        }
+        var answers: [ChatStoreAnswer] = []
+        for request in requests { answers.append(await self.perform(request)) }
+        return answers
+    }
+
+    /// Offline messages (``ChatStoreRequest/offlineMessage(_:recipient:boxLimit:)``), kept in one
+    /// transaction; each answer names the account as registered.
+    private func storeOffline(_ requests: [ChatStoreRequest]) async throws -> [ChatStoreAnswer] {
+        var items: [ChatOfflineItem] = []
+        var boxLimit = 0
+        for case .offlineMessage(let message, let recipient, let limit) in requests {
+            items.append(ChatOfflineItem(message, for: recipient))
+            boxLimit = limit
+        }
+        var names: [String: String] = [:]
+        for folded in Set(items.map(\.account)) { names[folded] = try await self.store.account(named: folded)?.name }
+        let results = try await self.store.storeOffline(items, boxLimit: boxLimit)
+        return zip(items, results).map { item, result in
+            guard let name = names[item.account] else { return .offline(.noAccount) }
+            switch result {
+            case .stored(let id): return .offline(.stored(account: name, id: id))
+            case .boxFull: return .offline(.boxFull(account: name))
+            case .noSuchAccount: return .offline(.noAccount)
+            }
         }
     }
 

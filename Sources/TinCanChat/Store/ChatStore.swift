@@ -47,9 +47,11 @@ package protocol ChatStore: Sendable {
     /// Keeps messages in history (channel messages, private messages between connected
     /// people). Returns nothing: the sender was answered already; the messages get their row ids.
     func append(_ messages: [ChatStoredMessage]) async throws
-    /// Keeps a private message for an account that is not connected, in history and in its
-    /// offline box. Returns false, and keeps nothing, when the box holds `boxLimit` messages already.
-    func storeOffline(_ message: ChatStoredMessage, forAccount folded: String, boxLimit: Int) async throws -> Bool
+    /// Keeps private messages for accounts that are not connected, each in history and in its
+    /// account's offline box, in one transaction (one sync of the disk for all: a sender's burst of
+    /// offline messages is committed as a group). Each outcome says whether it was kept: a full
+    /// box (`boxLimit` messages already) or a name that is no account's keeps nothing.
+    func storeOffline(_ batch: [ChatOfflineItem], boxLimit: Int) async throws -> [ChatOfflineResult]
     /// The account's undelivered offline messages, oldest first, at most `limit`.
     func offlineMessages(forAccount folded: String, limit: Int) async throws -> [ChatStoredMessage]
     /// The offline messages up to and including row id `id` were written to the account's socket.
@@ -85,6 +87,39 @@ package protocol ChatStore: Sendable {
     /// Removes the records of files that expired before `time` and returns them, so that their
     /// bytes can be deleted from disk.
     func removeFiles(expiredBefore time: Int64) async throws -> [ChatFileRecord]
+}
+
+/// A private message for an offline account (``ChatStore/storeOffline(_:boxLimit:)``).
+package struct ChatOfflineItem: Sendable, Hashable {
+    package var message: ChatStoredMessage
+    /// The recipient's account, folded.
+    package var account: String
+
+    package init(_ message: ChatStoredMessage, for account: String) {
+        self.message = message
+        self.account = account
+    }
+}
+
+/// What became of a ``ChatOfflineItem``.
+package enum ChatOfflineResult: Sendable, Hashable {
+    /// In the account's box, with its row id.
+    case stored(Int64)
+    case boxFull
+    case noSuchAccount
+}
+
+extension ChatStore {
+    /// Keeps one private message for an account that is not connected. Returns false, and keeps
+    /// nothing, when the box holds `boxLimit` messages already; throws
+    /// ``SQLiteChatStoreError/noSuchAccount(_:)`` when the name is no account's.
+    package func storeOffline(_ message: ChatStoredMessage, forAccount folded: String, boxLimit: Int) async throws -> Bool {
+        switch try await self.storeOffline([ChatOfflineItem(message, for: folded)], boxLimit: boxLimit).first {
+        case .stored: return true
+        case .boxFull: return false
+        case .noSuchAccount, nil: throw SQLiteChatStoreError.noSuchAccount(folded)
+        }
+    }
 }
 
 /// One account.

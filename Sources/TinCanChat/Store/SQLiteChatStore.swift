@@ -198,18 +198,33 @@ package final class SQLiteChatStore: ChatStore {
         return db.lastInsertedRowID
     }
 
-    /// Throws ``SQLiteChatStoreError/noSuchAccount(_:)`` when there is no such account.
-    package func storeOffline(_ message: ChatStoredMessage, forAccount folded: String, boxLimit: Int) async throws -> Bool {
-        // The count and the insert in one transaction: two senders cannot both take the last place.
-        try await self.writer.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE folded = ?", arguments: [folded]) != nil else {
-                throw SQLiteChatStoreError.noSuchAccount(folded)
+    package func storeOffline(_ batch: [ChatOfflineItem], boxLimit: Int) async throws -> [ChatOfflineResult] {
+        guard !batch.isEmpty else { return [] }
+        // Each count and insert in the transaction of the batch: two senders cannot both take the
+        // last place, and the batch costs one sync.
+        return try await self.writer.write { db in
+            var held: [String: Int] = [:]
+            var results: [ChatOfflineResult] = []
+            results.reserveCapacity(batch.count)
+            for item in batch {
+                let folded = item.account
+                if held[folded] == nil {
+                    guard try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE folded = ?", arguments: [folded]) != nil else {
+                        results.append(.noSuchAccount)
+                        continue
+                    }
+                    held[folded] = try Int.fetchOne(db, sql: "SELECT count(*) FROM offline WHERE account = ?", arguments: [folded]) ?? 0
+                }
+                guard let count = held[folded], count < boxLimit else {
+                    results.append(.boxFull)
+                    continue
+                }
+                let id = try Self.insert(item.message, db)
+                try db.execute(sql: "INSERT INTO offline (account, message) VALUES (?, ?)", arguments: [folded, id])
+                held[folded] = count + 1
+                results.append(.stored(id))
             }
-            let held = try Int.fetchOne(db, sql: "SELECT count(*) FROM offline WHERE account = ?", arguments: [folded]) ?? 0
-            guard held < boxLimit else { return false }
-            let id = try Self.insert(message, db)
-            try db.execute(sql: "INSERT INTO offline (account, message) VALUES (?, ?)", arguments: [folded, id])
-            return true
+            return results
         }
     }
 
