@@ -72,7 +72,8 @@ struct ChatPersistence: Sendable {
     }
 
     /// Offline messages (``ChatStoreRequest/offlineMessage(_:recipient:boxLimit:)``), kept in one
-    /// transaction; each answer names the account as registered.
+    /// transaction; each answer names the account as registered. A name that is no account's is
+    /// answered in the same pass, so a single message costs one trip to the store.
     private func storeOffline(_ requests: [ChatStoreRequest]) async throws -> [ChatStoreAnswer] {
         var items: [ChatOfflineItem] = []
         var boxLimit = 0
@@ -80,15 +81,11 @@ struct ChatPersistence: Sendable {
             items.append(ChatOfflineItem(message, for: recipient))
             boxLimit = limit
         }
-        var names: [String: String] = [:]
-        for folded in Set(items.map(\.account)) { names[folded] = try await self.store.account(named: folded)?.name }
-        let results = try await self.store.storeOffline(items, boxLimit: boxLimit)
-        return zip(items, results).map { item, result in
-            guard let name = names[item.account] else { return .offline(.noAccount) }
+        return try await self.store.storeOffline(items, boxLimit: boxLimit).map { result in
             switch result {
-            case .stored(let id): return .offline(.stored(account: name, id: id))
-            case .boxFull: return .offline(.boxFull(account: name))
-            case .noSuchAccount: return .offline(.noAccount)
+            case .stored(let id, let name): .offline(.stored(account: name, id: id))
+            case .boxFull(let name): .offline(.boxFull(account: name))
+            case .noSuchAccount: .offline(.noAccount)
             }
         }
     }

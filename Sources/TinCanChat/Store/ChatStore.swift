@@ -101,11 +101,11 @@ package struct ChatOfflineItem: Sendable, Hashable {
     }
 }
 
-/// What became of a ``ChatOfflineItem``.
+/// What became of a ``ChatOfflineItem``; the account's name as registered.
 package enum ChatOfflineResult: Sendable, Hashable {
     /// In the account's box, with its row id.
-    case stored(Int64)
-    case boxFull
+    case stored(Int64, account: String)
+    case boxFull(account: String)
     case noSuchAccount
 }
 

@@ -203,26 +203,29 @@ package final class SQLiteChatStore: ChatStore {
         // Each count and insert in the transaction of the batch: two senders cannot both take the
         // last place, and the batch costs one sync.
         return try await self.writer.write { db in
-            var held: [String: Int] = [:]
+            // Per account in the batch: its name as registered and how many messages its box holds.
+            var boxes: [String: (name: String, held: Int)] = [:]
             var results: [ChatOfflineResult] = []
             results.reserveCapacity(batch.count)
             for item in batch {
                 let folded = item.account
-                if held[folded] == nil {
-                    guard try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE folded = ?", arguments: [folded]) != nil else {
+                if boxes[folded] == nil {
+                    guard let name = try String.fetchOne(db, sql: "SELECT name FROM account WHERE folded = ?", arguments: [folded]) else {
                         results.append(.noSuchAccount)
                         continue
                     }
-                    held[folded] = try Int.fetchOne(db, sql: "SELECT count(*) FROM offline WHERE account = ?", arguments: [folded]) ?? 0
+                    let held = try Int.fetchOne(db, sql: "SELECT count(*) FROM offline WHERE account = ?", arguments: [folded]) ?? 0
+                    boxes[folded] = (name, held)
                 }
-                guard let count = held[folded], count < boxLimit else {
-                    results.append(.boxFull)
+                guard let box = boxes[folded] else { continue }
+                guard box.held < boxLimit else {
+                    results.append(.boxFull(account: box.name))
                     continue
                 }
                 let id = try Self.insert(item.message, db)
                 try db.execute(sql: "INSERT INTO offline (account, message) VALUES (?, ?)", arguments: [folded, id])
-                held[folded] = count + 1
-                results.append(.stored(id))
+                boxes[folded]?.held += 1
+                results.append(.stored(id, account: box.name))
             }
             return results
         }
