@@ -17,7 +17,7 @@ final class ChatDriver {
     private let persistence: ChatPersistence?
     let writer: ChatStoreWriter?
     /// Sessions with a question at the store: the questions waiting behind it.
-    private var questions: [Int: [ChatStoreRequest]] = [:]
+    private var questions: [Int: CircularBuffer<ChatStoreRequest>] = [:]
     /// Writes to make once a session's bytes of this round are on its socket.
     private var onceWritten: [Int: [ChatStoreWrite]] = [:]
     private var handlers: [Int: ChatConnectionHandler] = [:]
@@ -173,7 +173,7 @@ final class ChatDriver {
         if self.questions[session.id] != nil {
             self.questions[session.id]?.append(request)
         } else {
-            self.questions[session.id] = []
+            self.questions[session.id] = CircularBuffer(initialCapacity: 1)
             self.start([request], for: session.id)
         }
     }
@@ -183,12 +183,10 @@ final class ChatDriver {
 
     /// The session's next questions: one, or a run of offline messages (stored as a group).
     private func next(for id: Int) -> [ChatStoreRequest]? {
-        guard var waiting = self.questions[id], !waiting.isEmpty else {
-            self.questions[id] = nil
-            return nil
-        }
-        var batch = [waiting.removeFirst()]
-        if case .offlineMessage = batch[0] {
+        // Taken out while it is changed, so that the buffer is not copied.
+        guard var waiting = self.questions.removeValue(forKey: id), let first = waiting.popFirst() else { return nil }
+        var batch = [first]
+        if case .offlineMessage = first {
             while batch.count < Self.offlineBatch, let request = waiting.first, case .offlineMessage = request {
                 batch.append(waiting.removeFirst())
             }
