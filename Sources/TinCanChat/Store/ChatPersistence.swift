@@ -168,7 +168,12 @@ final class ChatStoreWriter: Sendable {
         self.logger.error("store writes still pending at shutdown")
     }
 
+    /// How long a writer that was idle waits for company before it writes: the messages of a
+    /// busy moment share one transaction (one sync) instead of one each.
+    static let gathering = Duration.milliseconds(5)
+
     private func drain() async {
+        try? await Task.sleep(for: Self.gathering)
         while true {
             let (batch, dropped) = self.state.withLock { state in
                 let taken = (state.queue, state.dropped)

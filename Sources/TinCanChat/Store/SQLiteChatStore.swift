@@ -185,16 +185,17 @@ package final class SQLiteChatStore: ChatStore {
 
     /// Inserts a message and returns its row id.
     private static func insert(_ message: ChatStoredMessage, _ db: Database) throws -> Int64 {
-        try db.execute(
+        // Compiled once per connection: every message of history comes through here.
+        let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO message (msgid, time, source, sourceAccount, command, target, conversation, text)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                message.msgid, message.time, message.source, message.sourceAccount, message.command, message.target,
-                message.conversation, message.text,
-            ]
+                """
         )
+        try statement.execute(arguments: [
+            message.msgid, message.time, message.source, message.sourceAccount, message.command, message.target,
+            message.conversation, message.text,
+        ])
         return db.lastInsertedRowID
     }
 
