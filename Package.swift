@@ -110,7 +110,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .executableTarget(name: "tincan", dependencies: ["TinCanCLI"]),
+        .executableTarget(name: "tincan", dependencies: ["TinCanCLI", "CTinCanShims"]),
         .target(
             name: "TinCanTestSupport",
             dependencies: [

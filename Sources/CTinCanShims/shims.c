@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "CTinCanShims.h"
 #include <errno.h>
 
@@ -9,5 +10,11 @@ int ctincan_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions,
     (void)actions;
     (void)from;
     return ENOSYS;
+#endif
+}
+
+void ctincan_return_large_allocations(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
 }

@@ -11,4 +11,12 @@
 /// Glibc module does not import; this shim compiles it with _GNU_SOURCE.
 int ctincan_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
+/// Makes malloc hand blocks of 1 MiB and more straight back to the system when freed.
+///
+/// Checking a chat password (scrypt) takes 16 MiB for a moment. glibc raises its mmap threshold to
+/// the largest block freed, so after the first login such blocks would come from the heap and stay
+/// in the process (about 50 MiB after a thousand logins); a fixed threshold gives them back.
+/// `mallopt` is in malloc.h, which Swift's Glibc module does not import.
+void ctincan_return_large_allocations(void);
+
 #endif
