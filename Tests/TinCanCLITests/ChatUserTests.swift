@@ -27,7 +27,7 @@ private func freshDatabase() throws -> String { try TestData.temporaryDirectory(
         #expect(fields.count == 3 && fields[0] == "Ann" && fields[2] == "last seen never\n", "\(listed)")
         #expect(fields[1].hasPrefix("created 20") && fields[1].hasSuffix("Z"), "\(listed)")
 
-        let account = try #require(try await SQLiteChatStore(path: db).account(named: "ann"))
+        let account = try #require(try await SQLiteChatStore.open(path: db).account(named: "ann"))
         #expect(account.passwordHash.hasPrefix("scrypt$16384$8$1$"))
         #expect(ChatPasswordHasher().verify("correct horse", against: account.passwordHash))
         for file in [db, db + "-wal"] {
@@ -43,7 +43,7 @@ private func freshDatabase() throws -> String { try TestData.temporaryDirectory(
         let db = try freshDatabase()
         #expect(try await user(["add", "ann"], db: db, input: "first password\n").0 == 0)
         #expect(try await user(["passwd", "ANN"], db: db, input: "second password\n") == (0, "", ""))
-        let hash = try #require(try await SQLiteChatStore(path: db).account(named: "ann")?.passwordHash)
+        let hash = try #require(try await SQLiteChatStore.open(path: db).account(named: "ann")?.passwordHash)
         #expect(ChatPasswordHasher().verify("second password", against: hash))
         #expect(!ChatPasswordHasher().verify("first password", against: hash))
         #expect(try await user(["del", "Ann"], db: db) == (0, "", ""))
@@ -94,7 +94,7 @@ private func freshDatabase() throws -> String { try TestData.temporaryDirectory(
         let matching = try await add("long enough", "long enough")
         #expect(try await matching.waitForExit() == 0, "\(matching.stderr)")
         #expect(!matching.stderr.contains("long enough"))
-        let hash = try #require(try await SQLiteChatStore(path: db).account(named: "ann")?.passwordHash)
+        let hash = try #require(try await SQLiteChatStore.open(path: db).account(named: "ann")?.passwordHash)
         #expect(ChatPasswordHasher().verify("long enough", against: hash))
     }
 

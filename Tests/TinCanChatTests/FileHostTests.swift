@@ -39,7 +39,7 @@ func curl(_ arguments: [String]) async throws -> CurlResult {
 
 /// A store in memory with the account ann (password "correct horse").
 func storeWithAnn(_ settings: ChatAccountSettings = ChatAccountSettings()) async throws -> SQLiteChatStore {
-    let store = try SQLiteChatStore(path: ":memory:")
+    let store = try await SQLiteChatStore.open(path: ":memory:")
     let accounts = ChatAccounts(store: store, hasher: .fast, settings: settings)
     let outcome = try await accounts.register(name: "ann", folded: "ann", password: "correct horse")
     guard case .created = outcome else { throw HarnessError("could not register ann: \(outcome)") }

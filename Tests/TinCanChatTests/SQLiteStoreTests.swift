@@ -8,9 +8,9 @@ import TinCanTestSupport
 @testable import TinCanChat
 
 /// A store on a fresh file in a temporary directory.
-private func freshStore() throws -> (SQLiteChatStore, String) {
+private func freshStore() async throws -> (SQLiteChatStore, String) {
     let path = try TestData.temporaryDirectory() + "/chat.sqlite"
-    return (try SQLiteChatStore(path: path), path)
+    return (try await SQLiteChatStore.open(path: path), path)
 }
 
 private func account(_ name: String, created: Int64 = 1000) -> ChatAccountRecord {
@@ -27,7 +27,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 @Suite struct SQLiteStoreTests {
     @Test("accounts: create once per folded name, read, list by folded name, new hash, last seen, delete")
     func accounts() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         #expect(try await store.createAccount(account("Zed")))
         #expect(try await store.createAccount(account("ann")))
         var clash = account("ANN")
@@ -49,7 +49,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("contacts: kept as given, in the order added, keyed by the folded nick; remove and clear")
     func contacts() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         _ = try await store.createAccount(account("ann"))
         let contacts = ["Bob", "cat", "[Dan]"].map { ChatContact(nick: $0, folded: IRCCaseMapping.rfc1459.fold($0)) }
         try await store.updateContacts(ofAccount: "ann", adding: contacts, removing: [])
@@ -93,7 +93,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
         (.latest(after: nil), 0, []),
     ])
     func history(selector: ChatHistoryQuery.Selector, limit: Int, expected: [String]) async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         try await Self.lobby(store)
         let found = try await store.history(ChatHistoryQuery(conversation: "#lobby", selector: selector, limit: limit))
         #expect(found.map(\.msgid) == expected)
@@ -105,14 +105,14 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
         .around(.msgid("other")), .between(.msgid("m1"), .msgid("other")), .between(.msgid("nope"), .time(1000)),
     ])
     func historyForeignBound(selector: ChatHistoryQuery.Selector) async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         try await Self.lobby(store)
         #expect(try await store.history(ChatHistoryQuery(conversation: "#lobby", selector: selector, limit: 10)).isEmpty)
     }
 
     @Test("a stored message comes back as it went in, with its row id")
     func roundTrip() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         let sent = ChatStoredMessage(
             msgid: "x1", time: 42, source: "g!~g@h", sourceAccount: nil, command: "NOTICE", target: "Bob",
             conversation: "@bob ~g", text: "héllo \u{1}ACTION waves\u{1}"
@@ -126,7 +126,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("offline box: in history too, oldest first, the limit checked with the insert, delivered through an id")
     func offline() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         _ = try await store.createAccount(account("bob"))
         #expect(try await store.storeOffline(message("o1", 10, in: "@ann bob"), forAccount: "bob", boxLimit: 2))
         #expect(try await store.storeOffline(message("o2", 5, in: "@ann bob"), forAccount: "bob", boxLimit: 2))
@@ -151,7 +151,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("offline box: senders racing for the last place, exactly the limit is kept")
     func offlineRace() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         _ = try await store.createAccount(account("bob"))
         let kept = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<20 {
@@ -165,7 +165,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("targets: private partners (without ~) and the given channels with messages in the span, oldest first, limited")
     func targets() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         try await store.append([
             message("a", 100, in: "@ann bob"), message("b", 150, in: "@ann bob"),
             message("c", 120, in: "@ann ~guest"),
@@ -196,7 +196,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("prune: messages older than the cut go, offline rows with them; each channel keeps its newest, private ones are not counted")
     func prune() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         _ = try await store.createAccount(account("bob"))
         try await store.append((1...6).map { message("l\($0)", 100 + Int64($0), in: "#lobby") })
         try await store.append([message("q1", 50, in: "#quiet"), message("q2", 150, in: "#quiet")])
@@ -219,7 +219,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("read markers move forward only and come back as stored")
     func readMarkers() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         _ = try await store.createAccount(account("ann"))
         #expect(try await store.readMarker(forAccount: "ann", conversation: "#lobby") == nil)
         #expect(try await store.setReadMarker(500, forAccount: "ann", conversation: "#lobby") == 500)
@@ -231,7 +231,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("files: recorded, found by id, counted for the quota until they expire, removed and returned when expired")
     func files() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         func file(_ id: String, size: Int64, owner: String = "ann", expires: Int64) -> ChatFileRecord {
             ChatFileRecord(id: id, name: id + ".txt", contentType: "text/plain", size: size, sha256: "00", owner: owner, created: 1, expires: expires)
@@ -250,7 +250,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("deleting an account takes its contacts, markers, offline box and private history; channels, guests' nick and files stay")
     func cascade() async throws {
-        let (store, _) = try freshStore()
+        let (store, _) = try await freshStore()
         for name in ["ann", "bob", "cat"] { _ = try await store.createAccount(account(name)) }
         try await store.updateContacts(ofAccount: "ann", adding: [ChatContact(nick: "bob", folded: "bob")], removing: [])
         _ = try await store.setReadMarker(5, forAccount: "ann", conversation: "#lobby")
@@ -275,7 +275,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("a file: WAL mode, synchronous FULL, and everything there after reopening")
     func persistence() async throws {
-        let (store, path) = try freshStore()
+        let (store, path) = try await freshStore()
         #expect(try await store.synchronousSetting() == 2)
         _ = try await store.createAccount(account("ann"))
         try await store.append([message("m1", 1, in: "#lobby")])
@@ -284,7 +284,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
         let header = try #require(FileManager.default.contents(atPath: path)?.prefix(20))
         // Bytes 18 and 19 of the header: 2 and 2 for WAL.
         #expect(Array(header.suffix(2)) == [2, 2])
-        let reopened = try SQLiteChatStore(path: path)
+        let reopened = try await SQLiteChatStore.open(path: path)
         #expect(try await reopened.account(named: "ann") == account("ann"))
         #expect(try await reopened.readMarker(forAccount: "ann", conversation: "#lobby") == 9)
         #expect(try await reopened.history(ChatHistoryQuery(conversation: "#lobby", selector: .latest(after: nil), limit: 5)).map(\.msgid) == ["m1"])
@@ -292,8 +292,8 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("two stores open on one file at once (the server and the command line): each sees what the other commits")
     func concurrentOpen() async throws {
-        let (server, path) = try freshStore()
-        let commandLine = try SQLiteChatStore(path: path)
+        let (server, path) = try await freshStore()
+        let commandLine = try await SQLiteChatStore.open(path: path)
         #expect(try await commandLine.createAccount(account("ann")))
         #expect(try await server.account(named: "ann") != nil)
         try await server.append([message("m1", 1, in: "#lobby")])
@@ -305,11 +305,11 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("':memory:' keeps nothing: each store is its own, empty")
     func inMemory() async throws {
-        let first = try SQLiteChatStore(path: ":memory:")
+        let first = try await SQLiteChatStore.open(path: ":memory:")
         #expect(try await first.createAccount(account("ann")))
         #expect(try await first.account(named: "ann") != nil)
         #expect(try await first.storeOffline(message("o", 1, in: "@ann bob"), forAccount: "ann", boxLimit: 1))
-        let second = try SQLiteChatStore(path: ":memory:")
+        let second = try await SQLiteChatStore.open(path: ":memory:")
         #expect(try await second.accounts().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: ":memory:"))
     }
@@ -457,8 +457,8 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
 @Suite struct AccountsTests {
     /// Accounts on a fresh file, with the fast hasher, no failure delay and a fixed clock.
-    static func accounts(failureDelay: TimeAmount = .zero) throws -> ChatAccounts {
-        let (store, _) = try freshStore()
+    static func accounts(failureDelay: TimeAmount = .zero) async throws -> ChatAccounts {
+        let (store, _) = try await freshStore()
         return ChatAccounts(
             store: store, hasher: .fast, settings: ChatAccountSettings(failureDelay: failureDelay, failureDelayMax: failureDelay),
             now: { 1_800_000_000_000 }
@@ -467,7 +467,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("register: created with a hash of the password, then exists (in any case); weak passwords and bad names refused")
     func register() async throws {
-        let accounts = try Self.accounts()
+        let accounts = try await Self.accounts()
         guard case .created(let ann) = try await accounts.register(name: "Ann", folded: "ann", password: "long enough") else {
             Issue.record("not created")
             return
@@ -485,7 +485,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("login: the right password succeeds and notes the time; a wrong one and an unknown name are the same failure")
     func login() async throws {
-        let accounts = try Self.accounts()
+        let accounts = try await Self.accounts()
         _ = try await accounts.register(name: "ann", folded: "ann", password: "long enough")
         #expect(try await accounts.login(name: "ann", folded: "ann", password: "wrong password", address: "192.0.2.1") == .failed)
         #expect(try await accounts.login(name: "nobody", folded: "nobody", password: "long enough", address: "192.0.2.1") == .failed)
@@ -502,7 +502,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
 
     @Test("setPassword: the new one works, the old one no longer; weak ones and unknown accounts refused; delete")
     func passwordAndDelete() async throws {
-        let accounts = try Self.accounts()
+        let accounts = try await Self.accounts()
         _ = try await accounts.register(name: "ann", folded: "ann", password: "first password")
         #expect(try await accounts.setPassword(folded: "ann", password: "second password") == .changed)
         #expect(try await accounts.setPassword(folded: "ann", password: "ANN") == .weakPassword("a password needs at least 8 characters"))

@@ -10,9 +10,9 @@ import TinCanTestSupport
 /// The chat server with a real SQLite store on a temporary file, over loopback: accounts,
 /// offline messages and history as clients see them.
 @Suite struct StoreLoopbackTests {
-    static func store() throws -> (SQLiteChatStore, String) {
+    static func store() async throws -> (SQLiteChatStore, String) {
         let directory = try TestData.temporaryDirectory()
-        return (try SQLiteChatStore(path: directory + "/chat.sqlite"), directory)
+        return (try await SQLiteChatStore.open(path: directory + "/chat.sqlite"), directory)
     }
 
     static func plain(_ name: String, _ password: String) -> String {
@@ -33,7 +33,7 @@ import TinCanTestSupport
 
     @Test("REGISTER creates an account that SASL logs in to on the next connection; a wrong password is refused after the delay")
     func registerThenLogIn() async throws {
-        let (store, directory) = try Self.store()
+        let (store, directory) = try await Self.store()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = ChatServerConfiguration(name: "tincan.test")
         configuration.accounts.failureDelay = .milliseconds(300)
@@ -62,7 +62,7 @@ import TinCanTestSupport
 
     @Test("NickServ over the wire: REGISTER, then IDENTIFY from a second connection that took the nick meanwhile")
     func nickServ() async throws {
-        let (store, directory) = try Self.store()
+        let (store, directory) = try await Self.store()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withChatServer(store: store) { port in
             let bob = try LineClient(port: port)
@@ -81,7 +81,7 @@ import TinCanTestSupport
 
     @Test("a message to an offline account waits in SQLite and arrives at its next login, once, with its original time")
     func offlineMessage() async throws {
-        let (store, directory) = try Self.store()
+        let (store, directory) = try await Self.store()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let accounts = ChatAccounts(store: store, hasher: .fast)
         for name in ["ann", "carol"] {
@@ -111,7 +111,7 @@ import TinCanTestSupport
 
     @Test("CHATHISTORY: members read the lobby; the two accounts read their private conversation; a third account never does")
     func history() async throws {
-        let (store, directory) = try Self.store()
+        let (store, directory) = try await Self.store()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let accounts = ChatAccounts(store: store, hasher: .fast)
         for name in ["ann", "bob", "eve"] {

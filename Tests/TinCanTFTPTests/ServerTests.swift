@@ -112,7 +112,10 @@ final class Reports: Sendable {
 struct RawPeer: Sendable {
     let socket: TestSocket
 
-    init(timeout: Double = 5) throws {
+    /// `timeout` bounds each wait for a packet that must come: long, so that a run with every suite
+    /// at once (servers whose file systems share the cooperative threads with CPU-heavy tests) is
+    /// slow rather than failed. Waits that must see nothing pass their own, shorter time.
+    init(timeout: Double = 20) throws {
         self.socket = try TestSocket.udp()
         self.socket.setTimeout(timeout)
     }
@@ -159,7 +162,7 @@ struct RawPeer: Sendable {
         let socket = self.socket
         return try await Blocking.run {
             socket.setTimeout(seconds)
-            defer { socket.setTimeout(5) }
+            defer { socket.setTimeout(20) }
             do {
                 _ = try socket.receiveDatagram()
                 return false

@@ -1,10 +1,12 @@
 import Foundation
+import NIOPosix
 
 /// Accounts as people use them: log in, register, change a password, delete. Holds the store,
 /// the password hasher and the login throttle.
 ///
-/// Every call hashes in the calling task, which must not be an event loop's (SASL, REGISTER and
-/// NickServ reach it from a task of the driver; the command line from its own). Names come with
+/// Every call hashes on SwiftNIO's thread pool for blocking work, never on an event loop or one of
+/// Swift's cooperative threads (SASL, REGISTER and NickServ reach it from a task of the driver; the
+/// command line from its own). Names come with
 /// their folded form under the server's case mapping (`IRCCaseMapping.rfc1459.fold`), since the
 /// store knows no case mapping.
 package struct ChatAccounts: Sendable {
@@ -49,7 +51,7 @@ package struct ChatAccounts: Sendable {
     /// which names exist. A success notes the time as the account's last seen.
     package func login(name: String, folded: String, password: String, address: String) async throws -> ChatLoginOutcome {
         let account = try await self.store.account(named: folded)
-        let matches = self.hasher.verify(password, against: account?.passwordHash ?? self.decoy)
+        let matches = try await self.verify(password, against: account?.passwordHash ?? self.decoy)
         guard var account, matches else {
             let delay = await self.throttle.failed(account: folded, address: address)
             try await Task.sleep(for: delay)
@@ -67,7 +69,7 @@ package struct ChatAccounts: Sendable {
         guard ChatNicks.isValid(name, limit: self.nickLength) else { return .invalidName }
         if let weakness = Self.weakness(of: password, name: name) { return .weakPassword(weakness) }
         if try await self.store.account(named: folded) != nil { return .exists }
-        let account = ChatAccountRecord(name: name, folded: folded, passwordHash: try self.hasher.hash(password), created: self.now())
+        let account = ChatAccountRecord(name: name, folded: folded, passwordHash: try await self.hash(password), created: self.now())
         // Someone may have taken the name while the password was hashed: the store decides.
         return try await self.store.createAccount(account) ? .created(account) : .exists
     }
@@ -76,7 +78,7 @@ package struct ChatAccounts: Sendable {
     package func setPassword(folded: String, password: String) async throws -> ChatPasswordOutcome {
         guard let account = try await self.store.account(named: folded) else { return .noSuchAccount }
         if let weakness = Self.weakness(of: password, name: account.name) { return .weakPassword(weakness) }
-        return try await self.store.setPasswordHash(try self.hasher.hash(password), forAccount: folded) ? .changed : .noSuchAccount
+        return try await self.store.setPasswordHash(try await self.hash(password), forAccount: folded) ? .changed : .noSuchAccount
     }
 
     /// Deletes the account and what the store keeps for it; false when there was none.
@@ -85,6 +87,20 @@ package struct ChatAccounts: Sendable {
     }
 
     /// Why `password` will not do for the account `name`, or nil when it will.
+    // A hash takes tens of milliseconds of a core (scrypt, N=16384): on SwiftNIO's thread pool for
+    // blocking work, so that logins never hold Swift's few cooperative threads, which the store's
+    // other questions share.
+
+    private func hash(_ password: String) async throws -> String {
+        let hasher = self.hasher
+        return try await NIOThreadPool.singleton.runIfActive { try hasher.hash(password) }
+    }
+
+    private func verify(_ password: String, against encoded: String) async throws -> Bool {
+        let hasher = self.hasher
+        return try await NIOThreadPool.singleton.runIfActive { hasher.verify(password, against: encoded) }
+    }
+
     package static func weakness(of password: String, name: String) -> String? {
         if password.count < Self.minimumPasswordLength {
             return "a password needs at least \(Self.minimumPasswordLength) characters"

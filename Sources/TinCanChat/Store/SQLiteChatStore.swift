@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import GRDB
+import NIOPosix
 import TinCanCore
 
 /// The chat store in one SQLite file, through GRDB.swift.
@@ -39,7 +40,7 @@ package final class SQLiteChatStore: ChatStore {
             } else {
                 try Self.createParentDirectories(of: path)
                 // A new file is the owner's only; SQLite gives its -wal and -shm files the same mode.
-                let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                let created = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 if created >= 0 { close(created) }
                 let pool = try DatabasePool(path: path, configuration: configuration)
                 // GRDB puts a pool's writer at `synchronous = NORMAL`, which in WAL mode may lose
@@ -54,6 +55,34 @@ package final class SQLiteChatStore: ChatStore {
         } catch {
             throw TinCanError(operation: "open chat store \(path)", cause: Self.cause(of: error))
         }
+    }
+
+    /// Opens the store as ``init(path:)`` does, from a thread that may block (see ``write(_:)``).
+    package static func open(path: String) async throws -> SQLiteChatStore {
+        try await NIOThreadPool.singleton.runIfActive { try SQLiteChatStore(path: path) }
+    }
+
+    // MARK: where SQLite runs
+    //
+    // SQLite blocks: a commit waits for the disk (`fdatasync`, with `synchronous = FULL`). GRDB's
+    // async calls can run their work on the thread of the task that awaits them, which here is one
+    // of Swift's few cooperative threads (as many as cores), so a slow disk would hold up every
+    // task of the process, the chat server's store questions and the tests' alike. Every call
+    // runs on SwiftNIO's thread pool for blocking work instead, through GRDB's synchronous API.
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await NIOThreadPool.singleton.runIfActive { try writer.write(body) }
+    }
+
+    private func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await NIOThreadPool.singleton.runIfActive { try writer.writeWithoutTransaction(body) }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await NIOThreadPool.singleton.runIfActive { try writer.read(body) }
     }
 
     /// `mkdir -p` of the path's directory, each directory made here with mode 0700 (chat history
@@ -79,19 +108,19 @@ package final class SQLiteChatStore: ChatStore {
 
     /// The `synchronous` setting of the connection that writes (2 is FULL); for the tests.
     func synchronousSetting() async throws -> Int {
-        try await self.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        try await self.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     // MARK: accounts
 
     package func account(named folded: String) async throws -> ChatAccountRecord? {
-        try await self.writer.read { db in
+        try await self.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM account WHERE folded = ?", arguments: [folded]).map(Self.account)
         }
     }
 
     package func createAccount(_ account: ChatAccountRecord) async throws -> Bool {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO account (folded, name, passwordHash, created, lastSeen) VALUES (?, ?, ?, ?, ?)
@@ -104,14 +133,14 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func setPasswordHash(_ hash: String, forAccount folded: String) async throws -> Bool {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(sql: "UPDATE account SET passwordHash = ? WHERE folded = ?", arguments: [hash, folded])
             return db.changesCount == 1
         }
     }
 
     package func deleteAccount(named folded: String) async throws -> Bool {
-        try await self.writer.write { db in
+        try await self.write { db in
             // Contacts, read markers and offline rows go by cascade; private history by its key.
             try db.execute(
                 sql: """
@@ -127,13 +156,13 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func accounts() async throws -> [ChatAccountRecord] {
-        try await self.writer.read { db in
+        try await self.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY folded").map(Self.account)
         }
     }
 
     package func setLastSeen(_ time: Int64, forAccount folded: String) async throws {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(sql: "UPDATE account SET lastSeen = ? WHERE folded = ?", arguments: [time, folded])
         }
     }
@@ -148,14 +177,14 @@ package final class SQLiteChatStore: ChatStore {
     // MARK: contacts
 
     package func contacts(ofAccount folded: String) async throws -> [String] {
-        try await self.writer.read { db in
+        try await self.read { db in
             try String.fetchAll(db, sql: "SELECT nick FROM contact WHERE account = ? ORDER BY id", arguments: [folded])
         }
     }
 
     /// Removes first, then adds; `removing` holds folded nicks.
     package func updateContacts(ofAccount folded: String, adding: [ChatContact], removing: [String]) async throws {
-        try await self.writer.write { db in
+        try await self.write { db in
             for contact in removing {
                 try db.execute(sql: "DELETE FROM contact WHERE account = ? AND folded = ?", arguments: [folded, contact])
             }
@@ -169,7 +198,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func clearContacts(ofAccount folded: String) async throws {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(sql: "DELETE FROM contact WHERE account = ?", arguments: [folded])
         }
     }
@@ -178,7 +207,7 @@ package final class SQLiteChatStore: ChatStore {
 
     package func append(_ messages: [ChatStoredMessage]) async throws {
         guard !messages.isEmpty else { return }
-        try await self.writer.write { db in
+        try await self.write { db in
             for message in messages { _ = try Self.insert(message, db) }
         }
     }
@@ -203,7 +232,7 @@ package final class SQLiteChatStore: ChatStore {
         guard !batch.isEmpty else { return [] }
         // Each count and insert in the transaction of the batch: two senders cannot both take the
         // last place, and the batch costs one sync.
-        return try await self.writer.write { db in
+        return try await self.write { db in
             // Per account in the batch: its name as registered and how many messages its box holds.
             var boxes: [String: (name: String, held: Int)] = [:]
             var results: [ChatOfflineResult] = []
@@ -233,7 +262,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func offlineMessages(forAccount folded: String, limit: Int) async throws -> [ChatStoredMessage] {
-        try await self.writer.read { db in
+        try await self.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -246,7 +275,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func markDelivered(forAccount folded: String, through id: Int64) async throws {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(sql: "DELETE FROM offline WHERE account = ? AND message <= ?", arguments: [folded, id])
         }
     }
@@ -314,7 +343,7 @@ package final class SQLiteChatStore: ChatStore {
     package func history(_ query: ChatHistoryQuery) async throws -> [ChatStoredMessage] {
         let (conversation, limit) = (query.conversation, query.limit)
         guard limit > 0 else { return [] }
-        return try await self.writer.read { db in
+        return try await self.read { db in
             switch query.selector {
             case .latest(let after):
                 var lower: Position?
@@ -360,7 +389,7 @@ package final class SQLiteChatStore: ChatStore {
     ) async throws -> [ChatHistoryTarget] {
         guard limit > 0 else { return [] }
         let (low, high) = (min(from, to), max(from, to))
-        return try await self.writer.read { db in
+        return try await self.read { db in
             var found: [ChatHistoryTarget] = []
             let partners = try Row.fetchAll(
                 db,
@@ -394,7 +423,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func prune(before: Int64, perChannel: Int) async throws -> Int {
-        try await self.writer.write { db in
+        try await self.write { db in
             // Offline rows go with their messages (cascade); SQLite's count leaves them out.
             try db.execute(sql: "DELETE FROM message WHERE time < ?", arguments: [before])
             var removed = db.changesCount
@@ -424,7 +453,7 @@ package final class SQLiteChatStore: ChatStore {
     // MARK: read markers
 
     package func readMarker(forAccount folded: String, conversation: String) async throws -> Int64? {
-        try await self.writer.read { db in
+        try await self.read { db in
             try Int64.fetchOne(
                 db, sql: "SELECT time FROM readMarker WHERE account = ? AND conversation = ?", arguments: [folded, conversation]
             )
@@ -432,7 +461,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func setReadMarker(_ time: Int64, forAccount folded: String, conversation: String) async throws -> Int64 {
-        try await self.writer.write { db in
+        try await self.write { db in
             try Int64.fetchOne(
                 db,
                 sql: """
@@ -448,7 +477,7 @@ package final class SQLiteChatStore: ChatStore {
     // MARK: files
 
     package func addFile(_ record: ChatFileRecord) async throws {
-        try await self.writer.write { db in
+        try await self.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO file (id, name, contentType, size, sha256, owner, created, expires)
@@ -463,7 +492,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func file(id: String) async throws -> ChatFileRecord? {
-        try await self.writer.read { db in
+        try await self.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM file WHERE id = ?", arguments: [id]).map(Self.file)
         }
     }
@@ -472,7 +501,7 @@ package final class SQLiteChatStore: ChatStore {
     /// ``removeFiles(expiredBefore:)``, may not have run yet).
     package func bytesStored(byAccount folded: String) async throws -> Int64 {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        return try await self.writer.read { db in
+        return try await self.read { db in
             try Int64.fetchOne(
                 db, sql: "SELECT coalesce(sum(size), 0) FROM file WHERE owner = ? AND expires >= ?", arguments: [folded, now]
             ) ?? 0
@@ -480,7 +509,7 @@ package final class SQLiteChatStore: ChatStore {
     }
 
     package func removeFiles(expiredBefore time: Int64) async throws -> [ChatFileRecord] {
-        try await self.writer.write { db in
+        try await self.write { db in
             let expired = try Row.fetchAll(db, sql: "SELECT * FROM file WHERE expires < ? ORDER BY expires, id", arguments: [time])
                 .map(Self.file)
             try db.execute(sql: "DELETE FROM file WHERE expires < ?", arguments: [time])
