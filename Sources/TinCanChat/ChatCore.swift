@@ -235,8 +235,10 @@ final class ChatCore {
             self.targetsAnswered(targets, session)
         case (.contacts, .contacts(let nicks)):
             self.contactsAnswered(nicks, session)
-        case (.readMarker(_, let conversation), .marker(let time)), (.setReadMarker(_, let conversation, _), .marker(let time)):
-            self.markerAnswered(time, conversation: conversation, session)
+        case (.readMarker(_, let conversation), .marker(let time)):
+            self.markerAnswered(time, conversation: conversation, session, everyConnection: false)
+        case (.setReadMarker(_, let conversation, _), .marker(let time)):
+            self.markerAnswered(time, conversation: conversation, session, everyConnection: true)
         default:
             self.logger.error("store answered a question with something else", metadata: ["client": "\(session.mask)"])
         }

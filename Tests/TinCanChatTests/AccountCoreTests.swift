@@ -293,6 +293,34 @@ import TinCanIRC
         #expect(h.take(ann).contains(":irc.test 330 ann bob bob :is logged in as"))
     }
 
+    @Test("MARKREAD: a join tells the marker to the joiner alone; a move is told to every connection of the account that has the capability")
+    func readMarker() {
+        let h = CoreHarness(usesStore: true)
+        let ann = Self.loggedIn(h, "ann", caps: "sasl draft/read-marker")
+        let again = h.connect()
+        h.say(again, "CAP REQ :sasl draft/read-marker", "NICK ann2", "USER ann 0 * :Ann", "AUTHENTICATE PLAIN", "AUTHENTICATE \(Self.plain("ann", "password1"))", "CAP END")
+        h.core.storeAnswered(.login(Self.record("ann")), to: Self.lastQuestion(h, for: again)!, for: again)
+        h.core.storeAnswered(.nickOwner("ann"), to: .nickOwner(folded: "ann2"), for: again)
+        h.collect()
+        _ = h.take(ann)
+        _ = h.take(again)
+        h.say(ann, "JOIN #side")
+        #expect(Self.lastQuestion(h, for: ann) == .readMarker(folded: "ann", conversation: "#side"))
+        _ = h.take(ann)
+        h.core.storeAnswered(.marker(nil), to: .readMarker(folded: "ann", conversation: "#side"), for: ann)
+        #expect(h.take(ann) == [":irc.test MARKREAD #side *"])
+        #expect(h.take(again).isEmpty)
+        h.say(ann, "MARKREAD #side timestamp=2027-01-15T08:00:00.000Z")
+        let move = ChatStoreRequest.setReadMarker(folded: "ann", conversation: "#side", time: 1_800_000_000_000)
+        #expect(Self.lastQuestion(h, for: ann) == move)
+        h.core.storeAnswered(.marker(1_800_000_000_000), to: move, for: ann)
+        #expect(h.take(ann) == [":irc.test MARKREAD #side timestamp=2027-01-15T08:00:00.000Z"])
+        #expect(h.take(again) == [":irc.test MARKREAD #side timestamp=2027-01-15T08:00:00.000Z"])
+        let guest = h.registered("guest")
+        h.say(guest, "MARKREAD #lobby")
+        #expect(h.take(guest) == [":irc.test FAIL MARKREAD ACCOUNT_REQUIRED #lobby :Read markers are kept for accounts: log in first"])
+    }
+
     @Test("CHATHISTORY asks the store for members' channels and the account's own conversations only, and answers in a batch")
     func chathistory() {
         let h = CoreHarness(usesStore: true)

@@ -46,6 +46,7 @@ extension ChatCore {
         }
         if channel.topic != nil { self.sendTopic(channel, to: session) }
         self.sendNames(channel, to: session)
+        self.sendReadMarker(of: channel, to: session)
         if channel.isQuiet(mark: self.limits.quietPresence) {
             let text = "\(channel.name) has \(channel.members.count) members: past \(self.limits.quietPresence), joins, parts and quits "
                 + "are not shown and NAMES lists its operators; MONITOR your contacts, and WHO a nick mask to search"

@@ -226,13 +226,24 @@ extension ChatCore {
         }
     }
 
-    func markerAnswered(_ time: Int64?, conversation: String, _ session: ChatSession) {
+    /// The marker as stored: to the asker, or after a move to every connection of the account
+    /// with `draft/read-marker`, so that its other clients agree.
+    func markerAnswered(_ time: Int64?, conversation: String, _ session: ChatSession, everyConnection: Bool) {
         let target = session.historyTargets.removeValue(forKey: conversation) ?? conversation
         let value = time.map { "timestamp=" + ChatClock.timeTag(milliseconds: Int($0)) } ?? "*"
         let line = IRCMessage(source: self.serverName, command: "MARKREAD", parameters: [target, value])
-        guard let account = session.account else { return self.send(line, to: session) }
-        for other in self.directory.sessions(ofAccount: account.folded) { self.send(line, to: other) }
+        guard everyConnection, let account = session.account else { return self.send(line, to: session) }
+        for other in self.directory.sessions(ofAccount: account.folded) where other === session || other.has(.readMarker) {
+            self.send(line, to: other)
+        }
         if !session.isRegistered { self.send(line, to: session) }
+    }
+
+    /// A session with `draft/read-marker` that joins a channel is told its marker there.
+    func sendReadMarker(of channel: ChatChannel, to session: ChatSession) {
+        guard self.usesStore, session.has(.readMarker), let account = session.account else { return }
+        session.historyTargets[channel.folded] = channel.name
+        self.effect(.ask(.readMarker(folded: account.folded, conversation: channel.folded), for: session))
     }
 
     // MARK: contacts
