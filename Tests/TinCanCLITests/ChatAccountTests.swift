@@ -89,15 +89,9 @@ import TinCanTestSupport
         try await Self.addUsers(["alice", "carol"], database: database)
         let (server, port) = try await chatServer(["--db", database])
         defer { server.kill() }
-        let peer = try TestProcess(python, [ChatInteropTests.scripts + "/irc_sasl_offline.py", String(port)], input: .null)
-        #expect(try await peer.waitForExit(timeout: 60) == 0, "\(peer.stderr)")
-        let result = try #require(try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any])
-        #expect(result["completed"] as? Bool == true, "\(result)")
-        func events(_ user: String, _ type: String) -> [[String: Any]] {
-            (result[user] as? [[String: Any]] ?? []).filter { $0["type"] as? String == type }
-        }
-        func arguments(_ event: [String: Any]?) -> [String] { event?["arguments"] as? [String] ?? [] }
-        #expect(events("alice", "loggedin").count == 1 && events("alice", "saslsuccess").count == 1, "alice logged in by SASL: \(result["alice"] ?? [])")
+        let result = try await IRCPeerResult.run(python, script: "irc_sasl_offline.py", port: port)
+        let events = result.events, arguments = IRCPeerResult.arguments
+        #expect(events("alice", "loggedin").count == 1 && events("alice", "saslsuccess").count == 1, "alice logged in by SASL: \(result.json["alice"] ?? [])")
         #expect(events("carol", "loggedin").count == 1)
         let message = try #require(events("carol", "privmsg").first)
         #expect(message["source"] as? String == "alice!~alice@127.0.0.1")

@@ -35,14 +35,8 @@ func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
         try "Welcome to the test server.\nBe nice.\n".write(toFile: motd, atomically: true, encoding: .utf8)
         let (server, port) = try await chatServer(["--motd", motd])
         defer { server.kill() }
-        let peer = try TestProcess(python, [Self.scripts + "/irc_two_users.py", String(port)], input: .null)
-        #expect(try await peer.waitForExit(timeout: 60) == 0, "\(peer.stderr)")
-        let result = try #require(try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any])
-        #expect(result["completed"] as? Bool == true, "\(result)")
-        func events(_ user: String, _ type: String) -> [[String: Any]] {
-            (result[user] as? [[String: Any]] ?? []).filter { $0["type"] as? String == type }
-        }
-        func arguments(_ event: [String: Any]?) -> [String] { event?["arguments"] as? [String] ?? [] }
+        let result = try await IRCPeerResult.run(python, script: "irc_two_users.py", port: port)
+        let events = result.events, arguments = IRCPeerResult.arguments
         #expect(arguments(events("alice", "welcome").first) == ["Welcome to the tincan IRC network, alice!~alice@127.0.0.1"])
         #expect(events("alice", "motd").map(arguments) == [["- Welcome to the test server."], ["- Be nice."]])
         #expect(events("alice", "join").compactMap { $0["source"] as? String } == ["alice!~alice@127.0.0.1", "bob!~bob@127.0.0.1"])
@@ -56,6 +50,27 @@ func chatServer(_ extra: [String] = []) async throws -> (TestProcess, Int) {
         #expect(events("alice", "quit").map(arguments) == [["Quit: bye"]])
         #expect(events("alice", "731").map(arguments) == [["bob"]])
     }
+}
+
+/// What a Python peer script of scripts/interop saw, per user: the irc library's events as JSON.
+struct IRCPeerResult {
+    let json: [String: Any]
+
+    /// Runs the script against the server on `port`; it must exit 0 and say it completed.
+    static func run(_ python: String, script: String, port: Int) async throws -> IRCPeerResult {
+        let peer = try TestProcess(python, [ChatInteropTests.scripts + "/" + script, String(port)], input: .null)
+        #expect(try await peer.waitForExit(timeout: 60) == 0, "\(peer.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any])
+        #expect(json["completed"] as? Bool == true, "\(json)")
+        return IRCPeerResult(json: json)
+    }
+
+    /// The user's events of one type, in order.
+    func events(_ user: String, _ type: String) -> [[String: Any]] {
+        (self.json[user] as? [[String: Any]] ?? []).filter { $0["type"] as? String == type }
+    }
+
+    static func arguments(_ event: [String: Any]?) -> [String] { event?["arguments"] as? [String] ?? [] }
 }
 
 /// Polls `condition` every 20 ms for up to 10 s.

@@ -132,7 +132,7 @@ extension ChatCore {
     }
 
     /// The store created the account (``ChatStoreRequest/register(name:folded:password:via:)``).
-    func registerAnswered(_ outcome: ChatStoreAnswer.RegisterOutcome, name: String, via route: ChatAccountRoute, _ session: ChatSession) {
+    func registerAnswered(_ outcome: ChatRegisterOutcome, name: String, via route: ChatAccountRoute, _ session: ChatSession) {
         switch (outcome, route) {
         case (.created(let record), .register):
             self.send(IRCMessage(source: self.serverName, command: "REGISTER", parameters: ["SUCCESS", record.name, "Account created; you are logged in"], trailing: true), to: session)

@@ -20,12 +20,7 @@ struct ChatPersistence: Sendable {
                 case .failed: return .login(nil)
                 }
             case .register(let name, let folded, let password, _):
-                switch try await self.accounts.register(name: name, folded: folded, password: password) {
-                case .created(let record): return .register(.created(record))
-                case .exists: return .register(.exists)
-                case .weakPassword(let why): return .register(.weakPassword(why))
-                case .invalidName: return .register(.invalidName)
-                }
+                return .register(try await self.accounts.register(name: name, folded: folded, password: password))
             case .setPassword(let folded, let password):
                 switch try await self.accounts.setPassword(folded: folded, password: password) {
                 case .changed: return .done(true)

@@ -333,7 +333,7 @@ package enum ChatStoreAnswer: Sendable, Equatable {
     case nickOwner(String?)
     /// The account logged in to, or nil for a wrong name or password (the same answer for both).
     case login(ChatAccountRecord?)
-    case register(RegisterOutcome)
+    case register(ChatRegisterOutcome)
     /// Whether there was such an account.
     case done(Bool)
     /// The new password will not do (SET PASSWORD), and why.
@@ -346,15 +346,6 @@ package enum ChatStoreAnswer: Sendable, Equatable {
     case marker(Int64?)
     /// The store could not answer; the text is for the log, not for the client.
     case failed(String)
-
-    package enum RegisterOutcome: Sendable, Equatable {
-        case created(ChatAccountRecord)
-        case exists
-        /// Why the password will not do.
-        case weakPassword(String)
-        /// The name cannot be an account's.
-        case invalidName
-    }
 
     package enum OfflineOutcome: Sendable, Equatable {
         /// Kept for the account, with its row id.
