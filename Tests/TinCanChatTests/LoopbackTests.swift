@@ -18,7 +18,10 @@ final class LineClient: Sendable {
 
     init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int? = nil) throws {
         self.socket = try TestSocket.connect(host: host, port: port, receiveBuffer: receiveBuffer)
-        self.socket.setTimeout(10)
+        // A bound on each wait for a line that must come, not a speed: long, because the heavy
+        // tests (megabytes fanned out by a debug build) share two cores with the rest of the run.
+        // Checks that nothing comes use a PING instead (expectNothingElse).
+        self.socket.setTimeout(30)
     }
 
     func send(_ lines: String...) throws {
