@@ -190,6 +190,12 @@ import TinCanIRC
         ])
         h.say(bob, "NICK NickServ")
         #expect(h.take(bob) == [":irc.test 433 bob NickServ :Nickname is already in use"])
+        h.say(bob, "WHOIS NickServ")
+        #expect(h.take(bob) == [
+            ":irc.test 311 bob NickServ NickServ services.irc.test * :Account services: /msg NickServ HELP",
+            ":irc.test 312 bob NickServ irc.test :tincan chat",
+            ":irc.test 318 bob NickServ :End of /WHOIS list",
+        ])
     }
 
     @Test("a registered nick held without logging in is renamed to a guest's when the grace period ends; IDENTIFY in time keeps it")
@@ -331,6 +337,11 @@ import TinCanIRC
         #expect(Self.lastQuestion(h, for: ann) == .history(query))
         h.say(ann, "CHATHISTORY BEFORE bob timestamp=2027-01-15T08:00:00.000Z 10")
         #expect(Self.lastQuestion(h, for: ann) == .history(ChatHistoryQuery(conversation: "@ann bob", selector: .before(.time(1_800_000_000_000)), limit: 10)))
+        // Someone online is asked about by their account, whatever their nick.
+        let robert = Self.loggedIn(h, "bob")
+        h.say(robert, "NICK robert")
+        h.say(ann, "CHATHISTORY LATEST robert * 10")
+        #expect(Self.lastQuestion(h, for: ann) == .history(ChatHistoryQuery(conversation: "@ann bob", selector: .latest(after: nil), limit: 10)))
         h.say(ann, "CHATHISTORY BETWEEN bob msgid=x1 msgid=x2 5")
         #expect(Self.lastQuestion(h, for: ann) == .history(ChatHistoryQuery(conversation: "@ann bob", selector: .between(.msgid("x1"), .msgid("x2")), limit: 5)))
         _ = h.take(ann)
@@ -342,6 +353,7 @@ import TinCanIRC
         #expect(lines[1].hasPrefix("@batch=") && lines[1].hasSuffix(";time=2027-01-15T07:43:20.000Z;msgid=x1 :bob!~bob@192.0.2.2 PRIVMSG #lobby :earlier"))
         #expect(lines[2].contains(" BATCH -"))
         // A session without an account has no private history, and nobody reads a channel they are not in.
+        _ = h.take(guest)
         h.say(guest, "CHATHISTORY LATEST ann * 10", "CHATHISTORY LATEST #elsewhere * 10", "CHATHISTORY LATEST #lobby bogus 10")
         #expect(h.take(guest) == [
             ":irc.test FAIL CHATHISTORY INVALID_TARGET LATEST ann :No history of ann for you",

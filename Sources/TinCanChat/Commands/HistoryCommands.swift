@@ -153,10 +153,14 @@ extension ChatCore {
         }
         guard session.account != nil, ChatNicks.isValid(target, limit: self.limits.nickLength) else { return nil }
         let folded = self.caseMapping.fold(target)
-        // Someone connected now is an account or a guest as they are; someone offline is taken
-        // to be an account (guests' conversations are kept under `~nick`, see ChatConversation).
-        let isAccount = self.directory[folded: folded].map { $0.account?.folded == folded } ?? true
-        return self.directConversation(session, with: folded, otherIsAccount: isAccount)
+        // Someone connected now is who they are logged in as (their account, whatever their nick)
+        // or a guest; someone offline is taken to be the account of that name (guests'
+        // conversations are kept under `~nick`, see ChatConversation).
+        if let other = self.directory[folded: folded] {
+            if let account = other.account { return self.directConversation(session, with: account.folded, otherIsAccount: true) }
+            return self.directConversation(session, with: folded, otherIsAccount: false)
+        }
+        return self.directConversation(session, with: folded, otherIsAccount: true)
     }
 
     private func historyBound(_ text: String) -> ChatHistoryBound? {

@@ -89,6 +89,12 @@ extension ChatCore {
         guard let nick = message.parameters.last, !nick.isEmpty else {
             return self.numeric(.errNoNicknameGiven, to: session, ["No nickname given"])
         }
+        if self.usesStore, self.caseMapping.fold(nick) == Self.nickServFolded {
+            // NickServ is no session, but it is there to talk to.
+            self.numeric(.rplWhoisUser, to: session, ["NickServ", "NickServ", "services.\(self.serverName)", "*", "Account services: /msg NickServ HELP"])
+            self.numeric(.rplWhoisServer, to: session, ["NickServ", self.serverName, "tincan chat"])
+            return self.numeric(.rplEndOfWhois, to: session, ["NickServ", "End of /WHOIS list"])
+        }
         guard let user = self.directory[folded: self.caseMapping.fold(nick)], let identity = user.identity else {
             self.numeric(.errNoSuchNick, to: session, [nick, "No such nick/channel"])
             return self.numeric(.rplEndOfWhois, to: session, [nick, "End of /WHOIS list"])
