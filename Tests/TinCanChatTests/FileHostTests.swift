@@ -171,6 +171,25 @@ struct ChatFileHostTests {
         }
     }
 
+    @Test("a wrong password on the HTTP port slows the next SASL attempt too: one throttle for every way in")
+    func oneThrottle() async throws {
+        let store = try await storeWithAnn()
+        var configuration = ChatServerConfiguration(name: "tincan.test")
+        configuration.accounts.failureDelay = .milliseconds(300)
+        try await withHTTPChatServer(configuration, store: store) { addresses in
+            let upload = "http://127.0.0.1:\(addresses.http!.port!)/upload"
+            #expect(try await curl(["-u", "ann:wrong password", "--data-binary", "hello", upload]).status == 401)
+            let client = try LineClient(port: addresses.plain.port!)
+            try client.send("CAP REQ :sasl", "NICK someone", "USER x 0 * :x", "AUTHENTICATE PLAIN")
+            try await client.read(until: "AUTHENTICATE +")
+            let start = ContinuousClock.now
+            try client.send("AUTHENTICATE " + ChatBase64.encode(Array("\0ann\0still wrong".utf8)))
+            try await client.read(until: " 904 ")
+            // The second failure for ann from 127.0.0.1: twice the first delay.
+            #expect(ContinuousClock.now - start >= .milliseconds(600))
+        }
+    }
+
     @Test("OPTIONS /upload: Allow, Upload-Limit, CORS for the server's own page; another page's origin 403")
     func options() async throws {
         let store = try await storeWithAnn()

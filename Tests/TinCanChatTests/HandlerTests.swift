@@ -19,7 +19,7 @@ final class EmbeddedChat {
         clock.now = { loop.now }
         clock.wallMilliseconds = { 1_800_000_000_250 }
         let core = ChatCore(configuration: configuration, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, clock: clock)
-        self.driver = ChatDriver.make(core: core, loop: loop, store: nil).value
+        self.driver = ChatDriver.make(core: core, loop: loop, accounts: nil).value
     }
 
     /// A connection from 192.0.2.1, registered as `nick` with its welcome read.

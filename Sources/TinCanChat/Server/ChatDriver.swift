@@ -28,25 +28,19 @@ final class ChatDriver {
     /// the driver through it.
     private var bound: NIOLoopBound<ChatDriver>?
 
-    init(core: ChatCore, loop: any EventLoop, store: (any ChatStore)?, hasher: ChatPasswordHasher = ChatPasswordHasher()) {
+    /// - Parameter accounts: the store with the password hasher and the login throttle, or nil
+    ///   for a server that keeps nothing.
+    init(core: ChatCore, loop: any EventLoop, accounts: ChatAccounts?) {
         self.core = core
         self.loop = loop
-        let configuration = core.configuration
-        let persistence = store.map {
-            ChatPersistence(
-                store: $0,
-                accounts: ChatAccounts(store: $0, hasher: hasher, settings: configuration.accounts, nickLength: configuration.limits.nickLength)
-            )
-        }
+        let persistence = accounts.map { ChatPersistence(store: $0.store, accounts: $0) }
         self.persistence = persistence
         self.writer = persistence.map { ChatStoreWriter(persistence: $0, logger: core.logger) }
     }
 
     /// A driver bound to its loop, made on the loop.
-    static func make(
-        core: ChatCore, loop: any EventLoop, store: (any ChatStore)?, hasher: ChatPasswordHasher = ChatPasswordHasher()
-    ) -> NIOLoopBound<ChatDriver> {
-        let driver = ChatDriver(core: core, loop: loop, store: store, hasher: hasher)
+    static func make(core: ChatCore, loop: any EventLoop, accounts: ChatAccounts?) -> NIOLoopBound<ChatDriver> {
+        let driver = ChatDriver(core: core, loop: loop, accounts: accounts)
         let bound = NIOLoopBound(driver, eventLoop: loop)
         driver.bound = bound
         return bound

@@ -42,7 +42,9 @@ public final class ChatServer: Service, Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let store: (any ChatStore)?
-    private let hasher: ChatPasswordHasher
+    /// The store with the hasher and one login throttle, shared by SASL, NickServ and the HTTP
+    /// port's uploads: failures anywhere slow the next attempt everywhere.
+    private let accounts: ChatAccounts?
     private let onServerRunning: @Sendable (Addresses) async -> Void
     /// A service runs once: its listeners and clients belong to that run.
     private let hasRun = Mutex(false)
@@ -71,7 +73,9 @@ public final class ChatServer: Service, Sendable {
     ) {
         self.configuration = configuration
         self.store = store
-        self.hasher = hasher
+        self.accounts = store.map {
+            ChatAccounts(store: $0, hasher: hasher, settings: configuration.accounts, nickLength: configuration.limits.nickLength)
+        }
         self.loop = group.next()
         self.logger = logger
         self.onServerRunning = onServerRunning
@@ -97,7 +101,7 @@ public final class ChatServer: Service, Sendable {
         try self.configuration.validate()
         // The TLS files are read first, so that a bad one stops the server before it listens.
         let tls = try self.configuration.tls.map(Self.makeTLSContext)
-        let (logger, loop, store, hasher) = (self.logger, self.loop, self.store, self.hasher)
+        let (logger, loop, store, accounts) = (self.logger, self.loop, self.store, self.accounts)
         // The HTTP port is bound first: the core's ISUPPORT names its URL, which may name the
         // port the kernel chose. Its WebSockets wait for the driver made after that.
         let driverPromise = loop.makePromise(of: NIOLoopBound<ChatDriver>.self)
@@ -119,8 +123,7 @@ public final class ChatServer: Service, Sendable {
                 }
                 driver = try await loop.submit { [configuration] in
                     ChatDriver.make(
-                        core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, store: store,
-                        hasher: hasher
+                        core: ChatCore(configuration: configuration, logger: logger, usesStore: store != nil), loop: loop, accounts: accounts
                     )
                 }.get()
                 driverPromise.succeed(driver)
@@ -229,11 +232,7 @@ public final class ChatServer: Service, Sendable {
     /// How FILEHOST checks an uploader's account name and password: as SASL PLAIN does, with the
     /// login throttle's delays.
     private func authenticate() -> ChatFileHost.Authenticate {
-        guard let store = self.store else { return { _, _, _ in nil } }
-        let accounts = ChatAccounts(
-            store: store, hasher: self.hasher, settings: self.configuration.accounts,
-            nickLength: self.configuration.limits.nickLength
-        )
+        guard let accounts = self.accounts else { return { _, _, _ in nil } }
         return { name, password, address in
             let folded = IRCCaseMapping.rfc1459.fold(name)
             guard case .success(let account) = try await accounts.login(name: name, folded: folded, password: password, address: address)
