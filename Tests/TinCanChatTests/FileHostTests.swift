@@ -171,6 +171,21 @@ struct ChatFileHostTests {
         }
     }
 
+    @Test("an HTTP connection idle after its request is closed after the idle timeout")
+    func idleConnection() async throws {
+        let store = try await storeWithAnn()
+        var http = ChatHTTPConfiguration(port: 0, filesDirectory: try TestData.temporaryDirectory())
+        http.idleTimeout = .seconds(1)
+        try await withHTTPChatServer(Self.configuration, http: http, store: store) { addresses in
+            let socket = try TestSocket.connect(port: addresses.http!.port!)
+            socket.setTimeout(20)
+            try socket.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // Everything until the server closes: the answer, then the end of the stream.
+            let text = String(decoding: try await Blocking.run { try socket.receiveAll() }, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text.prefix(200))")
+        }
+    }
+
     @Test("a wrong password on the HTTP port slows the next SASL attempt too: one throttle for every way in")
     func oneThrottle() async throws {
         let store = try await storeWithAnn()

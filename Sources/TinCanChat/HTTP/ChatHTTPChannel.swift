@@ -47,6 +47,8 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     let driver: EventLoopFuture<NIOLoopBound<ChatDriver>>
     let origins: ChatOriginPolicy
     let tls: NIOSSLContext?
+    /// Closes an HTTP connection idle this long between requests (``ChatHTTPConfiguration/idleTimeout``).
+    let idleTimeout: Duration
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -77,7 +79,7 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(HTTP1ToHTTPServerCodec(secure: self.tls != nil))
-                        try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: self.idleTimeout, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
                         )

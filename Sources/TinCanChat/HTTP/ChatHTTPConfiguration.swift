@@ -33,6 +33,9 @@ public struct ChatHTTPConfiguration: Sendable, Hashable {
     /// refused with 403. Requests without `Origin` (not from a browser page) are not restricted.
     /// Default none.
     public var allowedOrigins: [String]
+    /// An HTTP connection (not a WebSocket) with no request under way for this long is closed, so
+    /// that idle keep-alive connections do not pile up. Default 60 s.
+    public var idleTimeout: TimeAmount
 
     public init(
         port: Int,
@@ -42,7 +45,8 @@ public struct ChatHTTPConfiguration: Sendable, Hashable {
         quotaBytes: Int64 = 500 << 20,
         fileLifetime: TimeAmount = .hours(24 * 30),
         sweepInterval: TimeAmount = .hours(1),
-        allowedOrigins: [String] = []
+        allowedOrigins: [String] = [],
+        idleTimeout: TimeAmount = .seconds(60)
     ) {
         self.port = port
         self.publicURL = publicURL
@@ -52,6 +56,7 @@ public struct ChatHTTPConfiguration: Sendable, Hashable {
         self.fileLifetime = fileLifetime
         self.sweepInterval = sweepInterval
         self.allowedOrigins = allowedOrigins
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -71,6 +76,7 @@ extension ChatHTTPConfiguration {
         try ConfigurationError.checkAtLeast(self.quotaBytes, 1, "http.quotaBytes")
         try ConfigurationError.checkDuration(self.fileLifetime, "http.fileLifetime")
         try ConfigurationError.checkDuration(self.sweepInterval, "http.sweepInterval")
+        try ConfigurationError.checkDuration(self.idleTimeout, "http.idleTimeout")
         for origin in self.allowedOrigins where origin != "*" && ChatOrigin(url: origin, allowPath: false) == nil {
             throw ConfigurationError(
                 setting: "http.allowedOrigins", problem: "must be origins such as https://chat.example.org (or *), not '\(origin)'"

@@ -52,7 +52,8 @@ final class ChatHTTPServer: Sendable {
         }
         let channel = ChatHTTPChannel(
             responder: { request, writer, channel in try await self.respond(request, writer: writer, channel: channel) },
-            driver: driver, origins: self.origins, tls: self.tls
+            driver: driver, origins: self.origins, tls: self.tls,
+            idleTimeout: .nanoseconds(self.settings.idleTimeout.nanoseconds)
         )
         let scheme = self.tls == nil ? "http" : "https"
         // Hummingbird's own "Server started" line would come before the chat server's listening
