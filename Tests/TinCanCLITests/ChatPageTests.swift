@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TinCanTestSupport
+
+/// The chat page in real browsers: Debian's chromium, headless, through chromium-driver and
+/// Selenium (PyPI), against the built `tincan chat serve` (scripts/interop/page_browser.py).
+@Suite(.timeLimit(.minutes(4))) struct ChatPageBrowserTests {
+    /// chromium, chromedriver and Selenium here (always true in CI, where a missing one fails).
+    static let available = Programs.inCI
+        || (Programs.available("chromium", "chromedriver", "python3") && Programs.pythonImports("selenium"))
+
+    @Test(
+        "browsers sign up, chat in the lobby and privately, see presence, get offline messages marked new, send files, refuse a wrong password; screenshots drew",
+        .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
+    )
+    func scenarios() async throws {
+        let python = try Programs.require("python3")
+        _ = try Programs.require("chromium")
+        _ = try Programs.require("chromedriver")
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
+        let (server, port) = try await chatServer([
+            "--db", directory + "/chat.sqlite", "--http-port", "0", "--files", directory + "/files", "--max-upload", "1M",
+            "--no-flood-limit",
+        ])
+        defer { server.kill() }
+        let log = try await server.waitForStderr("(http: websocket /socket, files)")
+        let line = try #require(log.split(separator: "\n").first { $0.hasSuffix("(http: websocket /socket, files)") })
+        let httpPort = try #require(line.split(separator: " ").compactMap { word -> Int? in
+            guard word.contains(":"), let last = word.split(separator: ":").last else { return nil }
+            return Int(last)
+        }.last)
+
+        let peer = try TestProcess(
+            python, [ChatInteropTests.scripts + "/page_browser.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .null
+        )
+        let status = try await peer.waitForExit(timeout: 200)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any], "no report; stderr: \(peer.stderr.suffix(3000))"
+        )
+        let steps = json["steps"] as? [[String: Any]] ?? []
+        for step in steps {
+            #expect(step["ok"] as? Bool == true, "\(step["name"] ?? "?"): \(step["detail"] ?? "")")
+        }
+        #expect(status == 0 && json["completed"] as? Bool == true, "\(steps.map { $0["name"] ?? "" })")
+        let screenshots = json["screenshots"] as? [String: [String: Any]] ?? [:]
+        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone"] {
+            let shot = try #require(screenshots[name], "no screenshot \(name)")
+            #expect((shot["colors"] as? Int ?? 0) >= 8, "\(name) looks blank: \(shot)")
+        }
+        #expect(screenshots["buffers-phone"]?["width"] as? Int ?? 0 <= 400, "the phone screenshot is not narrow")
+    }
+}
