@@ -134,6 +134,15 @@ def click(driver, selector, what=None):
     wait(driver, attempt, what or selector)
 
 
+def conversations(driver):
+    """What the store holds of each conversation, for failure messages."""
+    return driver.execute_script("""
+        const s = window.tincan.store.state;
+        return [...s.buffers.values()].map(b => ({name: b.name, unread: b.unread, marker: b.marker, known: !!b.markerKnown,
+            messages: b.messages.map(m => [m.time, m.from, m.text, m.id])})).concat(
+            window.tincan.client.recent.filter(l => /MARKREAD|BATCH|CHATHISTORY|AUTHENTICATE|90[0-9]/.test(l)));""")
+
+
 def open_buffer(driver, name):
     wait(driver, lambda d: css(d, f'[data-test="buffer"][data-name="{name}"]'), f"the conversation {name}")
     click(driver, f'[data-test="buffer"][data-name="{name}"]')
@@ -391,7 +400,10 @@ def main():
         log_in(phone, "bob", PASSWORDS["bob"])
         logged_in(phone)
         phone.find_element(By.ID, "toggle-buffers").click()
-        wait(phone, lambda d: css(d, '[data-test="buffer"][data-name="ann"][data-unread="1"]'), "bob's conversation with ann, 1 new")
+        try:
+            wait(phone, lambda d: css(d, '[data-test="buffer"][data-name="ann"][data-unread="1"]'), "bob's conversation with ann, 1 new")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the page's conversations: {conversations(phone)}")
         screenshot(phone, "buffers-phone")
         open_buffer(phone, "ann")
         wait_message(phone, "ann", "this waited for you")

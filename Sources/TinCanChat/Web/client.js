@@ -53,6 +53,7 @@ export class ChatClient {
         this.enabledCaps = new Set();
         this.batches = new Map();
         this.names = new Map();
+        this.recent = [];
         this.connection = new Connection({
             onOpen: () => this.start(),
             onLine: (line) => this.receive(line),
@@ -118,6 +119,9 @@ export class ChatClient {
     // MARK: lines from the server
 
     receive(line) {
+        // The last lines heard, for a person (or a test) looking at what went wrong.
+        this.recent.push(line);
+        if (this.recent.length > 300) this.recent.shift();
         const message = parse(line);
         if (!message) return;
         const handler = this.handlers[message.command];
@@ -379,8 +383,8 @@ export class ChatClient {
                 this.buffer(s, target, isChannel(target, s.isupport.CHANTYPES) ? 'channel' : 'private');
             });
             if (!isChannel(target, this.store.state.isupport.CHANTYPES)) {
+                // Its read marker is asked for when the history has come (historyEnded).
                 this.requestHistory(target, 'LATEST');
-                this.send('MARKREAD', [target]);
                 this.send('MONITOR', ['+', target]);
             }
         },
@@ -544,6 +548,13 @@ export class ChatClient {
             buffer.historyLoading = false;
             if (count < historyPage) buffer.historyDone = true;
             buffer.version++;
+            // One question about a conversation at a time: the server names its answers by the
+            // conversation's last question, so a marker asked during a history request may come
+            // back under another name.
+            if (buffer.kind === 'private' && !buffer.markerKnown && !buffer.markerAsked && this.enabledCaps.has('draft/read-marker')) {
+                buffer.markerAsked = true;
+                this.send('MARKREAD', [buffer.name]);
+            }
         });
     }
 

@@ -322,4 +322,4 @@ document.addEventListener('paste', (event) => {
 });
 
 // For the browser tests and the curious: the store, read-only in spirit.
-window.tincan = { store };
+window.tincan = { store, client };
