@@ -25,12 +25,7 @@ import TinCanTestSupport
             "--no-flood-limit",
         ])
         defer { server.kill() }
-        let log = try await server.waitForStderr("(http: websocket /socket, files)")
-        let line = try #require(log.split(separator: "\n").first { $0.hasSuffix("(http: websocket /socket, files)") })
-        let httpPort = try #require(line.split(separator: " ").compactMap { word -> Int? in
-            guard word.contains(":"), let last = word.split(separator: ":").last else { return nil }
-            return Int(last)
-        }.last)
+        let httpPort = try await chatHTTPPort(server)
 
         let peer = try TestProcess(
             python, [ChatInteropTests.scripts + "/page_browser.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .null
@@ -45,7 +40,7 @@ import TinCanTestSupport
         }
         #expect(status == 0 && json["completed"] as? Bool == true, "\(steps.map { $0["name"] ?? "" })")
         let screenshots = json["screenshots"] as? [String: [String: Any]] ?? [:]
-        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone"] {
+        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone-dark"] {
             let shot = try #require(screenshots[name], "no screenshot \(name)")
             #expect((shot["colors"] as? Int ?? 0) >= 8, "\(name) looks blank: \(shot)")
         }

@@ -409,7 +409,9 @@ def main():
         wait_message(phone, "ann", "this waited for you")
         assert any("this waited for you" in e.text for e in css(phone, '[data-test="message"].new')), "not marked new"
         assert any("just between us" in t for t in message_texts(phone, "ann")), "the earlier private message is not in the history"
-        screenshot(phone, "conversation-phone")
+        # Dark mode, as a phone set to it shows the page.
+        phone.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        screenshot(phone, "conversation-phone-dark")
         phone.quit()
         browsers.remove(phone)
 

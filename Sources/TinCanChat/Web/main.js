@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 const actions = {
     open: (name) => client.open(name),
+    logOut: () => client.logOut(),
 };
 
 // MARK: logging in
@@ -86,9 +87,13 @@ function render(state) {
     }
     if (drawn.key === state.current && drawn.version === buffer.version) return;
     const switched = drawn.key !== state.current;
+    // What was on screen, scrolled to its end, has been read, even if the switch came quickly.
+    if (switched && drawn.key && drawn.atBottom) client.markRead(drawn.key);
     // The server tells the marker a moment after the join: until it has, nothing is called new.
-    if (switched) newAfter = buffer.markerKnown ? buffer.marker : undefined;
-    else if (newAfter === undefined && buffer.markerKnown) newAfter = buffer.marker;
+    // A channel never read before has no "new": its history was said before one came.
+    const marker = () => (buffer.marker === null && buffer.kind === 'channel' ? undefined : buffer.marker);
+    if (switched) newAfter = buffer.markerKnown ? marker() : undefined;
+    else if (newAfter === undefined && buffer.markerKnown && !drawn.markerSeen) newAfter = marker();
     const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
     const fromBottom = messages.scrollHeight - messages.scrollTop;
     // History that arrived at the top keeps what the person was reading in place.
@@ -96,7 +101,11 @@ function render(state) {
     messages.replaceChildren(...messagesView(state, buffer, newAfter));
     if (switched || atBottom) messages.scrollTop = messages.scrollHeight;
     else if (grewAtTop) messages.scrollTop = messages.scrollHeight - fromBottom;
-    drawn = { key: state.current, version: buffer.version, count: buffer.messages.length, first: buffer.messages[0] };
+    drawn = {
+        key: state.current, version: buffer.version, count: buffer.messages.length, first: buffer.messages[0],
+        markerSeen: drawn.key === state.current ? drawn.markerSeen || !!buffer.markerKnown : !!buffer.markerKnown,
+        atBottom: messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40,
+    };
     if (switched && !matchMedia('(max-width: 700px)').matches && document.activeElement === document.body) $('composer').focus();
     markReadSoon();
 }
@@ -147,6 +156,7 @@ window.addEventListener('focus', markReadSoon);
 
 messages.addEventListener('scroll', () => {
     const state = store.state;
+    drawn.atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
     if (messages.scrollTop < 60 && state.current) {
         const buffer = state.buffers.get(state.current);
         if (buffer) client.requestHistory(buffer.name, 'BEFORE');

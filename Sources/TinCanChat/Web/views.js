@@ -51,7 +51,8 @@ export function buffersView(state, actions) {
             const input = event.target.elements.name;
             if (input.value.trim()) actions.open(input.value.trim());
             input.value = '';
-        } }, el('input', { name: 'name', placeholder: 'Open #channel or nick', 'aria-label': 'Open a channel or a private conversation' })));
+        } }, el('input', { name: 'name', placeholder: 'Open #channel or nick', 'aria-label': 'Open a channel or a private conversation' })),
+        el('button', { type: 'button', class: 'panel-logout', onclick: () => actions.logOut() }, `Log out ${state.me}`));
 }
 
 export function presenceOf(state, nick) {
