@@ -22,12 +22,23 @@ struct ChatWebPage: Sendable {
     /// By request path: `/` and `/static/<name>`.
     let files: [String: File]
 
-    /// The page from the package's resources; empty (every path 404) when the resource bundle is
-    /// not beside the program.
+    /// The page from the package's resources; empty (`/` answers a plain-text note, the rest 404)
+    /// when the resource bundle is not beside the program.
     static let bundled = ChatWebPage(directory: Self.resourceDirectory())
 
+    /// SwiftPM puts the resources in `tincan_TinCanChat.resources` beside the built program (the
+    /// test runner included). They are looked for here rather than through `Bundle.module`, which
+    /// stops the program when the bundle is missing (a binary copied somewhere alone): a chat
+    /// server without its page should still serve IRC, the WebSocket and files.
     private static func resourceDirectory() -> URL? {
-        Bundle.module.url(forResource: "Web", withExtension: nil)
+        let bundle = "tincan_TinCanChat.resources"
+        var places = [Bundle.main.bundleURL]
+        if let program = Bundle.main.executableURL?.resolvingSymlinksInPath() { places.append(program.deletingLastPathComponent()) }
+        for place in places {
+            let directory = place.appendingPathComponent(bundle).appendingPathComponent("Web")
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("index.html").path) { return directory }
+        }
+        return nil
     }
 
     init(directory: URL?) {
