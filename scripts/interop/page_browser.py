@@ -338,6 +338,22 @@ def main():
         carol.send("AWAY :lunch")
         wait(ann, lambda d: presence(d, "carol") == "away", "carol away")
 
+    @step("two tabs of one account (the second as ann_) agree on what is read (MARKREAD)")
+    def _():
+        carol = context["carol"]
+        tab = open_browser()
+        log_in(tab, "ann", PASSWORDS["ann"])
+        logged_in(tab)
+        wait(tab, lambda d: d.execute_script("return window.tincan.store.state.me") == "ann_", "the second tab's nick ann_")
+        open_buffer(tab, "bob")
+        carol.send("PRIVMSG #lobby :read me once")
+        wait(tab, lambda d: d.execute_script(
+            "return window.tincan.store.state.buffers.get('#lobby').messages.some(m => m.text === 'read me once')"), "the line in the second tab")
+        # The second tab shows bob, so only the first tab (on the lobby) can have read the lobby.
+        wait(tab, lambda d: css(d, '[data-test="buffer"][data-name="#lobby"][data-unread="0"]'), "the lobby read in the second tab too")
+        tab.quit()
+        browsers.remove(tab)
+
     @step("a file sent from one browser (with progress) downloads in the other with the same SHA-256")
     def _():
         ann, bob = context["ann"], context["bob"]

@@ -69,7 +69,7 @@ export class ChatClient {
 
     /** Logs in (`mode` 'login', SASL PLAIN) or signs up ('register', REGISTER) as nick. */
     logIn(nick, password, mode) {
-        this.credentials = { nick, password };
+        this.credentials = { nick, password, account: nick };
         this.mode = mode;
         this.store.update((s) => {
             s.loginError = '';
@@ -104,12 +104,13 @@ export class ChatClient {
 
     start() {
         this.registered = false;
+        this.nickTries = 0;
         this.offeredCaps.clear();
         this.enabledCaps.clear();
         this.batches.clear();
         this.send('CAP', ['LS', '302']);
-        this.send('NICK', [this.credentials.nick]);
-        this.send('USER', [this.credentials.nick, '0', '*', this.credentials.nick], true);
+        this.send('NICK', [this.credentials.account]);
+        this.send('USER', [this.credentials.account, '0', '*', this.credentials.account], true);
     }
 
     send(command, params = [], trailing = false) {
@@ -165,11 +166,11 @@ export class ChatClient {
         },
         AUTHENTICATE(m) {
             if (m.params[0] === '+') {
-                for (const chunk of saslPlain(this.credentials.nick, this.credentials.password)) this.send('AUTHENTICATE', [chunk]);
+                for (const chunk of saslPlain(this.credentials.account, this.credentials.password)) this.send('AUTHENTICATE', [chunk]);
             }
         },
         900(m) {
-            this.account = m.params[2] || this.credentials.nick;
+            this.account = m.params[2] || this.credentials.account;
         },
         903() {
             this.send('CAP', ['END']);
@@ -241,7 +242,12 @@ export class ChatClient {
             else this.systemLine(m.params.at(-1));
         },
         433(m) {
-            if (!this.registered) this.refuse(433, m.params.at(-1));
+            // Logged in by SASL, the account does not need its own nick: a second tab (or a
+            // reconnect while the server still holds the old session) takes ann_, ann__, ...
+            if (!this.registered && this.mode === 'login' && this.nickTries < 3) {
+                this.nickTries++;
+                this.send('NICK', [this.credentials.account + '_'.repeat(this.nickTries)]);
+            } else if (!this.registered) this.refuse(433, m.params.at(-1));
             else this.systemLine(`${m.params[1]} is in use: pick another nick.`);
         },
         464(m) {

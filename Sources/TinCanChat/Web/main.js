@@ -253,7 +253,7 @@ async function send(file) {
     store.update((s) => {
         s.upload = { name: file.name, loaded: 0, total: file.size, error: null };
     });
-    cancelUpload = upload(file, { account: client.account || client.credentials.nick, password: client.credentials.password, limit }, {
+    cancelUpload = upload(file, { account: client.account || client.credentials.account, password: client.credentials.password, limit }, {
         progress: (loaded, total) => store.update((s) => {
             if (s.upload) Object.assign(s.upload, { loaded, total });
         }),
