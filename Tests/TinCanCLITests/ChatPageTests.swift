@@ -20,17 +20,27 @@ import TinCanTestSupport
         let directory = try TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
-        let (server, port) = try await chatServer([
-            "--db", directory + "/chat.sqlite", "--http-port", "0", "--files", directory + "/files", "--max-upload", "1M",
-            "--no-flood-limit",
-        ])
+        let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        let (server, port) = try await chatServer(settings + ["--http-port", "0"])
         defer { server.kill() }
         let httpPort = try await chatHTTPPort(server)
 
         let peer = try TestProcess(
-            python, [ChatInteropTests.scripts + "/page_browser.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .null
+            python, [ChatInteropTests.scripts + "/page_browser.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .pipe
         )
-        let status = try await peer.waitForExit(timeout: 200)
+        defer { peer.kill() }
+        // The last scenario: the server restarts (same database, same HTTP port) under the page.
+        // (A run that failed before it says "restart: not needed".)
+        var again: TestProcess?
+        defer { again?.kill() }
+        if try await peer.waitForStderr("restart: ", timeout: 200).contains("restart: please") {
+            server.kill()
+            _ = try await server.waitForExit()
+            _ = try await peer.waitForStderr("restart: offline seen", timeout: 60)
+            again = try await chatServer(settings + ["--http-port", String(httpPort)]).0
+            try peer.write("started\n")
+        }
+        let status = try await peer.waitForExit(timeout: 120)
         let json = try #require(
             try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any], "no report; stderr: \(peer.stderr.suffix(3000))"
         )

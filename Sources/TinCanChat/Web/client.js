@@ -54,6 +54,7 @@ export class ChatClient {
         this.batches = new Map();
         this.names = new Map();
         this.recent = [];
+        this.welcomes = 0;
         this.connection = new Connection({
             onOpen: () => this.start(),
             onLine: (line) => this.receive(line),
@@ -205,6 +206,7 @@ export class ChatClient {
         },
         '001'(m) {
             this.registered = true;
+            this.welcomes++;
             const me = m.params[0];
             this.credentials.nick = me;
             this.store.update((s) => {
@@ -598,9 +600,13 @@ export class ChatClient {
         }
     }
 
-    /** What the composer sends: a message, or one of the slash commands. */
+    /** What the composer sends: a message, or one of the slash commands; false when nothing could go. */
     submit(text) {
         const state = this.store.state;
+        if (!this.registered) {
+            this.systemLine('Not sent: not connected yet. It stays in the box; send it again in a moment.');
+            return false;
+        }
         const current = state.current && state.buffers.get(state.current);
         if (text.startsWith('/') && !text.startsWith('//')) {
             const [word, ...rest] = text.slice(1).split(' ');
@@ -653,7 +659,11 @@ export class ChatClient {
         }
         if (!current) return;
         const message = text.startsWith('//') ? text.slice(1) : text;
-        if (!this.send('PRIVMSG', [current.name, message], true)) this.systemLine('Not sent: the connection is down.');
+        if (!this.send('PRIVMSG', [current.name, message], true)) {
+            this.systemLine('Not sent: the connection is down.');
+            return false;
+        }
+        return true;
     }
 
     errorNumeric(m) {

@@ -173,7 +173,7 @@ $('composer-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = composer.value;
     if (!text.trim()) return;
-    client.submit(text);
+    if (client.submit(text) === false) return;
     history.push(text);
     historyIndex = history.length;
     composer.value = '';
