@@ -93,7 +93,9 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-            ]
+            ],
+            // The chat page (HTML, CSS, ES modules), served from memory by ChatWebPage.
+            resources: [.copy("Web")]
         ),
         .target(
             name: "TinCanCLI",

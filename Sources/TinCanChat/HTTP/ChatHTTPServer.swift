@@ -6,7 +6,7 @@ import Synchronization
 import TinCanCore
 
 /// The chat server's HTTP port (``ChatHTTPConfiguration``): IRC over WebSocket at `/socket`,
-/// FILEHOST at `/upload` and `/files/<id>`, a note at `/`. ``ChatServer/run()`` runs it beside
+/// FILEHOST at `/upload` and `/files/<id>`, the chat page at `/` (``ChatWebPage``). ``ChatServer/run()`` runs it beside
 /// the IRC listeners, on the chat loop (see ``ChatHTTPChannel`` for why).
 final class ChatHTTPServer: Sendable {
     private let settings: ChatHTTPConfiguration
@@ -18,6 +18,8 @@ final class ChatHTTPServer: Sendable {
     private let logger: Logger
     /// The URL clients are told, once the port is bound.
     private let publicURL = Mutex("")
+    /// The chat page at `/` and `/static/`.
+    private let page: ChatWebPage
 
     /// - Parameters:
     ///   - store: where file records are kept; without one (no accounts) there are no uploads.
@@ -35,6 +37,7 @@ final class ChatHTTPServer: Sendable {
         self.origins = origins
         self.tls = tls
         self.logger = logger
+        self.page = ChatWebPage.bundled
     }
 
     /// Listens on `loop` until cancelled or shut down gracefully, sweeping expired files meanwhile.
@@ -113,11 +116,13 @@ final class ChatHTTPServer: Sendable {
         let path = request.uri.path
         switch (path, request.method) {
         case ("/", .get), ("/", .head):
-            return ChatFileHost.text(
+            return self.page.response(path: path, request: request) ?? ChatFileHost.text(
                 .ok,
                 "tincan chat. Connect an IRC client to the IRC port, or a WebSocket client (IRCv3 WebSocket) to /socket."
                     + (self.files == nil ? "" : " Upload files with FILEHOST at /upload.") + "\n"
             )
+        case (_, .get) where path.hasPrefix("/static/"), (_, .head) where path.hasPrefix("/static/"):
+            return self.page.response(path: path, request: request) ?? ChatFileHost.text(.notFound, "Not found\n")
         case ("/socket", _):
             // A WebSocket upgrade never gets here (``ChatHTTPChannel``): only plain requests.
             return ChatFileHost.text(.badRequest, "IRC over WebSocket: connect with a WebSocket (text.ircv3.net or binary.ircv3.net)\n")

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import TinCanTestSupport
+
+/// The chat page in real browsers: Debian's chromium, headless, through chromium-driver and
+/// Selenium (PyPI), against the built `tincan chat serve` (scripts/interop/page_browser.py).
+@Suite(.timeLimit(.minutes(4))) struct ChatPageBrowserTests {
+    /// chromium, chromedriver and Selenium here (always true in CI, where a missing one fails).
+    static let available = Programs.inCI
+        || (Programs.available("chromium", "chromedriver", "python3") && Programs.pythonImports("selenium"))
+
+    @Test(
+        "browsers sign up, chat in the lobby and privately, see presence, get offline messages marked new, send files, refuse a wrong password; screenshots drew",
+        .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
+    )
+    func scenarios() async throws {
+        let python = try Programs.require("python3")
+        _ = try Programs.require("chromium")
+        _ = try Programs.require("chromedriver")
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
+        let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        let (server, port) = try await chatServer(settings + ["--http-port", "0"])
+        defer { server.kill() }
+        let httpPort = try await chatHTTPPort(server)
+
+        let peer = try TestProcess(
+            python, [ChatInteropTests.scripts + "/page_browser.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .pipe
+        )
+        defer { peer.kill() }
+        // The last scenario: the server restarts (same database, same HTTP port) under the page.
+        // (A run that failed before it says "restart: not needed".)
+        var again: TestProcess?
+        defer { again?.kill() }
+        if try await peer.waitForStderr("restart: ", timeout: 200).contains("restart: please") {
+            server.kill()
+            _ = try await server.waitForExit()
+            _ = try await peer.waitForStderr("restart: offline seen", timeout: 60)
+            again = try await chatServer(settings + ["--http-port", String(httpPort)]).0
+            try peer.write("started\n")
+        }
+        let status = try await peer.waitForExit(timeout: 120)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any], "no report; stderr: \(peer.stderr.suffix(3000))"
+        )
+        let steps = json["steps"] as? [[String: Any]] ?? []
+        for step in steps {
+            #expect(step["ok"] as? Bool == true, "\(step["name"] ?? "?"): \(step["detail"] ?? "")")
+        }
+        #expect(status == 0 && json["completed"] as? Bool == true, "\(steps.map { $0["name"] ?? "" })")
+        let screenshots = json["screenshots"] as? [String: [String: Any]] ?? [:]
+        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone-dark"] {
+            let shot = try #require(screenshots[name], "no screenshot \(name)")
+            #expect((shot["colors"] as? Int ?? 0) >= 8, "\(name) looks blank: \(shot)")
+        }
+        #expect(screenshots["buffers-phone"]?["width"] as? Int ?? 0 <= 400, "the phone screenshot is not narrow")
+    }
+}
