@@ -327,6 +327,24 @@ import TinCanIRC
         #expect(h.take(guest) == [":irc.test FAIL MARKREAD ACCOUNT_REQUIRED #lobby :Read markers are kept for accounts: log in first"])
     }
 
+    @Test("A CHATHISTORY and a MARKREAD outstanding for one private conversation each answer under the nick they were asked with")
+    func historyAndMarkerTogether() {
+        let h = CoreHarness(usesStore: true)
+        let ann = Self.loggedIn(h, "ann", caps: "sasl batch server-time message-tags draft/read-marker")
+        _ = h.take(ann)
+        // Both name bob's conversation, whose store key is "@ann bob"; the second is asked before the first is answered.
+        h.say(ann, "CHATHISTORY LATEST Bob * 10", "MARKREAD bob")
+        let history = ChatStoreRequest.history(ChatHistoryQuery(conversation: "@ann bob", selector: .latest(after: nil), limit: 10))
+        let marker = ChatStoreRequest.readMarker(folded: "ann", conversation: "@ann bob")
+        #expect(Self.lastQuestion(h, for: ann) == marker)
+        h.core.storeAnswered(.messages([]), to: history, for: ann)
+        let batch = h.take(ann)
+        #expect(batch.first?.hasSuffix(" chathistory Bob") == true, "\(batch)")
+        h.core.storeAnswered(.marker(nil), to: marker, for: ann)
+        let answer = h.take(ann)
+        #expect(answer.count == 1 && answer[0].hasSuffix(" :irc.test MARKREAD bob *"), "\(answer)")
+    }
+
     @Test("CHATHISTORY asks the store for members' channels and the account's own conversations only, and answers in a batch")
     func chathistory() {
         let h = CoreHarness(usesStore: true)

@@ -290,6 +290,8 @@ final class CoreHarness {
         #expect(h.take(bob) == [
             ":irc.test 321 bob Channel :Users  Name", ":irc.test 322 bob #Den 2 :Welcome", ":irc.test 322 bob #lobby 2 :", ":irc.test 323 bob :End of /LIST",
         ])
+        h.say(bob, "LIST #den,#nowhere,#DEN")
+        #expect(h.take(bob) == [":irc.test 321 bob Channel :Users  Name", ":irc.test 322 bob #Den 2 :Welcome", ":irc.test 323 bob :End of /LIST"])
         h.say(bob, "AWAY :out", "WHO #den")
         _ = h.take(bob).first
         h.say(bob, "WHO #den")

@@ -149,9 +149,19 @@ extension ChatCore {
         }
     }
 
+    /// `LIST` lists every channel; `LIST #a,#b` those of them that exist (the page counts a large
+    /// room's members this way). ELIST conditions (`>n`, `<n`) are not supported: such a
+    /// parameter names no channel, so nothing is listed.
     func list(_ message: IRCMessage, _ session: ChatSession) {
         self.numeric(.rplListStart, to: session, ["Channel", "Users  Name"])
-        for channel in self.channels.byName.values.sorted(by: { $0.folded < $1.folded }) {
+        let listed: [ChatChannel]
+        if let names = message.parameters.first, !names.isEmpty {
+            var seen: Set<String> = []
+            listed = names.split(separator: ",").compactMap { self.channels[String($0)] }.filter { seen.insert($0.folded).inserted }
+        } else {
+            listed = self.channels.byName.values.sorted(by: { $0.folded < $1.folded })
+        }
+        for channel in listed {
             self.numeric(.rplList, to: session, [channel.name, String(channel.members.count), channel.topic ?? ""])
         }
         self.numeric(.rplListEnd, to: session, ["End of /LIST"])

@@ -137,7 +137,7 @@ extension ChatCore {
             selector = sub == "BEFORE" ? .before(bound) : sub == "AFTER" ? .after(bound) : .around(bound)
         }
         self.effect(.ask(.history(ChatHistoryQuery(conversation: conversation, selector: selector, limit: count)), for: session))
-        session.historyTargets[conversation] = target
+        session.rememberTarget(target, of: conversation)
     }
 
     private func invalidReference(_ sub: String, _ session: ChatSession) {
@@ -179,7 +179,7 @@ extension ChatCore {
     }
 
     func historyAnswered(_ messages: [ChatStoredMessage], query: ChatHistoryQuery, _ session: ChatSession) {
-        let target = session.historyTargets.removeValue(forKey: query.conversation) ?? query.conversation
+        let target = session.takeTarget(of: query.conversation) ?? query.conversation
         let batch = self.nextBatch()
         let withBatch = session.has(.batch)
         if withBatch {
@@ -219,7 +219,7 @@ extension ChatCore {
         guard let conversation = self.conversation(p[0], for: session) else {
             return self.fail("MARKREAD", "INVALID_TARGET", [p[0]], "No conversation \(p[0]) for you", to: session)
         }
-        session.historyTargets[conversation] = p[0]
+        session.rememberTarget(p[0], of: conversation)
         if p.count > 1 {
             guard let time = self.historyTime(p[1]) else {
                 return self.fail("MARKREAD", "INVALID_PARAMS", [p[1]], "The marker is timestamp=YYYY-MM-DDThh:mm:ss.sssZ", to: session)
@@ -233,7 +233,7 @@ extension ChatCore {
     /// The marker as stored: to the asker, or after a move to every connection of the account
     /// with `draft/read-marker`, so that its other clients agree.
     func markerAnswered(_ time: Int64?, conversation: String, _ session: ChatSession, everyConnection: Bool) {
-        let target = session.historyTargets.removeValue(forKey: conversation) ?? conversation
+        let target = session.takeTarget(of: conversation) ?? conversation
         let value = time.map { "timestamp=" + ChatClock.timeTag(milliseconds: Int($0)) } ?? "*"
         let line = IRCMessage(source: self.serverName, command: "MARKREAD", parameters: [target, value])
         guard everyConnection, let account = session.account else { return self.send(line, to: session) }
@@ -246,7 +246,7 @@ extension ChatCore {
     /// A session with `draft/read-marker` that joins a channel is told its marker there.
     func sendReadMarker(of channel: ChatChannel, to session: ChatSession) {
         guard self.usesStore, session.has(.readMarker), let account = session.account else { return }
-        session.historyTargets[channel.folded] = channel.name
+        session.rememberTarget(channel.name, of: channel.folded)
         self.effect(.ask(.readMarker(folded: account.folded, conversation: channel.folded), for: session))
     }
 

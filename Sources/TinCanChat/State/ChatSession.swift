@@ -44,8 +44,22 @@ final class ChatSession {
     /// the last), so that a second fetch does not send them twice.
     var offlineInFlight = false
     /// Conversations asked about (CHATHISTORY, MARKREAD) and not yet answered: the key to the
-    /// target as the client named it.
-    var historyTargets: [String: String] = [:]
+    /// targets as the client named them, oldest question first. The store answers a session's
+    /// questions in order, so a CHATHISTORY and a MARKREAD outstanding for one conversation each
+    /// get back the name they were asked with.
+    private var historyTargets: [String: [String]] = [:]
+
+    func rememberTarget(_ target: String, of conversation: String) {
+        self.historyTargets[conversation, default: []].append(target)
+    }
+
+    /// The name the oldest unanswered question about `conversation` used, or nil.
+    func takeTarget(of conversation: String) -> String? {
+        guard var names = self.historyTargets[conversation], !names.isEmpty else { return nil }
+        let name = names.removeFirst()
+        self.historyTargets[conversation] = names.isEmpty ? nil : names
+        return name
+    }
 
     /// In the round's list of sessions with bytes to write.
     var dirty = false
