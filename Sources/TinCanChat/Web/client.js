@@ -90,6 +90,12 @@ export class ChatClient {
             s.buffers.clear();
             s.order = [];
             s.current = null;
+            // The next login may be someone else's.
+            s.lobby = '';
+            s.users.clear();
+            s.contacts.clear();
+            s.search = null;
+            s.people++;
         });
     }
 
@@ -215,6 +221,7 @@ export class ChatClient {
                 s.busy = false;
                 s.loginError = '';
                 // Channels joined before a reconnect are joined again.
+                s.people++;
                 for (const buffer of s.buffers.values()) {
                     buffer.members.clear();
                     if (buffer.kind === 'channel' && s.lobby && fold(buffer.name) !== fold(s.lobby)) this.send('JOIN', [buffer.name]);
@@ -262,6 +269,7 @@ export class ChatClient {
             const nick = nickOf(m.source);
             const channel = m.params[0];
             this.store.update((s) => {
+                s.people++;
                 const buffer = this.buffer(s, channel, 'channel');
                 if (fold(nick) === fold(s.me)) {
                     if (!s.lobby) s.lobby = channel;
@@ -282,6 +290,7 @@ export class ChatClient {
             this.store.update((s) => {
                 const buffer = s.buffers.get(fold(m.params[0]));
                 if (!buffer) return;
+                s.people++;
                 if (fold(nick) === fold(s.me)) {
                     this.removeBuffer(s, buffer.name);
                 } else {
@@ -296,6 +305,7 @@ export class ChatClient {
         QUIT(m) {
             const nick = nickOf(m.source);
             this.store.update((s) => {
+                s.people++;
                 for (const buffer of s.buffers.values()) buffer.members.delete(fold(nick));
                 const user = this.user(s, nick);
                 user.online = false;
@@ -306,6 +316,7 @@ export class ChatClient {
             const old = nickOf(m.source);
             const now = m.params[0];
             this.store.update((s) => {
+                s.people++;
                 if (fold(old) === fold(s.me)) {
                     s.me = now;
                     this.credentials.nick = now;
@@ -327,17 +338,20 @@ export class ChatClient {
                 const user = this.user(s, nick);
                 user.away = m.params.length > 0 && m.params[0] !== '';
                 user.online = true;
+                s.people++;
             });
         },
         305() {
             this.store.update((s) => {
                 this.user(s, s.me).away = false;
+                s.people++;
             });
             this.systemLine('You are back.');
         },
         306() {
             this.store.update((s) => {
                 this.user(s, s.me).away = true;
+                s.people++;
             });
             this.systemLine('You are marked away.');
         },
@@ -366,6 +380,41 @@ export class ChatClient {
                     this.user(s, nick).online = true;
                 }
                 buffer.version++;
+                s.people++;
+            });
+            // A channel past the server's quiet-presence mark lists only its operators: LIST
+            // says how many are really in.
+            if (this.store.state.isupport.QUIETPRESENCE) this.send('LIST', [channel]);
+        },
+        322(m) {
+            const [, channel, count] = m.params;
+            this.store.update((s) => {
+                const buffer = s.buffers.get(fold(channel));
+                if (!buffer || buffer.kind !== 'channel') return;
+                buffer.count = Number(count) || 0;
+                const mark = Number(s.isupport.QUIETPRESENCE);
+                buffer.large = mark > 0 && buffer.count > mark;
+                s.people++;
+            });
+        },
+        352(m) {
+            // WHO replies: the search of a large room's people.
+            const nick = m.params[5];
+            const flags = m.params[6] || '';
+            this.store.update((s) => {
+                const user = this.user(s, nick);
+                user.online = true;
+                user.away = flags.startsWith('G');
+                if (s.search && s.search.pending && !s.search.results.some((found) => fold(found) === fold(nick))) s.search.results.push(nick);
+                s.people++;
+            });
+        },
+        315(m) {
+            this.store.update((s) => {
+                if (!s.search || !s.search.pending) return;
+                s.search.pending = false;
+                s.search.cut = /cut at/.test(m.params.at(-1) || '');
+                s.people++;
             });
         },
         730(m) {
@@ -448,6 +497,7 @@ export class ChatClient {
 
     monitored(list, online) {
         this.store.update((s) => {
+            s.people++;
             for (const target of list.split(',')) {
                 if (!target) continue;
                 const nick = nickOf(target);
@@ -507,7 +557,18 @@ export class ChatClient {
             buffer.version++;
             if (!channel && !mine && !s.contacts.has(fold(from))) {
                 s.contacts.add(fold(from));
+                s.people++;
                 this.send('MONITOR', ['+', from]);
+            }
+            if (channel && !mine) {
+                // Who spoke lately: the people a large room shows (it does not show who is in).
+                const spoke = buffer.speakers.get(fold(from));
+                if (!spoke || spoke.time < entry.time) {
+                    buffer.speakers.set(fold(from), { nick: from, time: entry.time });
+                    // Someone who speaks now is here; as the room is quiet, that is as last seen.
+                    if (!entry.history && buffer.large) this.user(s, from).online = true;
+                    if (buffer.large) s.people++;
+                }
             }
             this.countUnread(s, buffer);
             if (!mine && !entry.history && (!channel || entry.mention)) notify = { from, text, buffer: buffer.name };
@@ -591,12 +652,31 @@ export class ChatClient {
             s.panel = null;
             if (!channel && !s.contacts.has(fold(name))) {
                 s.contacts.add(fold(name));
+                s.people++;
                 this.send('MONITOR', ['+', name]);
             }
         });
         if (!channel && this.enabledCaps.has('draft/chathistory')) {
             const buffer = state.buffers.get(fold(name));
             if (buffer && buffer.messages.length === 0) this.requestHistory(name, 'LATEST');
+        }
+    }
+
+    /** Searches the people who share a channel (WHO with a nick mask); `*` and `?` are wildcards. */
+    search(text) {
+        const words = text.trim();
+        this.store.update((s) => {
+            s.search = words ? { text: words, results: [], pending: true, cut: false } : null;
+            s.people++;
+        });
+        if (words) this.send('WHO', [/[*?]/.test(words) ? words : `*${words}*`]);
+    }
+
+    /** Counts the members of large channels again (LIST), now and then. */
+    recount() {
+        if (!this.registered || !this.store.state.isupport.QUIETPRESENCE) return;
+        for (const buffer of this.store.state.buffers.values()) {
+            if (buffer.kind === 'channel' && buffer.large) this.send('LIST', [buffer.name]);
         }
     }
 

@@ -4,15 +4,26 @@ import { ChatClient } from './client.js';
 import { fold } from './irc.js';
 import { initialState, createStore } from './store.js';
 import { upload, uploadLimit } from './files.js';
-import { bannerText, buffersView, membersView, messagesView } from './views.js';
+import { MessageList } from './messagelist.js';
+import { bannerText, buffersView, membersView } from './views.js';
 
 const store = createStore(initialState());
 const client = new ChatClient(store);
 const $ = (id) => document.getElementById(id);
 
+let searchTimer = null;
 const actions = {
     open: (name) => client.open(name),
     logOut: () => client.logOut(),
+    search: (text) => {
+        clearTimeout(searchTimer);
+        client.search(text);
+    },
+    // Typing searches once the person pauses, from two characters on.
+    searchSoon: (text) => {
+        clearTimeout(searchTimer);
+        if (text.trim().length >= 2 || text.trim() === '') searchTimer = setTimeout(() => client.search(text), 400);
+    },
 };
 
 // MARK: logging in
@@ -45,7 +56,12 @@ window.addEventListener('online', () => client.connection.retryNow());
 // MARK: drawing
 
 const messages = $('messages');
-let drawn = { key: null, version: -1, count: 0 };
+const list = new MessageList(messages);
+let drawn = { key: null, version: -1 };
+// The member list is redrawn when people change, at most every 150 ms when it is long (a
+// thousand joins after a restart draw it a few times, not a thousand).
+let membersDrawn = { version: -1, channel: null, at: 0 };
+let membersTimer = null;
 // The read marker of the open conversation as it was when it was opened: what came after is "new".
 let newAfter;
 
@@ -62,7 +78,8 @@ function render(state) {
     $('banner').hidden = !banner;
     $('banner-text').textContent = banner || '';
     if (state.phase !== 'ready') {
-        drawn = { key: null, version: -1, count: 0 };
+        drawn = { key: null, version: -1 };
+        membersDrawn = { version: -1, channel: null, at: 0 };
         return;
     }
 
@@ -77,12 +94,12 @@ function render(state) {
     $('title').textContent = buffer ? buffer.name : '';
     document.title = unreadTitle(state);
     redraw($('buffers'), buffersView(state, actions));
-    redraw($('members'), membersView(state, actions));
+    drawMembers(state);
     renderUpload(state.upload);
 
     if (!buffer) {
         messages.replaceChildren();
-        drawn = { key: null, version: -1, count: 0 };
+        drawn = { key: null, version: -1 };
         return;
     }
     if (drawn.key === state.current && drawn.version === buffer.version) return;
@@ -97,12 +114,13 @@ function render(state) {
     const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
     const fromBottom = messages.scrollHeight - messages.scrollTop;
     // History that arrived at the top keeps what the person was reading in place.
-    const grewAtTop = !switched && buffer.messages.length > drawn.count && buffer.messages[0] !== drawn.first;
-    messages.replaceChildren(...messagesView(state, buffer, newAfter));
+    const top = messages.firstChild;
+    list.draw(state, buffer, newAfter, switched || atBottom);
+    const grewAtTop = !switched && messages.firstChild !== top;
     if (switched || atBottom) messages.scrollTop = messages.scrollHeight;
     else if (grewAtTop) messages.scrollTop = messages.scrollHeight - fromBottom;
     drawn = {
-        key: state.current, version: buffer.version, count: buffer.messages.length, first: buffer.messages[0],
+        key: state.current, version: buffer.version,
         markerSeen: drawn.key === state.current ? drawn.markerSeen || !!buffer.markerKnown : !!buffer.markerKnown,
         atBottom: messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40,
     };
@@ -114,18 +132,38 @@ function render(state) {
 function redraw(container, content) {
     const focused = container.contains(document.activeElement) ? document.activeElement : null;
     const key = focused && (focused.dataset.name || focused.dataset.nick);
-    const typed = focused && focused.tagName === 'INPUT' ? { name: focused.name, value: focused.value } : null;
+    const typed = focused && focused.tagName === 'INPUT'
+        ? { name: focused.name, value: focused.value, start: focused.selectionStart, end: focused.selectionEnd } : null;
     container.replaceChildren(content);
     if (typed) {
         const input = container.querySelector(`input[name="${typed.name}"]`);
         if (input) {
             input.value = typed.value;
             input.focus();
+            input.setSelectionRange(typed.start, typed.end);
         }
     } else if (key) {
         const again = [...container.querySelectorAll('button')].find((b) => (b.dataset.name || b.dataset.nick) === key);
         again?.focus();
     }
+}
+
+function drawMembers(state) {
+    const buffer = state.current && state.buffers.get(state.current);
+    const channel = buffer && buffer.kind === 'channel' ? buffer.name : state.lobby;
+    if (membersDrawn.version === state.people && membersDrawn.channel === channel) return;
+    const shown = state.buffers.get(fold(channel || ''));
+    const long = !!shown && (shown.large || shown.members.size > 300);
+    const wait = long && membersDrawn.channel === channel ? membersDrawn.at + 150 - performance.now() : 0;
+    if (wait > 0) {
+        membersTimer ??= setTimeout(() => {
+            membersTimer = null;
+            drawMembers(store.state);
+        }, wait);
+        return;
+    }
+    membersDrawn = { version: state.people, channel, at: performance.now() };
+    redraw($('members'), membersView(state, actions));
 }
 
 function unreadTitle(state) {
@@ -159,7 +197,12 @@ messages.addEventListener('scroll', () => {
     drawn.atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
     if (messages.scrollTop < 60 && state.current) {
         const buffer = state.buffers.get(state.current);
-        if (buffer) client.requestHistory(buffer.name, 'BEFORE');
+        // Older messages already loaded come first; then the server's.
+        if (buffer && list.grow()) {
+            const fromBottom = messages.scrollHeight - messages.scrollTop;
+            list.draw(state, buffer, newAfter, false);
+            messages.scrollTop = messages.scrollHeight - fromBottom;
+        } else if (buffer) client.requestHistory(buffer.name, 'BEFORE');
     }
     markReadSoon();
 });
@@ -331,5 +374,8 @@ document.addEventListener('paste', (event) => {
     send(named);
 });
 
-// For the browser tests and the curious: the store, read-only in spirit.
-window.tincan = { store, client };
+// Large rooms' member counts go stale: LIST asks again every minute.
+setInterval(() => client.recount(), 60000);
+
+// For the browser tests, the benchmark and the curious: the store, read-only in spirit.
+window.tincan = { store, client, list };

@@ -38,6 +38,10 @@ export function newBuffer(name, kind) {
         messages: [],
         ids: new Set(),
         members: new Map(),
+        // Past the server's quiet-presence mark: members lists only operators; count is LIST's.
+        large: false,
+        count: 0,
+        speakers: new Map(),
         marker: null,
         unread: 0,
         mention: false,
@@ -64,6 +68,9 @@ export function initialState() {
         current: null,
         users: new Map(),
         contacts: new Set(),
+        // Bumped by every change to who is where and how: the member list redraws on it.
+        people: 0,
+        search: null,
         upload: null,
         notifications: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
         panel: null,

@@ -68,89 +68,111 @@ function presenceDot(state, nick) {
 
 // MARK: members
 
+const presenceRank = { online: 0, away: 1, offline: 2 };
+
+/** People as rows, here before away before offline, then by nick. */
+function memberRows(state, nicks, actions) {
+    const me = fold(state.me);
+    return [...nicks]
+        .map((nick) => ({ nick, presence: presenceOf(state, nick) }))
+        .sort((a, b) => presenceRank[a.presence] - presenceRank[b.presence] || a.nick.localeCompare(b.nick))
+        .map(({ nick, presence }) => memberRow(nick, presence, fold(nick) === me, actions));
+}
+
+function memberRow(nick, presence, self, actions, detail = null) {
+    return el('li', {},
+        el('button', {
+            type: 'button',
+            class: `member ${presence}`,
+            'data-test': 'member',
+            'data-nick': nick,
+            'data-presence': presence,
+            'aria-label': `${nick}, ${presence}${self ? ' (you)' : ''}${detail ? `, ${detail}` : ''}`,
+            disabled: self,
+            onclick: () => actions.open(nick),
+        }, el('span', { class: `dot ${presence}`, 'aria-hidden': 'true' }), nick, self ? el('span', { class: 'you' }, ' (you)') : null,
+        detail ? el('span', { class: 'member-detail' }, detail) : null));
+}
+
 /** Members of the open channel (or of the lobby, beside a private conversation) and the contacts. */
 export function membersView(state, actions) {
     const current = state.current && state.buffers.get(state.current);
     const channel = current && current.kind === 'channel' ? current : state.lobby && state.buffers.get(fold(state.lobby));
+    if (channel && channel.large) return largeRoomView(state, channel, actions);
     const nicks = new Map();
     if (channel) for (const [key, nick] of channel.members) nicks.set(key, nick);
     for (const key of state.contacts) if (!nicks.has(key)) nicks.set(key, state.users.get(key)?.nick || key);
-    const rank = { online: 0, away: 1, offline: 2 };
-    const rows = [...nicks.values()]
-        .map((nick) => ({ nick, presence: presenceOf(state, nick) }))
-        .sort((a, b) => rank[a.presence] - rank[b.presence] || a.nick.localeCompare(b.nick));
-    const me = fold(state.me);
     return el('div', {},
         el('h2', { class: 'panel-title' }, channel ? `${channel.name} · ${channel.members.size}` : 'People'),
-        el('ul', { class: 'member-list' }, rows.map(({ nick, presence }) => el('li', {},
-            el('button', {
-                type: 'button',
-                class: `member ${presence}`,
-                'data-test': 'member',
-                'data-nick': nick,
-                'data-presence': presence,
-                'aria-label': `${nick}, ${presence}${fold(nick) === me ? ' (you)' : ''}`,
-                disabled: fold(nick) === me,
-                onclick: () => actions.open(nick),
-            }, el('span', { class: `dot ${presence}`, 'aria-hidden': 'true' }), nick, fold(nick) === me ? el('span', { class: 'you' }, ' (you)') : null)))));
+        el('ul', { class: 'member-list' }, memberRows(state, nicks.values(), actions)));
+}
+
+const recentSpeakers = 30;
+const agoFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+function ago(time) {
+    const minutes = Math.round((time - Date.now()) / 60000);
+    if (minutes > -60) return agoFormat.format(minutes, 'minute');
+    const hours = Math.round(minutes / 60);
+    return hours > -48 ? agoFormat.format(hours, 'hour') : agoFormat.format(Math.round(hours / 24), 'day');
+}
+
+/**
+ * A room past the server's quiet-presence mark: nobody is told who comes and goes, so the list
+ * cannot be everyone. It shows a search (WHO with a mask), the contacts (MONITOR keeps them
+ * exact) and the people who spoke lately.
+ */
+function largeRoomView(state, channel, actions) {
+    const me = fold(state.me);
+    const section = (name, title, rows, after = null) => el('section', { class: 'member-section', 'data-test': 'member-section', 'data-name': name },
+        el('h3', { class: 'section-title' }, title),
+        rows.length ? el('ul', { class: 'member-list' }, rows) : null,
+        after);
+    const search = state.search;
+    let found = null;
+    if (search) {
+        const note = search.pending ? 'Searching…'
+            : search.results.length === 0 ? `Nobody here matches “${search.text}”.`
+                : search.cut ? `Only the first ${search.results.length}: type more of the name.` : null;
+        found = section('found', `Matching “${search.text}”`, memberRows(state, search.results, actions), note ? el('p', { class: 'section-note' }, note) : null);
+    }
+    const contacts = [...state.contacts].map((key) => state.users.get(key)?.nick || key);
+    const speakers = [...channel.speakers.values()]
+        .filter((speaker) => fold(speaker.nick) !== me)
+        .sort((a, b) => b.time - a.time)
+        .slice(0, recentSpeakers)
+        .map((speaker) => memberRow(speaker.nick, presenceOf(state, speaker.nick), false, actions, ago(speaker.time)));
+    return el('div', {},
+        el('h2', { class: 'panel-title' }, `${channel.name} · ${channel.count.toLocaleString()}`),
+        el('p', { class: 'room-large', 'data-test': 'room-large' },
+            `${channel.name} is large: ${channel.count.toLocaleString()} people. Who comes and goes is not shown here; search for someone, or pick a contact or someone who spoke.`),
+        el('form', { class: 'member-search', role: 'search', onsubmit: (event) => {
+            event.preventDefault();
+            actions.search(event.target.elements.who.value);
+        } }, el('input', { name: 'who', type: 'search', 'data-test': 'member-search', placeholder: 'Search people', 'aria-label': 'Search people by nick', value: search ? search.text : '', oninput: (event) => actions.searchSoon(event.target.value) })),
+        found,
+        section('contacts', 'Contacts', memberRows(state, contacts, actions), contacts.length ? null : el('p', { class: 'section-note' }, 'Nobody yet: a private conversation makes a contact.')),
+        section('recent', 'Spoke recently', speakers, speakers.length ? null : el('p', { class: 'section-note' }, 'Nobody has spoken yet.')));
 }
 
 // MARK: messages
 
-const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 
-function dayKey(time) {
-    const date = new Date(time);
-    return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
-}
-
-/** The open conversation: a line about older history, then days, each with its messages. */
-export function messagesView(state, buffer, newAfter) {
-    const nodes = [];
-    if (buffer.historyLoading) nodes.push(el('p', { class: 'history-note' }, 'Loading older messages…'));
-    else if (buffer.historyDone) nodes.push(el('p', { class: 'history-note' }, `The beginning of ${buffer.name}.`));
-    let day = null;
-    let previous = null;
-    let newMarked = false;
-    for (const message of buffer.messages) {
-        const key = dayKey(message.time);
-        if (key !== day) {
-            day = key;
-            previous = null;
-            nodes.push(el('h3', { class: 'day', role: 'separator' }, dayFormat.format(new Date(message.time))));
-        }
-        const isNew = newAfter !== undefined && !message.mine && !message.system && (newAfter === null || message.time > newAfter);
-        if (isNew && !newMarked) {
-            newMarked = true;
-            nodes.push(el('div', { class: 'new-divider', role: 'separator' }, 'New'));
-        }
-        if (message.system) {
-            nodes.push(el('p', { class: 'system', 'data-test': 'notice' }, el('time', { datetime: new Date(message.time).toISOString() }, timeFormat.format(new Date(message.time))), ' ', message.text));
-            previous = null;
-            continue;
-        }
-        const continued = previous && !previous.action && !message.action && fold(previous.from) === fold(message.from) && message.time - previous.time < 5 * 60000;
-        nodes.push(messageView(state, message, { continued, isNew }));
-        previous = message;
-    }
-    if (buffer.messages.length === 0 && !buffer.historyLoading) nodes.push(el('p', { class: 'empty' }, buffer.kind === 'private' ? `This is the start of your conversation with ${buffer.name}.` : `Nothing said in ${buffer.name} yet.`));
-    return nodes;
-}
-
-function messageView(state, message, { continued, isNew }) {
+/** One message (or a line from the page itself); messagelist.js marks it continued or new. */
+export function messageView(state, message) {
     const date = new Date(message.time);
+    const time = el('time', { datetime: date.toISOString(), title: fullFormat.format(date) }, timeFormat.format(date));
+    if (message.system) return el('p', { class: 'system', 'data-test': 'notice' }, time, ' ', message.text);
     const classes = ['message'];
-    if (continued) classes.push('continued');
     if (message.action) classes.push('action');
     if (message.notice) classes.push('notice');
     if (message.mention) classes.push('mention');
     if (message.mine) classes.push('mine');
-    if (isNew) classes.push('new');
     const { nodes, files } = textWithLinks(message.text, state.fileHost);
     return el('div', { class: classes.join(' '), 'data-test': 'message', 'data-from': message.from },
-        el('time', { datetime: date.toISOString(), title: fullFormat.format(date) }, timeFormat.format(date)),
+        time,
         el('span', { class: 'from' }, message.from),
         el('span', { class: 'text' }, message.action ? `* ${message.from} ` : null, nodes),
         files.length ? el('div', { class: 'files' }, files.map((path) => fileCard(path, message.from))) : null);
