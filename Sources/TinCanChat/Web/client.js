@@ -553,7 +553,7 @@ export class ChatClient {
             if (entry.id && buffer.ids.has(entry.id)) return;
             if (entry.id) buffer.ids.add(entry.id);
             entry.mention = !mine && channel && mentions(text, s.me);
-            insertByTime(buffer.messages, entry);
+            const appended = insertByTime(buffer.messages, entry) === buffer.messages.length - 1;
             buffer.version++;
             if (!channel && !mine && !s.contacts.has(fold(from))) {
                 s.contacts.add(fold(from));
@@ -570,7 +570,11 @@ export class ChatClient {
                     if (buffer.large) s.people++;
                 }
             }
-            this.countUnread(s, buffer);
+            // A live line at the end adds to the count; history in the middle counts again.
+            if (appended && !mine && (buffer.marker === null || entry.time > buffer.marker)) {
+                buffer.unread++;
+                buffer.mention ||= entry.mention;
+            } else if (!appended && !entry.history) this.countUnread(s, buffer);
             if (!mine && !entry.history && (!channel || entry.mention)) notify = { from, text, buffer: buffer.name };
         });
         if (notify) this.on.notify?.(notify);
@@ -617,6 +621,8 @@ export class ChatClient {
             buffer.historyLoading = false;
             if (count < historyPage) buffer.historyDone = true;
             buffer.version++;
+            // History went in before the end: counted once for the whole batch.
+            this.countUnread(s, buffer);
             // One question about a conversation at a time: the server names its answers by the
             // conversation's last question, so a marker asked during a history request may come
             // back under another name.
@@ -768,9 +774,18 @@ export function mentions(text, nick) {
     return false;
 }
 
-/** Keeps messages in time order: history arrives after newer live lines. */
+/** Keeps messages in time order (history arrives after newer live lines); returns where it went. */
 function insertByTime(messages, entry) {
     let index = messages.length;
-    while (index > 0 && messages[index - 1].time > entry.time) index--;
+    if (index > 0 && messages[index - 1].time > entry.time) {
+        // After every message not later than it (a binary search: history comes 100 at a time).
+        let low = 0;
+        while (low < index) {
+            const middle = (low + index) >> 1;
+            if (messages[middle].time > entry.time) index = middle;
+            else low = middle + 1;
+        }
+    }
     messages.splice(index, 0, entry);
+    return index;
 }

@@ -69,13 +69,14 @@ function presenceDot(state, nick) {
 // MARK: members
 
 const presenceRank = { online: 0, away: 1, offline: 2 };
+const byNick = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true }).compare;
 
 /** People as rows, here before away before offline, then by nick. */
 function memberRows(state, nicks, actions) {
     const me = fold(state.me);
     return [...nicks]
         .map((nick) => ({ nick, presence: presenceOf(state, nick) }))
-        .sort((a, b) => presenceRank[a.presence] - presenceRank[b.presence] || a.nick.localeCompare(b.nick))
+        .sort((a, b) => presenceRank[a.presence] - presenceRank[b.presence] || byNick(a.nick, b.nick))
         .map(({ nick, presence }) => memberRow(nick, presence, fold(nick) === me, actions));
 }
 
