@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "TinCanTFTP", targets: ["TinCanTFTP"]),
         .library(name: "TinCanIRC", targets: ["TinCanIRC"]),
         .library(name: "TinCanChat", targets: ["TinCanChat"]),
+        .library(name: "TinCanChatClient", targets: ["TinCanChatClient"]),
+        .library(name: "TinCanTerminal", targets: ["TinCanTerminal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -97,6 +99,21 @@ let package = Package(
             // The chat page (HTML, CSS, ES modules), served from memory by ChatWebPage.
             resources: [.copy("Web")]
         ),
+        // Full-screen terminal programs: keys, a line editor, display widths, frames drawn by
+        // difference, raw mode and the alternate screen restored on every exit.
+        .target(name: "TinCanTerminal"),
+        .target(
+            name: "TinCanChatClient",
+            dependencies: [
+                "TinCanCore", "TinCanIRC", "TinCanRelay",
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "TinCanCLI",
             dependencies: [
@@ -105,6 +122,8 @@ let package = Package(
                 "TinCanEcho",
                 "TinCanTFTP",
                 "TinCanChat",
+                "TinCanChatClient",
+                "TinCanTerminal",
                 "TinCanIRC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -170,6 +189,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "TinCanTerminalTests", dependencies: ["TinCanTerminal"]),
+        .testTarget(
+            name: "TinCanChatClientTests",
+            dependencies: [
+                "TinCanChatClient", "TinCanChat", "TinCanIRC", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

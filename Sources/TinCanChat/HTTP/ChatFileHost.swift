@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOFileSystem
+import TinCanCore
 
 /// FILEHOST (soju.im/FILEHOST): uploads with the account's name and password (HTTP Basic), and
 /// downloads of what was uploaded, until it expires.
@@ -329,26 +330,8 @@ struct ChatFileHost: Sendable {
         return type + "; " + charset
     }
 
-    /// The name from the upload's `Content-Disposition` (`filename*=UTF-8''...` or `filename=`),
-    /// its last path component, without control characters and quotes, at most 200 characters;
-    /// "file" for none.
-    static func fileName(_ header: String?) -> String {
-        var name: String?
-        for parameter in (header ?? "").split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            let lowered = parameter.lowercased()
-            if lowered.hasPrefix("filename*="), let apostrophe = parameter.range(of: "''") {
-                name = String(parameter[apostrophe.upperBound...]).removingPercentEncoding
-                break
-            } else if lowered.hasPrefix("filename=") {
-                var value = parameter.dropFirst(9)
-                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
-                name = value.replacingOccurrences(of: "\\\"", with: "\"")
-            }
-        }
-        let base = (name ?? "").split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-        let clean = String(base.filter { !$0.isNewline && $0 != "\"" && !($0.unicodeScalars.first?.properties.generalCategory == .control) }.prefix(200))
-        return clean.trimmingCharacters(in: .whitespaces).isEmpty || clean == "." || clean == ".." ? "file" : clean
-    }
+    /// The name from the upload's `Content-Disposition` ("file" for none).
+    static func fileName(_ header: String?) -> String { ContentDisposition.fileName(header) }
 
     /// Media types a browser may show in the page: images that run no script, and plain text.
     /// SVG (scripts) and HTML never are.
@@ -359,10 +342,6 @@ struct ChatFileHost: Sendable {
     static func disposition(_ record: ChatFileRecord) -> String {
         let type = record.contentType.split(separator: ";")[0].lowercased()
         let kind = Self.inlineTypes.contains(type) ? "inline" : "attachment"
-        let ascii = String(record.name.map { $0.isASCII && $0 != "\\" && $0 != "%" ? $0 : "_" })
-        // RFC 8187's attr-char.
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
-        let encoded = record.name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "file"
-        return "\(kind); filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+        return ContentDisposition.header(kind, fileName: record.name)
     }
 }

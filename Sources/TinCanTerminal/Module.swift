@@ -1,0 +1,1 @@
+// TinCanTerminal: see the files beside this one.
