@@ -35,6 +35,10 @@ final class ChatConnectionHandler: ChannelInboundHandler {
         let host = Self.hostText(context.channel.remoteAddress?.ipAddress)
         switch self.driver.connected(self, host: host) {
         case .success(let session):
+            session.localHost = context.channel.localAddress?.ipAddress.map { address in
+                let text = Self.hostText(address)
+                return text.contains(":") ? "[\(text)]" : text
+            }
             self.session = session
             context.fireChannelActive()
         case .failure(let refusal):

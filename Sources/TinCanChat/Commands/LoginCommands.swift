@@ -192,12 +192,12 @@ extension ChatCore {
         self.numeric(.rplYourHost, to: session, ["Your host is \(self.serverName), running version \(ChatServer.version)"])
         self.numeric(.rplCreated, to: session, ["This server was created \(self.createdText)"])
         self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "io", "nt", "o"])
-        for message in self.isupport.messages(source: self.serverName, nick: nick) { self.send(message, to: session) }
+        for message in self.isupport(for: session).messages(source: self.serverName, nick: nick) { self.send(message, to: session) }
         self.lusers(session)
         self.motd(session)
     }
 
-    var isupport: IRCISupport {
+    func isupport(for session: ChatSession) -> IRCISupport {
         let l = self.limits
         var tokens: [(key: String, value: String?)] = [
             ("AWAYLEN", String(l.topicLength)), ("CASEMAPPING", "rfc1459"), ("CHANLIMIT", "#:\(l.maxChannelsPerClient)"),
@@ -213,8 +213,12 @@ extension ChatCore {
             tokens.append(("CHATHISTORY", String(self.configuration.accounts.historyReplyLimit)))
             tokens.append(("MSGREFTYPES", "timestamp,msgid"))
             // FILEHOST (soju.im/FILEHOST, and the IRCv3 draft's name): uploads on the HTTP port
-            // need accounts. The server has put the port's public URL in the configuration.
-            if let url = self.configuration.http?.publicURL {
+            // need accounts. The configured public URL, or the address this client reached the
+            // server at with the HTTP port.
+            if let http = self.configuration.http, let port = http.boundPort {
+                let scheme = self.configuration.tls == nil ? "http" : "https"
+                let url = http.publicURL.flatMap { ChatOrigin(url: $0, allowPath: true)?.text }
+                    ?? "\(scheme)://\(session.localHost ?? self.serverName):\(port)"
                 tokens += [("draft/FILEHOST", url + "/upload"), ("soju.im/FILEHOST", url + "/upload")]
             }
         }

@@ -12,10 +12,13 @@ public struct ChatHTTPConfiguration: Sendable, Hashable {
     public var port: Int
     /// The URL clients are told to use: the `soju.im/FILEHOST` ISUPPORT token is this with
     /// `/upload`, and uploads are answered with `Location: <publicURL>/files/<id>`. An `http` or
-    /// `https` URL without query or fragment; a trailing `/` is ignored. Default nil:
-    /// `http(s)://<name>:<bound port>`, with the server's ``ChatServerConfiguration/name``, which
-    /// reaches the server only where that name resolves to it; set it for clients elsewhere.
+    /// `https` URL without query or fragment; a trailing `/` is ignored. Default nil: the address
+    /// each client reached the server at (an IRC client is told `http(s)://<the IRC socket's local
+    /// address>:<HTTP port>`, an upload's link uses its `Host`), which works on one machine and on
+    /// a LAN; set it where clients come through a proxy or NAT, or should see a name.
     public var publicURL: String?
+    /// The port the HTTP listener was bound to (the server sets it; `port` may be 0).
+    var boundPort: Int?
     /// Where uploaded files are kept, created if missing. Default `./tincan-data/files`.
     public var filesDirectory: String
     /// The largest upload; a larger one is answered 413 with `Upload-Limit`. Default 25 MiB.

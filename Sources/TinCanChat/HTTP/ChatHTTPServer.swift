@@ -16,8 +16,9 @@ final class ChatHTTPServer: Sendable {
     private let origins: ChatOriginPolicy
     private let tls: NIOSSLContext?
     private let logger: Logger
-    /// The URL clients are told, once the port is bound.
-    private let publicURL = Mutex("")
+    /// The configured public URL, normalised; nil: each upload's link uses its request's `Host`.
+    private let publicURL: String?
+    private let boundPort = Mutex(0)
     /// The chat page at `/` and `/static/`.
     private let page: ChatWebPage
 
@@ -38,15 +39,28 @@ final class ChatHTTPServer: Sendable {
         self.tls = tls
         self.logger = logger
         self.page = ChatWebPage.bundled
+        self.publicURL = settings.publicURL.flatMap { ChatOrigin(url: $0, allowPath: true)?.text }
+    }
+
+    /// Where an upload's link points: the configured public URL, or the scheme and `Host` the
+    /// request came with (the server's name and port when it has none usable).
+    func baseURL(for request: Request) -> String {
+        if let url = self.publicURL { return url }
+        let scheme = self.tls == nil ? "http" : "https"
+        if let host = request.head.authority, let (name, port) = ChatOrigin.hostAndPort(Substring(host), defaultPort: scheme == "https" ? 443 : 80),
+            name.utf8.allSatisfy({ ChatWebPage.hostBytes.contains($0) })
+        {
+            return ChatOrigin(scheme: scheme, host: name, port: port).text
+        }
+        return "\(scheme)://\(self.serverName):\(self.boundPort.withLock { $0 })"
     }
 
     /// Listens on `loop` until cancelled or shut down gracefully, sweeping expired files meanwhile.
-    /// `onRunning` gets the bound address and the URL clients are told (before any request is
-    /// answered).
+    /// `onRunning` gets the bound address (before any request is answered).
     func run(
         loop: any EventLoop,
         driver: EventLoopFuture<NIOLoopBound<ChatDriver>>,
-        onRunning: @escaping @Sendable (SocketAddress, String) async -> Void
+        onRunning: @escaping @Sendable (SocketAddress) async -> Void
     ) async throws {
         try await self.files?.prepare()
         let endpoint = Endpoint(host: self.host, port: self.settings.port)
@@ -58,7 +72,6 @@ final class ChatHTTPServer: Sendable {
             driver: driver, origins: self.origins, tls: self.tls,
             idleTimeout: .nanoseconds(self.settings.idleTimeout.nanoseconds)
         )
-        let scheme = self.tls == nil ? "http" : "https"
         // Hummingbird's own "Server started" line would come before the chat server's listening
         // lines, which say the same with what each port is for.
         var serverLogger = self.logger
@@ -68,10 +81,8 @@ final class ChatHTTPServer: Sendable {
             configuration: ServerConfiguration(address: .hostname(address, port: self.settings.port)),
             onServerRunning: { listener in
                 guard let bound = listener.localAddress else { return }
-                let url = self.settings.publicURL.flatMap { ChatOrigin(url: $0, allowPath: true)?.text }
-                    ?? "\(scheme)://\(self.serverName):\(bound.port ?? self.settings.port)"
-                self.publicURL.withLock { $0 = url }
-                await onRunning(bound, url)
+                self.boundPort.withLock { $0 = bound.port ?? self.settings.port }
+                await onRunning(bound)
             },
             eventLoopGroup: loop,
             logger: serverLogger
@@ -130,7 +141,7 @@ final class ChatHTTPServer: Sendable {
             return self.files!.options(request)
         case ("/upload", .post) where self.files != nil:
             let address = ChatConnectionHandler.hostText(channel.remoteAddress?.ipAddress)
-            return try await self.files!.upload(request, address: address, publicURL: self.publicURL.withLock { $0 }, writer: &writer)
+            return try await self.files!.upload(request, address: address, publicURL: self.baseURL(for: request), writer: &writer)
         case (_, .get) where path.hasPrefix("/files/") && self.files != nil, (_, .head) where path.hasPrefix("/files/") && self.files != nil:
             return try await self.files!.download(request, id: String(path.dropFirst(7)))
         default:

@@ -76,3 +76,12 @@ struct ChatOriginPolicy: Sendable {
         return own == (parsed.host, parsed.port)
     }
 }
+
+extension ChatOrigin {
+    init(scheme: String, host: String, port: Int, path: String = "") {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+}

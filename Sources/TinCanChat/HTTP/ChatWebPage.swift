@@ -99,5 +99,5 @@ struct ChatWebPage: Sendable {
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     }
 
-    private static let hostBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]".utf8)
+    static let hostBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]".utf8)
 }

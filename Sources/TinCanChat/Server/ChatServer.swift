@@ -117,9 +117,9 @@ public final class ChatServer: Service, Sendable {
                     let server = ChatHTTPServer(
                         configuration: configuration, store: store, authenticate: self.authenticate(), tls: tls, logger: logger
                     )
-                    let (address, url) = try await self.startHTTP(server, in: &group, driver: driverPromise.futureResult)
+                    let address = try await self.startHTTP(server, in: &group, driver: driverPromise.futureResult)
                     http = address
-                    configuration.http?.publicURL = url
+                    configuration.http?.boundPort = address.port
                 }
                 driver = try await loop.submit { [configuration] in
                     ChatDriver.make(
@@ -189,12 +189,12 @@ public final class ChatServer: Service, Sendable {
         _ server: ChatHTTPServer,
         in group: inout ThrowingTaskGroup<Void, any Error>,
         driver: EventLoopFuture<NIOLoopBound<ChatDriver>>
-    ) async throws -> (SocketAddress, String) {
-        let (running, continuation) = AsyncStream<(SocketAddress, String)>.makeStream()
+    ) async throws -> SocketAddress {
+        let (running, continuation) = AsyncStream<SocketAddress>.makeStream()
         let loop = self.loop
         group.addTask {
             defer { continuation.finish() }
-            try await server.run(loop: loop, driver: driver) { address, url in continuation.yield((address, url)) }
+            try await server.run(loop: loop, driver: driver) { address in continuation.yield(address) }
         }
         for await started in running { return started }
         // It stopped before it listened: why.

@@ -10,6 +10,9 @@ final class ChatSession {
     let id: Int
     /// The client's IP address as text (its host in `nick!user@host`).
     let host: String
+    /// The address the client reached the server at (its socket's local address), as a URL's
+    /// host (`[::1]` for IPv6): the FILEHOST URL it is told uses it when no public URL is set.
+    var localHost: String?
     let connectedAt: NIODeadline
     /// Wall-clock seconds at connection, for WHOIS.
     let signOn: Int
