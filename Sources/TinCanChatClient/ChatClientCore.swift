@@ -756,11 +756,19 @@ public struct ChatClientCore: Sendable {
         return false
     }
 
-    /// Links in `text` to this server's files (`<origin>/files/<id>`, the origin of its FILEHOST URL).
+    /// Links in `text` to files on this server, as URLs on its FILEHOST origin: `/files/<id>` on
+    /// any http(s) origin, since a client that reached the server at another address got a link
+    /// with that address. Ids are 128 random bits: a file the server has under one is that file
+    /// (the look-up goes to this server only, never to the link's host).
     static func fileLinks(_ text: String, fileHost: String?) -> [String] {
         guard let fileHost, let upload = URL(string: fileHost), let scheme = upload.scheme, let host = upload.host else { return [] }
-        let origin = "\(scheme)://\(host)" + (upload.port.map { ":\($0)" } ?? "") + "/files/"
-        return text.split(separator: " ").map(String.init).filter { $0.hasPrefix(origin) && $0.count > origin.count }
+        let origin = "\(scheme)://" + (host.contains(":") ? "[\(host)]" : host) + (upload.port.map { ":\($0)" } ?? "")
+        return text.split(whereSeparator: \.isWhitespace).compactMap { word in
+            guard word.hasPrefix("http://") || word.hasPrefix("https://"), let url = URL(string: String(word)) else { return nil }
+            let path = url.path
+            guard path.hasPrefix("/files/"), path.count == 39, path.dropFirst(7).allSatisfy(\.isHexDigit), url.query == nil else { return nil }
+            return origin + path
+        }
     }
 
     static func timeTag(_ milliseconds: Int64) -> String { IRCServerTime.format(milliseconds: milliseconds) }

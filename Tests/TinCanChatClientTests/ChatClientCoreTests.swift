@@ -110,9 +110,11 @@ import TinCanIRC
     func privateMessages() {
         var core = Self.loggedIn()
         _ = Self.feed(&core, ":ann!~ann@h JOIN #lobby")
-        let first = Self.feed(&core, "@time=2027-01-15T08:00:00.000Z;msgid=p1 :bob!~bob@h PRIVMSG ann :psst http://chat.test:8080/files/abc123")
+        let first = Self.feed(&core, "@time=2027-01-15T08:00:00.000Z;msgid=p1 :bob!~bob@h PRIVMSG ann :psst http://127.0.0.1:8080/files/0123456789abcdef0123456789abcdef http://example.com/files/x")
         #expect(Self.sent(first) == ["MONITOR + bob"])
-        #expect(first.contains(.lookUpFile(ChatFileOffer(number: 1, url: "http://chat.test:8080/files/abc123", from: "bob", conversation: "bob"))))
+        // A file link on another address of the server is looked up on the FILEHOST origin; other links are not files.
+        let offer = ChatFileOffer(number: 1, url: "http://chat.test:8080/files/0123456789abcdef0123456789abcdef", from: "bob", conversation: "bob")
+        #expect(first.filter { if case .lookUpFile = $0 { true } else { false } } == [.lookUpFile(offer)])
         let bob = core.model.conversations[core.model.index(of: "bob")!]
         #expect(bob.kind == .direct && bob.unread == 1)
         core.fileInfo(1, name: "notes.txt", size: 2048)

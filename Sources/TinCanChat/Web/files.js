@@ -64,8 +64,11 @@ export function upload(file, { account, password, limit }, events) {
 const fileIdPattern = /^\/files\/[0-9a-f]{32}$/;
 
 /**
- * The path of a link to one of this server's files (`/files/<id>` on the page's own origin or on
- * the origin FILEHOST announced, which may be the server's public name); null for any other link.
+ * The path of a link that may be to one of this server's files: `/files/<id>` on the page's own
+ * origin or on the origin FILEHOST announced (`sure`), or on another origin (not sure: a client
+ * that reached the server at another address, such as 127.0.0.1 for a page on localhost, got a
+ * link with that address). Ids are 128 random bits, so a file this server has under that id is
+ * that file; only this server is asked, never the link's host. Null for any other link.
  */
 export function ownFilePath(link, fileHost) {
     let url;
@@ -83,7 +86,7 @@ export function ownFilePath(link, fileHost) {
             // A FILEHOST that is no URL adds nothing.
         }
     }
-    return origins.has(url.origin) ? url.pathname : null;
+    return { path: url.pathname, sure: origins.has(url.origin) };
 }
 
 const infos = new Map();

@@ -176,7 +176,7 @@ export function messageView(state, message) {
         time,
         el('span', { class: 'from' }, message.from),
         el('span', { class: 'text' }, message.action ? `* ${message.from} ` : null, nodes),
-        files.length ? el('div', { class: 'files' }, files.map((path) => fileCard(path, message.from))) : null);
+        files.length ? el('div', { class: 'files' }, files.map((file) => fileCard(file, message.from))) : null);
 }
 
 const urlPattern = /\bhttps?:\/\/[^\s<>"'`]+/gi;
@@ -200,18 +200,20 @@ export function textWithLinks(text, fileHost) {
         if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
         nodes.push(el('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' }, link));
         last = match.index + link.length;
-        const path = ownFilePath(link, fileHost);
-        if (path && !files.includes(path)) files.push(path);
+        const file = ownFilePath(link, fileHost);
+        if (file && !files.some((known) => known.path === file.path)) files.push(file);
     }
     if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
     return { nodes, files };
 }
 
 /** A card for one of this server's files, filled in when its HEAD answer comes. */
-function fileCard(path, sender) {
+function fileCard({ path, sure }, sender) {
     const card = el('div', { class: 'file-card', 'data-test': 'file' });
     const fill = (info) => {
         card.replaceChildren();
+        // A link elsewhere that this server does not know is only a link.
+        if (info.missing && !sure) return card.remove();
         if (info.missing) {
             card.classList.add('missing');
             card.append(el('span', { class: 'file-name' }, 'This file has expired or was removed.'));
