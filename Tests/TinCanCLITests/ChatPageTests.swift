@@ -3,8 +3,9 @@ import Testing
 import TinCanTestSupport
 
 /// The chat page in real browsers: Debian's chromium, headless, through chromium-driver and
-/// Selenium (PyPI), against the built `tincan chat serve` (scripts/interop/page_browser.py).
-@Suite(.timeLimit(.minutes(4))) struct ChatPageBrowserTests {
+/// Selenium (PyPI), against the built `tincan chat serve` (scripts/interop/page_browser.py and
+/// page_input.py). One test at a time: each runs two or three chromiums, and CI has two cores.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct ChatPageBrowserTests {
     /// chromium, chromedriver and Selenium here (always true in CI, where a missing one fails).
     static let available = Programs.inCI
         || (Programs.available("chromium", "chromedriver", "python3") && Programs.pythonImports("selenium"))
@@ -41,6 +42,44 @@ import TinCanTestSupport
             try peer.write("started\n")
         }
         let status = try await peer.waitForExit(timeout: 120)
+        let json = try Self.expectPassed(peer, status: status)
+        let screenshots = json["screenshots"] as? [String: [String: Any]] ?? [:]
+        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone-dark"] {
+            let shot = try #require(screenshots[name], "no screenshot \(name)")
+            #expect((shot["colors"] as? Int ?? 0) >= 8, "\(name) looks blank: \(shot)")
+        }
+        #expect(screenshots["buffers-phone"]?["width"] as? Int ?? 0 <= 400, "the phone screenshot is not narrow")
+    }
+
+    @Test(
+        "the page's input paths: a dropped file, a pasted image, a cancelled upload, notifications, the keyboard alone on a desktop and a phone",
+        .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
+    )
+    func inputPaths() async throws {
+        let python = try Programs.require("python3")
+        _ = try Programs.require("chromium")
+        _ = try Programs.require("chromedriver")
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
+        let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        let (server, port) = try await chatServer(settings + ["--http-port", "0"])
+        defer { server.kill() }
+        let httpPort = try await chatHTTPPort(server)
+
+        let peer = try TestProcess(
+            python, [ChatInteropTests.scripts + "/page_input.py", "http://127.0.0.1:\(httpPort)", String(port), shots], input: .null
+        )
+        defer { peer.kill() }
+        // Some 30 s when all pass; a failed scenario costs its wait (30 s) and the next starts anew.
+        let status = try await peer.waitForExit(timeout: 210)
+        let json = try Self.expectPassed(peer, status: status)
+        // The six scenarios of page_input.py (more may be appended).
+        #expect((json["steps"] as? [[String: Any]] ?? []).count >= 6, "\(json["steps"] ?? "no steps")")
+    }
+
+    /// The script's JSON report, once it is checked: every step passed and the script ran to its end.
+    private static func expectPassed(_ peer: TestProcess, status: Int32) throws -> [String: Any] {
         let json = try #require(
             try JSONSerialization.jsonObject(with: peer.stdout) as? [String: Any], "no report; stderr: \(peer.stderr.suffix(3000))"
         )
@@ -49,11 +88,6 @@ import TinCanTestSupport
             #expect(step["ok"] as? Bool == true, "\(step["name"] ?? "?"): \(step["detail"] ?? "")")
         }
         #expect(status == 0 && json["completed"] as? Bool == true, "\(steps.map { $0["name"] ?? "" })")
-        let screenshots = json["screenshots"] as? [String: [String: Any]] ?? [:]
-        for name in ["login-desktop", "lobby-desktop", "buffers-phone", "conversation-phone-dark"] {
-            let shot = try #require(screenshots[name], "no screenshot \(name)")
-            #expect((shot["colors"] as? Int ?? 0) >= 8, "\(name) looks blank: \(shot)")
-        }
-        #expect(screenshots["buffers-phone"]?["width"] as? Int ?? 0 <= 400, "the phone screenshot is not narrow")
+        return json
     }
 }

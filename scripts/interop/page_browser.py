@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The chat page in real browsers: Debian's chromium, headless, driven by Selenium through
-chromium-driver, against a running `tincan chat serve --http-port ...`.
+chromium-driver, against a running `tincan chat serve --http-port ...` (the machinery is in
+page_common.py; the page's input paths are page_input.py's).
 
 Usage: page_browser.py BASE_URL IRC_PORT SCREENSHOT_DIR
 
@@ -12,12 +13,14 @@ import os
 import sys
 import time
 
-from page_common import (
+# No __pycache__ beside the scripts in the repository.
+sys.dont_write_bytecode = True
+from page_common import (  # noqa: E402
     PASSWORDS, RawIRC, check_download, click, close_browser, configure, conversations, css, log_in, logged_in,
     make_png, message_texts, open_browser, open_buffer, presence, report, run, say, screenshot, step, wait,
     wait_message, work,
 )
-from selenium.webdriver.common.by import By
+from selenium.webdriver.common.by import By  # noqa: E402
 
 
 def main():

@@ -84,6 +84,12 @@ function render(state) {
     }
 
     const app = $('app');
+    // A list that folds away (Escape, a conversation chosen) with the focus in it gives the focus
+    // back to the button that opened it, rather than to nowhere.
+    const folding = app.dataset.panel !== state.panel && app.dataset.panel;
+    if (folding && $(folding).contains(document.activeElement) && $(`toggle-${folding}`).getClientRects().length) {
+        $(`toggle-${folding}`).focus();
+    }
     if (state.panel) app.dataset.panel = state.panel;
     else delete app.dataset.panel;
     $('toggle-buffers').setAttribute('aria-expanded', String(state.panel === 'buffers'));
@@ -124,7 +130,9 @@ function render(state) {
         markerSeen: drawn.key === state.current ? drawn.markerSeen || !!buffer.markerKnown : !!buffer.markerKnown,
         atBottom: messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40,
     };
-    if (switched && !matchMedia('(max-width: 700px)').matches && document.activeElement === document.body) $('composer').focus();
+    // Focus still in the login form, hidden a moment ago, is nowhere too.
+    const unfocused = document.activeElement === document.body || $('login').contains(document.activeElement);
+    if (switched && !matchMedia('(max-width: 700px)').matches && unfocused) $('composer').focus();
     markReadSoon();
 }
 
@@ -331,7 +339,13 @@ function renderUpload(upload) {
     $('upload-dismiss').hidden = !failed;
 }
 
-$('upload-cancel').addEventListener('click', () => cancelUpload && cancelUpload());
+// Cancelling is the person's own doing: the box goes rather than saying so.
+$('upload-cancel').addEventListener('click', () => {
+    if (cancelUpload) cancelUpload();
+    store.update((s) => {
+        s.upload = null;
+    });
+});
 $('upload-dismiss').addEventListener('click', () => store.update((s) => {
     s.upload = null;
 }));
