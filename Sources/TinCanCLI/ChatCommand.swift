@@ -9,8 +9,9 @@ import TinCanCore
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Multi-user chat over IRC: 'tincan chat serve' runs the server, 'tincan chat user' manages accounts.",
-        subcommands: [ChatServeCommand.self, ChatUserCommand.self]
+        abstract: "Multi-user chat over IRC: 'tincan chat HOST' chats, 'tincan chat serve' runs the server, 'tincan chat user' manages accounts.",
+        subcommands: [ChatConnectCommand.self, ChatSendCommand.self, ChatServeCommand.self, ChatUserCommand.self],
+        defaultSubcommand: ChatConnectCommand.self
     )
 }
 

@@ -121,9 +121,11 @@ public struct ChatClientCore: Sendable {
         return self.take()
     }
 
-    /// Moves the read marker of the conversation on screen to its newest line (the person has seen it).
-    public mutating func markRead() -> [ChatClientAction] {
-        let index = self.model.current
+    /// Moves the read marker of a conversation (default: the one on screen) to its newest line: the
+    /// person has seen it.
+    public mutating func markRead(_ index: Int? = nil) -> [ChatClientAction] {
+        let index = index ?? self.model.current
+        guard self.model.conversations.indices.contains(index) else { return [] }
         let conversation = self.model.conversations[index]
         guard conversation.kind != .server, let newest = conversation.lines.last(where: { $0.kind != .system }) else {
             self.model.conversations[index].unread = 0
@@ -437,11 +439,6 @@ public struct ChatClientCore: Sendable {
         } else if let batch = self.batches.removeValue(forKey: name), batch.type == "chathistory", let index = self.model.index(of: batch.target) {
             self.model.conversations[index].historyPending = false
             self.countUnread(index)
-            let conversation = self.model.conversations[index]
-            // One question about a conversation at a time: its marker is asked once its history has come.
-            if conversation.kind == .direct, conversation.readMarker == nil, self.capabilities.contains("draft/read-marker") {
-                self.send("MARKREAD", [conversation.name])
-            }
         }
     }
 
@@ -449,6 +446,9 @@ public struct ChatClientCore: Sendable {
         let channel = self.isChannel(target)
         let index = self.conversation(target, kind: channel ? .channel : .direct)
         guard !channel else { return }
+        // The marker first: the server answers in order, so the history that follows is known to
+        // be new or not as it arrives (a channel's marker comes with its JOIN).
+        if self.capabilities.contains("draft/read-marker") { self.send("MARKREAD", [target]) }
         if self.model.conversations[index].lines.isEmpty { self.askHistory(target, before: nil, limit: self.limits.historyPage) }
         self.watch(target)
     }
@@ -585,7 +585,8 @@ public struct ChatClientCore: Sendable {
         "/quit [reason]    Alt+1..9 or Ctrl+N/Ctrl+P switch conversations; Tab completes nicks and commands",
     ]
 
-    static let commands = ["msg", "query", "join", "part", "close", "me", "away", "back", "nick", "who", "history", "send", "get", "files", "quit", "quote", "help"]
+    /// The commands `/help` lists (for completion).
+    public static let commands = ["msg", "query", "join", "part", "close", "me", "away", "back", "nick", "who", "history", "send", "get", "files", "quit", "quote", "help"]
 
     /// One line saying what a file offer is.
     public static func describe(_ offer: ChatFileOffer) -> String {
@@ -721,7 +722,8 @@ public struct ChatClientCore: Sendable {
         "NEED_NICK": "Type a nick first.",
     ]
 
-    static func nick(_ source: String?) -> String {
+    /// The nick of a message source (`nick!user@host`).
+    public static func nick(_ source: String?) -> String {
         guard let source else { return "" }
         return String(source.prefix { $0 != "!" && $0 != "@" })
     }

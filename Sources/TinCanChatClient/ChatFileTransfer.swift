@@ -18,7 +18,7 @@ import TinCanCore
 public struct ChatFileTransfer: Sendable {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public let description: String
-        init(_ description: String) { self.description = description }
+        public init(_ description: String) { self.description = description }
     }
 
     /// What a HEAD says about a link.

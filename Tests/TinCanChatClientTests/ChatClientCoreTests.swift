@@ -119,12 +119,16 @@ import TinCanIRC
         #expect(bob.kind == .direct && bob.unread == 1)
         core.fileInfo(1, name: "notes.txt", size: 2048)
         #expect(ChatClientCore.describe(core.model.files[0]) == "file 1: notes.txt (2 KiB) from bob: /get 1")
-        // Someone else's conversation found by TARGETS at login: its history, its presence, then its marker.
+        // Someone else's conversation found by TARGETS at login: its marker, its history, its presence.
         let targets = Self.feed(&core, ":srv CHATHISTORY TARGETS carol timestamp=2027-01-15T07:00:00.000Z")
-        #expect(Self.sent(targets) == ["CHATHISTORY LATEST carol * 50", "MONITOR + carol"])
-        let history = Self.feed(&core, ":srv BATCH +c chathistory carol", "@batch=c;time=2027-01-15T07:00:00.000Z;msgid=c1 :carol!~carol@h PRIVMSG ann :while you were out", ":srv BATCH -c")
-        #expect(Self.sent(history) == ["MARKREAD carol"])
-        #expect(core.model.conversations[core.model.index(of: "carol")!].unread == 1)
+        #expect(Self.sent(targets) == ["MARKREAD carol", "CHATHISTORY LATEST carol * 50", "MONITOR + carol"])
+        _ = Self.feed(&core, ":srv MARKREAD carol timestamp=2027-01-15T06:00:00.000Z")
+        _ = Self.feed(
+            &core, ":srv BATCH +c chathistory carol", "@batch=c;time=2027-01-15T05:00:00.000Z;msgid=c0 :carol!~carol@h PRIVMSG ann :read before",
+            "@batch=c;time=2027-01-15T07:00:00.000Z;msgid=c1 :carol!~carol@h PRIVMSG ann :while you were out", ":srv BATCH -c"
+        )
+        let carol = core.model.conversations[core.model.index(of: "carol")!]
+        #expect(carol.unread == 1 && carol.lines.map { carol.isNew($0) } == [false, true])
         _ = Self.feed(&core, ":srv 731 ann :carol")
         #expect(core.model.presence(of: "carol") == .offline && core.model.contacts.contains("carol"))
     }

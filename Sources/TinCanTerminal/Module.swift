@@ -1,1 +1,0 @@
-// TinCanTerminal: see the files beside this one.
