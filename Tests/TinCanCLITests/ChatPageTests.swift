@@ -52,7 +52,7 @@ import TinCanTestSupport
     }
 
     @Test(
-        "the page's input paths: a dropped file, a pasted image, a cancelled upload, notifications, the keyboard alone on a desktop and a phone",
+        "the page's input paths: a dropped file, a pasted image, a cancelled upload, notifications, the keyboard alone on a desktop and a phone; a lobby past the quiet-presence mark",
         .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
     )
     func inputPaths() async throws {
@@ -63,7 +63,8 @@ import TinCanTestSupport
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
         let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
-        let (server, port) = try await chatServer(settings + ["--http-port", "0"])
+        // The last scenario fills the lobby past the mark (page_input.py's QUIET).
+        let (server, port) = try await chatServer(settings + ["--http-port", "0", "--quiet-presence", "10"])
         defer { server.kill() }
         let httpPort = try await chatHTTPPort(server)
 
@@ -74,8 +75,10 @@ import TinCanTestSupport
         // Some 30 s when all pass; a failed scenario costs its wait (30 s) and the next starts anew.
         let status = try await peer.waitForExit(timeout: 210)
         let json = try Self.expectPassed(peer, status: status)
-        // The six scenarios of page_input.py (more may be appended).
-        #expect((json["steps"] as? [[String: Any]] ?? []).count >= 6, "\(json["steps"] ?? "no steps")")
+        // The seven scenarios of page_input.py (more may be appended).
+        #expect((json["steps"] as? [[String: Any]] ?? []).count >= 7, "\(json["steps"] ?? "no steps")")
+        let shot = (json["screenshots"] as? [String: [String: Any]])?["large-lobby-desktop"]
+        #expect((shot?["colors"] as? Int ?? 0) >= 8, "the large lobby's screenshot: \(shot ?? [:])")
     }
 
     /// The script's JSON report, once it is checked: every step passed and the script ran to its end.

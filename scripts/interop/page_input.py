@@ -3,7 +3,8 @@
 conversation, an image pasted, an upload cancelled under a throttled network, notifications, and
 the page used with the keyboard alone.
 
-Usage: page_input.py BASE_URL IRC_PORT SCREENSHOT_DIR (a fresh server: it signs up ann, bob, erin and fay)
+Usage: page_input.py BASE_URL IRC_PORT SCREENSHOT_DIR (a fresh server with --quiet-presence 10: it signs
+up ann, bob, erin and fay, and fills the lobby past the mark last)
 
 The scenarios are the functions in SCENARIOS, run in order; each is one step of the report (the
 same JSON as page_browser.py's). A failed scenario does not stop the others: the browsers it may
@@ -19,7 +20,7 @@ import time
 sys.dont_write_bytecode = True
 from page_common import (  # noqa: E402
     PASSWORDS, RawIRC, attribute, check_download, close_browser, configure, css, log_in, logged_in, open_browser,
-    open_buffer, png_bytes, presence, report, run, run_step, say, settings, wait, wait_message, work,
+    open_buffer, png_bytes, presence, report, run, run_step, say, screenshot, settings, wait, wait_message, work,
 )
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -397,6 +398,48 @@ def keyboard_phone(people):
         wait_focus(phone, lambda f: f.get("id") == "toggle-buffers", "the focus back on toggle-buffers after choosing")
     finally:
         close_browser(phone)
+
+
+# The server for this script runs with --quiet-presence QUIET: the scenarios above stay below it.
+QUIET = 10
+
+
+@scenario("a lobby past the quiet-presence mark: the page says it is large, searches people (WHO), shows who spoke, opens a found one")
+def large_lobby(people):
+    ann = people.browser("ann")
+    open_buffer(ann, "#lobby")
+    crowd = [RawIRC(f"crowd{number}", None) for number in range(QUIET + 2)]
+    try:
+        # ann saw joins up to the mark, then the server went quiet: the page must have noticed.
+        note = wait(ann, lambda d: [e for e in css(d, '[data-test="room-large"]') if e.is_displayed()], "the 'room is large' note")[0]
+        wait(ann, lambda d: d.execute_script(
+            "return window.tincan.store.state.buffers.get('#lobby').count") >= QUIET + 2, "LIST's count of the lobby")
+        assert "large" in note.text, note.text
+        # The list is no longer everyone: the crowd is not listed member by member.
+        listed = [e.get_attribute("data-nick") for e in css(ann, '.member-list [data-test="member"]')]
+        assert not any(nick.startswith("crowd") for nick in listed), f"the crowd is listed: {listed}"
+        crowd[3].send("PRIVMSG #lobby :hello from the crowd")
+        wait_message(ann, "crowd3", "hello from the crowd")
+        wait(ann, lambda d: css(d, '[data-test="member-section"][data-name="recent"] [data-test="member"][data-nick="crowd3"]'),
+             "crowd3 under 'Spoke recently'")
+        box = css(ann, '[data-test="member-search"]')[0]
+        box.send_keys("crowd1")
+        box.send_keys(Keys.ENTER)
+        found = '[data-test="member-section"][data-name="found"] [data-test="member"]'
+        wait(ann, lambda d: {e.get_attribute("data-nick") for e in css(d, found)} >= {"crowd1", "crowd10", "crowd11"},
+             "crowd1, crowd10 and crowd11 found")
+        nicks = {e.get_attribute("data-nick") for e in css(ann, found)}
+        assert nicks == {"crowd1", "crowd10", "crowd11"}, f"the search found {sorted(nicks)}"
+        assert all(e.get_attribute("data-presence") == "online" for e in css(ann, found)), "found people are not online"
+        screenshot(ann, "large-lobby-desktop")
+        css(ann, found + '[data-nick="crowd10"]')[0].click()
+        wait(ann, lambda d: d.execute_script("return window.tincan.store.state.current") == "crowd10", "crowd10's conversation open")
+        say(ann, "hi crowd10")
+        line = crowd[10].wait_for("PRIVMSG crowd10 :hi crowd10")
+        assert line.startswith(":ann!"), line
+    finally:
+        for client in crowd:
+            client.close()
 
 
 def main():

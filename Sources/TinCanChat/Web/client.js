@@ -279,6 +279,10 @@ export class ChatClient {
                 } else {
                     buffer.members.set(fold(nick), nick);
                     this.user(s, nick).online = true;
+                    // The server stops telling joins past its quiet-presence mark: at the mark the
+                    // next join may be silent, so LIST counts (now, and while it stays there).
+                    const mark = Number(s.isupport.QUIETPRESENCE);
+                    if (!buffer.large && mark > 0 && buffer.members.size >= mark) this.send('LIST', [channel]);
                 }
             });
             if (fold(nick) === fold(this.store.state.me) && this.enabledCaps.has('draft/chathistory')) {
@@ -393,7 +397,10 @@ export class ChatClient {
                 if (!buffer || buffer.kind !== 'channel') return;
                 buffer.count = Number(count) || 0;
                 const mark = Number(s.isupport.QUIETPRESENCE);
+                const wasLarge = buffer.large;
                 buffer.large = mark > 0 && buffer.count > mark;
+                // Loud again: the members kept while it was quiet are stale; NAMES lists them all.
+                if (wasLarge && !buffer.large) this.send('NAMES', [channel]);
                 s.people++;
             });
         },
@@ -678,11 +685,12 @@ export class ChatClient {
         if (words) this.send('WHO', [/[*?]/.test(words) ? words : `*${words}*`]);
     }
 
-    /** Counts the members of large channels again (LIST), now and then. */
+    /** Counts again (LIST) the members of channels that are large or at the mark, where joins may go untold. */
     recount() {
-        if (!this.registered || !this.store.state.isupport.QUIETPRESENCE) return;
+        const mark = Number(this.store.state.isupport.QUIETPRESENCE);
+        if (!this.registered || !(mark > 0)) return;
         for (const buffer of this.store.state.buffers.values()) {
-            if (buffer.kind === 'channel' && buffer.large) this.send('LIST', [buffer.name]);
+            if (buffer.kind === 'channel' && (buffer.large || buffer.members.size >= mark)) this.send('LIST', [buffer.name]);
         }
     }
 
