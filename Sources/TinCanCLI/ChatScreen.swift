@@ -42,7 +42,7 @@ struct ChatScreen {
             if right > 0 { line += bar + TerminalWidth.fit(people[row], width: right) }
             lines.append(line)
         }
-        lines.append(self.status(state, width: width))
+        lines.append(TerminalWidth.fit(self.status(state, width: width), width: width))
         let prompt = "[\(model.currentConversation.kind == .server ? "server" : model.currentConversation.name)] "
         let room = max(width - TerminalWidth.of(prompt), 1)
         let visible = editor.visible(width: room)
