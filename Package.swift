@@ -182,8 +182,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TinCanChatTests",
+            // TinCanChatClient: the client library against the real server (ChatClientLoopbackTests).
             dependencies: [
-                "TinCanChat", "TinCanCore", "TinCanIRC", "TinCanTestSupport",
+                "TinCanChat", "TinCanChatClient", "TinCanCore", "TinCanIRC", "TinCanTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
