@@ -207,8 +207,7 @@ struct ChatClientSession {
                         view.resize(size)
                         view.show(state, actions: [])
                     case .fileInfo(let number, let info):
-                        if let info { state.core.fileInfo(number, name: info.name, size: info.size) }
-                        view.show(state, actions: [])
+                        if let info { try await perform(state.core.fileInfo(number, name: info.name, size: info.size, now: now)) }
                     case .progress(let id, let done, let total):
                         if let index = state.transfers.firstIndex(where: { $0.id == id }) {
                             state.transfers[index].done = done

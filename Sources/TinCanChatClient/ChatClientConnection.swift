@@ -31,7 +31,8 @@ public struct ChatClientConnection: Sendable {
         to endpoint: Endpoint,
         tls: TLSConfiguration? = nil,
         timeout: TimeAmount = .seconds(15),
-        logger: Logger = Logger(label: "tincan.chat.client")
+        // Quiet unless the caller passes a logger: a failure is thrown, and said once by the caller.
+        logger: Logger = Logger(label: "tincan.chat.client") { _ in SwiftLogNoOpLogHandler() }
     ) async throws -> ChatClientConnection {
         let context = try tls.map { try NIOSSLContext(configuration: $0) }
         let serverName = endpoint.host.flatMap { host in host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host }

@@ -143,11 +143,16 @@ public struct ChatClientCore: Sendable {
         return self.take()
     }
 
-    /// The answer to a ``ChatClientAction/lookUpFile(_:)``.
-    public mutating func fileInfo(_ number: Int, name: String, size: Int64?) {
-        guard let index = self.model.files.firstIndex(where: { $0.number == number }) else { return }
+    /// The answer to a ``ChatClientAction/lookUpFile(_:)``: the file is announced in its
+    /// conversation (`file 1: notes.txt (2 KiB) from bob: /get 1`).
+    public mutating func fileInfo(_ number: Int, name: String, size: Int64?, now: Int64) -> [ChatClientAction] {
+        guard let index = self.model.files.firstIndex(where: { $0.number == number }) else { return [] }
         self.model.files[index].name = name
         self.model.files[index].size = size
+        let offer = self.model.files[index]
+        let conversation = self.model.index(of: offer.conversation) ?? self.model.current
+        self.append(ChatLine(time: now, from: "", text: Self.describe(offer), kind: .system), to: conversation)
+        return self.take()
     }
 
     /// A line from the client itself (a transfer's progress, an error), in the conversation on screen.

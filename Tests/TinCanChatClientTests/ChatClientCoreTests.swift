@@ -117,8 +117,9 @@ import TinCanIRC
         #expect(first.filter { if case .lookUpFile = $0 { true } else { false } } == [.lookUpFile(offer)])
         let bob = core.model.conversations[core.model.index(of: "bob")!]
         #expect(bob.kind == .direct && bob.unread == 1)
-        core.fileInfo(1, name: "notes.txt", size: 2048)
+        _ = core.fileInfo(1, name: "notes.txt", size: 2048, now: Self.now)
         #expect(ChatClientCore.describe(core.model.files[0]) == "file 1: notes.txt (2 KiB) from bob: /get 1")
+        #expect(core.model.conversations[core.model.index(of: "bob")!].lines.last?.text == "file 1: notes.txt (2 KiB) from bob: /get 1")
         // Someone else's conversation found by TARGETS at login: its marker, its history, its presence.
         let targets = Self.feed(&core, ":srv CHATHISTORY TARGETS carol timestamp=2027-01-15T07:00:00.000Z")
         #expect(Self.sent(targets) == ["MARKREAD carol", "CHATHISTORY LATEST carol * 50", "MONITOR + carol"])
