@@ -1,5 +1,6 @@
 import Foundation
 import TinCanChatClient
+import TinCanCore
 import TinCanTerminal
 
 /// The chat without a terminal: each event one line on stdout, each input line a message (to the
@@ -59,7 +60,7 @@ struct ChatLineView: ChatClientView {
     mutating func stop() {}
 
     static func describe(_ transfer: ChatTransfer) -> String {
-        let amount = transfer.total.map { "\(ChatFileSize.format(transfer.done)) of \(ChatFileSize.format($0))" } ?? ChatFileSize.format(transfer.done)
+        let amount = transfer.total.map { "\(ByteCount.text(transfer.done)) of \(ByteCount.text($0))" } ?? ByteCount.text(transfer.done)
         switch transfer.kind {
         case .upload(let target): return "sending \(transfer.name) to \(target): \(amount)"
         case .download: return "getting \(transfer.name): \(amount)"

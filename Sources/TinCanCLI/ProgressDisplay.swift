@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TinCanCore
 
 /// A one-line progress bar on stderr, redrawn in place: bytes, rate, and (with a known total) a
 /// bar and the time left. Only for a terminal; callers check ``isTerminal``.
@@ -49,18 +50,7 @@ struct ProgressDisplay {
     }
 
     /// 1536 → "1.5 KiB".
-    static func size(_ bytes: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(bytes) B" }
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
-    }
+    static func size(_ bytes: Int) -> String { ByteCount.text(Int64(bytes)) }
 
     /// 75 → "1:15".
     static func clock(_ seconds: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import TinCanCore
 import TinCanIRC
 
 /// How the client logs in.
@@ -595,7 +596,7 @@ public struct ChatClientCore: Sendable {
 
     /// One line saying what a file offer is.
     public static func describe(_ offer: ChatFileOffer) -> String {
-        let size = offer.size.map { " (\(ChatFileSize.format($0)))" } ?? ""
+        let size = offer.size.map { " (\(ByteCount.text($0)))" } ?? ""
         return "file \(offer.number): \(offer.name ?? offer.url)\(size) from \(offer.from): /get \(offer.number)"
     }
 
@@ -781,21 +782,6 @@ public struct ChatClientCore: Sendable {
     static func timeTag(_ milliseconds: Int64) -> String { IRCServerTime.format(milliseconds: milliseconds) }
 
     static func milliseconds(timeTag: String) -> Int64? { IRCServerTime.milliseconds(timeTag) }
-}
-
-/// Sizes as people read them: 1.5 MiB.
-public enum ChatFileSize {
-    public static func format(_ bytes: Int64) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(bytes) bytes" }
-        return value >= 10 || value == value.rounded() ? "\(Int(value.rounded())) \(units[unit])" : String(format: "%.1f %@", value, units[unit])
-    }
 }
 
 extension Array {

@@ -118,8 +118,8 @@ import TinCanIRC
         let bob = core.model.conversations[core.model.index(of: "bob")!]
         #expect(bob.kind == .direct && bob.unread == 1)
         _ = core.fileInfo(1, name: "notes.txt", size: 2048, now: Self.now)
-        #expect(ChatClientCore.describe(core.model.files[0]) == "file 1: notes.txt (2 KiB) from bob: /get 1")
-        #expect(core.model.conversations[core.model.index(of: "bob")!].lines.last?.text == "file 1: notes.txt (2 KiB) from bob: /get 1")
+        #expect(ChatClientCore.describe(core.model.files[0]) == "file 1: notes.txt (2.0 KiB) from bob: /get 1")
+        #expect(core.model.conversations[core.model.index(of: "bob")!].lines.last?.text == "file 1: notes.txt (2.0 KiB) from bob: /get 1")
         // Someone else's conversation found by TARGETS at login: its marker, its history, its presence.
         let targets = Self.feed(&core, ":srv CHATHISTORY TARGETS carol timestamp=2027-01-15T07:00:00.000Z")
         #expect(Self.sent(targets) == ["MARKREAD carol", "CHATHISTORY LATEST carol * 50", "MONITOR + carol"])

@@ -59,12 +59,8 @@ import TinCanTestSupport
         static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
     }
 
-    static var configuration: ChatServerConfiguration {
-        var configuration = ChatServerConfiguration(name: "tincan.test")
-        configuration.accounts.failureDelay = .milliseconds(1)
-        configuration.accounts.failureDelayMax = .milliseconds(2)
-        return configuration
-    }
+    /// Quick failures, as the file host's tests have them.
+    static var configuration: ChatServerConfiguration { ChatFileHostTests.configuration }
 
     @Test("sign up, log in (a second session), talk in the lobby and privately; a wrong password is refused in a sentence")
     func talk() async throws {
