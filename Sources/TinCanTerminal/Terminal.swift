@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Glibc
 import Synchronization
@@ -28,11 +27,13 @@ public struct TerminalError: Error, CustomStringConvertible, Sendable {
 /// `defer` right after entering). ``restore()`` also runs from an `atexit` handler, so a program that calls
 /// `exit()` elsewhere leaves the terminal as it found it.
 ///
-/// While full screen, SIGINT, SIGTERM and SIGHUP are taken over (ignored as signals and watched with dispatch
-/// sources): with ``onSignal`` nil the terminal is restored and the process exits with status 128 + signal;
-/// otherwise the hook is called (on a dispatch queue) and must itself restore and end the program. With ISIG
-/// off, Ctrl+C arrives as a key (`.control("c")`), not as SIGINT. ``restore()`` puts the signals' previous
-/// dispositions back.
+/// While full screen, SIGINT, SIGTERM and SIGHUP are taken over (a `sigaction` handler that only writes the
+/// signal's number to a pipe; a thread reads it and acts): with ``onSignal`` nil the terminal is restored and
+/// the process exits with status 128 + signal; otherwise the hook is called (on that thread) and must itself
+/// restore and end the program. With ISIG off, Ctrl+C arrives as a key (`.control("c")`), not as SIGINT.
+/// A crash (SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE: a Swift trap, `fatalError`, `abort`) restores
+/// the terminal too, with async-signal-safe calls only, before the previous action (Swift's backtracer or the
+/// default) takes the signal. ``restore()`` puts every signal's previous action back.
 ///
 /// Sendable: its mutable state (the saved termios, the signal sources, the hook) lives in a `Mutex`.
 public final class Terminal: Sendable {
@@ -43,8 +44,6 @@ public final class Terminal: Sendable {
 
     private struct State: ~Copyable {
         var saved: termios?
-        var signalSources: [any DispatchSourceSignal] = []
-        var previousHandlers: [(Int32, __sighandler_t?)] = []
         var onSignal: (@Sendable (Int32) -> Void)?
     }
 
@@ -54,8 +53,9 @@ public final class Terminal: Sendable {
     static let exitSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
     /// What to do on SIGINT, SIGTERM or SIGHUP while full screen, instead of restoring and exiting with
-    /// 128 + signal. Set it before ``enterFullScreen()``. Called on a dispatch queue with the signal number;
-    /// it should end the program (and ``restore()`` the terminal) soon.
+    /// 128 + signal. Set it before ``enterFullScreen()``. Called with the signal number;
+    /// it should end the program (and ``restore()`` the terminal) soon, and not block: it runs on the thread
+    /// that relays signals.
     public var onSignal: (@Sendable (Int32) -> Void)? {
         get { state.withLock { $0.onSignal } }
         set { state.withLock { $0.onSignal = newValue } }
@@ -113,13 +113,8 @@ public final class Terminal: Sendable {
             }
             state.saved = original
             Self.registerForExit(self)
-            for signalNumber in Self.exitSignals {
-                state.previousHandlers.append((signalNumber, signal(signalNumber, SIG_IGN)))
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { [weak self] in self?.signalArrived(signalNumber) }
-                source.resume()
-                state.signalSources.append(source)
-            }
+            SignalRelay.watch(Self.exitSignals)
+            CrashRestore.arm(input: input, output: output, saved: original)
             return true
         }
         if entered {
@@ -135,10 +130,6 @@ public final class Terminal: Sendable {
         let saved: termios? = state.withLock { state in
             guard let saved = state.saved else { return nil }
             state.saved = nil
-            for source in state.signalSources { source.cancel() }
-            state.signalSources = []
-            for (signalNumber, handler) in state.previousHandlers { signal(signalNumber, handler) }
-            state.previousHandlers = []
             return saved
         }
         guard var saved else { return }
@@ -146,6 +137,8 @@ public final class Terminal: Sendable {
         // TCSADRAIN: the bytes above reach the terminal under the raw settings they were written in.
         _ = tcsetattr(input, TCSADRAIN, &saved)
         Self.unregisterForExit(self)
+        SignalRelay.unwatch(Self.exitSignals)
+        CrashRestore.disarm(input: input)
     }
 
     /// True between ``enterFullScreen()`` and ``restore()``.
@@ -190,6 +183,7 @@ public final class Terminal: Sendable {
             return stream
         }
         let (wakeRead, wakeWrite) = (wake[0], wake[1])
+        for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // a program started later must not hold them
         continuation.onTermination = { _ in
             var byte: UInt8 = 1
             _ = Glibc.write(wakeWrite, &byte, 1)
@@ -244,28 +238,27 @@ public final class Terminal: Sendable {
 
     /// The terminal's new size after each SIGWINCH. Finishes when the consumer stops.
     public func resizes() -> AsyncStream<TerminalSize> {
-        let (stream, continuation) = AsyncStream.makeStream(of: TerminalSize.self, bufferingPolicy: .bufferingNewest(1))
-        // SIGWINCH is ignored by default already; set it so explicitly, as dispatch signal sources want.
-        signal(SIGWINCH, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGWINCH, queue: .global())
-        source.setEventHandler { [weak self] in
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: TerminalSize.self, bufferingPolicy: .bufferingNewest(1))
+        let id = SignalRelay.subscribe(SIGWINCH) { [weak self] _ in
             guard let self else { return }
             continuation.yield(self.size())
         }
-        let box = SourceBox(source)
-        continuation.onTermination = { _ in box.source.cancel() }
-        source.resume()
+        continuation.onTermination = { _ in SignalRelay.unsubscribe(id, from: SIGWINCH) }
         return stream
     }
 
-    private func signalArrived(_ signalNumber: Int32) {
-        guard isFullScreen else { return }
-        if let hook = onSignal {
-            hook(signalNumber)
-        } else {
-            restore()
-            exit(128 + signalNumber)
+    /// SIGINT, SIGTERM or SIGHUP arrived (on the signal relay's thread) while some terminal was full screen.
+    static func exitSignalArrived(_ signalNumber: Int32) {
+        let terminals = fullScreenTerminals.withLock { Array($0.values) }
+        guard !terminals.isEmpty else { return }
+        let hooks = terminals.map(\.onSignal)
+        if hooks.allSatisfy({ $0 != nil }) {
+            for hook in hooks { hook?(signalNumber) }
+            return
         }
+        for terminal in terminals { terminal.restore() }
+        exit(128 + signalNumber)
     }
 
     // MARK: - Restoring at exit
@@ -289,8 +282,3 @@ public final class Terminal: Sendable {
     }
 }
 
-/// Carries a dispatch source into a `@Sendable` closure; dispatch sources are thread-safe but not marked so.
-private final class SourceBox: @unchecked Sendable {
-    let source: any DispatchSourceSignal
-    init(_ source: any DispatchSourceSignal) { self.source = source }
-}

@@ -63,6 +63,9 @@ public struct TerminalKeyDecoder: Sendable {
     private var pending: [UInt8] = []
     /// True between `ESC [ 200 ~` and `ESC [ 201 ~`; `pending` then holds the pasted bytes.
     private var inPaste = false
+    /// How many bytes of an open paste were already searched for its end marker, so that a large paste
+    /// arriving in many reads is scanned once, not once per read.
+    private var pasteScanned = 0
 
     /// The most a paste keeps; the rest of a larger paste is dropped so that memory stays bounded.
     static let pasteLimit = 1 << 20
@@ -96,6 +99,7 @@ public struct TerminalKeyDecoder: Sendable {
     public mutating func endPaste() -> [TerminalKey] {
         guard inPaste else { return flush() }
         inPaste = false
+        pasteScanned = 0
         let text = Self.pasteText(pending)
         pending = []
         return text.isEmpty ? [] : [.paste(text)]
@@ -113,10 +117,12 @@ public struct TerminalKeyDecoder: Sendable {
         let bytes = pending
         loop: while index < bytes.count {
             if inPaste {
-                if let end = Self.find(Self.pasteEnd, in: bytes, from: index) {
+                let from = index + max(0, pasteScanned - (Self.pasteEnd.count - 1))
+                if let end = Self.find(Self.pasteEnd, in: bytes, from: from) {
                     let text = Self.pasteText(bytes[index..<end])
                     if !text.isEmpty { keys.append(.paste(text)) }
                     inPaste = false
+                    pasteScanned = 0
                     index = end + Self.pasteEnd.count
                     continue
                 }
@@ -125,6 +131,7 @@ public struct TerminalKeyDecoder: Sendable {
                 pending = kept.count > Self.pasteLimit + Self.pasteEnd.count
                     ? Array(kept.prefix(Self.pasteLimit)) + Array(kept.suffix(Self.pasteEnd.count))
                     : kept
+                pasteScanned = pending.count
                 return keys
             }
             switch step(bytes, at: index, final: final) {

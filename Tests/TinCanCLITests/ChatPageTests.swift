@@ -15,13 +15,9 @@ import TinCanTestSupport
         .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
     )
     func scenarios() async throws {
-        let python = try Programs.require("python3")
-        _ = try Programs.require("chromium")
-        _ = try Programs.require("chromedriver")
-        let directory = try TestData.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
-        let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        let run = try Run()
+        defer { run.remove() }
+        let (python, shots, settings) = (run.python, run.shots, run.settings)
         let (server, port) = try await chatServer(settings + ["--http-port", "0"])
         defer { server.kill() }
         let httpPort = try await chatHTTPPort(server)
@@ -56,13 +52,9 @@ import TinCanTestSupport
         .enabled(if: ChatPageBrowserTests.available, "chromium, chromium-driver and python3 with selenium")
     )
     func inputPaths() async throws {
-        let python = try Programs.require("python3")
-        _ = try Programs.require("chromium")
-        _ = try Programs.require("chromedriver")
-        let directory = try TestData.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? directory + "/screenshots"
-        let settings = ["--db", directory + "/chat.sqlite", "--files", directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        let run = try Run()
+        defer { run.remove() }
+        let (python, shots, settings) = (run.python, run.shots, run.settings)
         // The last scenario fills the lobby past the mark (page_input.py's QUIET).
         let (server, port) = try await chatServer(settings + ["--http-port", "0", "--quiet-presence", "10"])
         defer { server.kill() }
@@ -79,6 +71,26 @@ import TinCanTestSupport
         #expect((json["steps"] as? [[String: Any]] ?? []).count >= 7, "\(json["steps"] ?? "no steps")")
         let shot = (json["screenshots"] as? [String: [String: Any]])?["large-lobby-desktop"]
         #expect((shot?["colors"] as? Int ?? 0) >= 8, "the large lobby's screenshot: \(shot ?? [:])")
+    }
+
+    /// What both tests need: the programs, a directory for the server's files, where screenshots go.
+    private struct Run {
+        let python: String
+        let directory: String
+        let shots: String
+        /// The server's settings (its database, files and upload limit in the directory).
+        let settings: [String]
+
+        init() throws {
+            self.python = try Programs.require("python3")
+            _ = try Programs.require("chromium")
+            _ = try Programs.require("chromedriver")
+            self.directory = try TestData.temporaryDirectory()
+            self.shots = ProcessInfo.processInfo.environment["TINCAN_PAGE_SCREENSHOTS"] ?? self.directory + "/screenshots"
+            self.settings = ["--db", self.directory + "/chat.sqlite", "--files", self.directory + "/files", "--max-upload", "1M", "--no-flood-limit"]
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: self.directory) }
     }
 
     /// The script's JSON report, once it is checked: every step passed and the script ran to its end.

@@ -166,7 +166,8 @@ import Testing
         _ = Self.press(.tab, into: &editor, completions: complete)
         #expect(editor.text == "hey bob there")
         #expect(editor.cursor == 7)
-        #expect(Self.press(.tab, into: &editor, completions: { _ in [] }) == .edited)  // cycles through the one candidate
+        // A second Tab cycles through the candidates already found (here just the one), asking nothing.
+        #expect(Self.press(.tab, into: &editor, completions: { _ in [] }) == .edited)
         _ = Self.press(.end, into: &editor)
         Self.type(" zz", into: &editor)
         #expect(Self.press(.tab, into: &editor, completions: complete) == .ignored)
@@ -218,5 +219,44 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func readlineKeys() {
+        var editor = LineEditor()
+        Self.type("ab cd", into: &editor)
+        _ = Self.press(.control("b"), .control("b"), into: &editor)
+        #expect(editor.cursor == 3)
+        _ = Self.press(.control("f"), into: &editor)
+        #expect(editor.cursor == 4)
+        _ = Self.press(.alt("b"), into: &editor)
+        #expect(editor.cursor == 3)
+        _ = Self.press(.alt("b"), into: &editor)
+        #expect(editor.cursor == 0)
+        _ = Self.press(.alt("f"), into: &editor)
+        #expect(editor.cursor == 2)
+        _ = Self.press(.control("d"), into: &editor)
+        #expect(editor.text == "abcd")
+        _ = Self.press(.control("u"), .control("k"), into: &editor)
+        #expect(editor.text == "")
+        // Ctrl+D on an empty line is left to the caller (to quit, say).
+        #expect(Self.press(.control("d"), into: &editor) == .ignored)
+        #expect(Self.press(.escape, into: &editor) == .ignored)
+        #expect(Self.press(.pageUp, into: &editor) == .ignored)
+        #expect(Self.press(.character("\u{07}"), into: &editor) == .ignored)
+    }
+
+    @Test func lengthIsBounded() {
+        var editor = LineEditor(maxLength: 5)
+        Self.type("abc", into: &editor)
+        _ = Self.press(.paste("defgh"), into: &editor)
+        #expect(editor.text == "abcde")
+        #expect(Self.press(.character("x"), into: &editor) == .ignored)
+    }
+
+    @Test func setTextPutsTheCursorAtTheEnd() {
+        var editor = LineEditor()
+        editor.setText("draft\nline")
+        #expect(editor.text == "draft line")
+        #expect(editor.cursor == 10)
     }
 }

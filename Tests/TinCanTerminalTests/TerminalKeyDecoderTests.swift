@@ -140,4 +140,60 @@ import Testing
         var decoder = TerminalKeyDecoder()
         #expect(decoder.feed(Array("\u{1B}[200~a\tb\u{07}c\u{1B}[201~".utf8)) == [.paste("a\tbc")])
     }
+
+    @Test func randomSplitsOfRandomStreams() {
+        // A fixed linear congruential generator: the same cases on every run.
+        var seed: UInt64 = 0x5EED
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        for _ in 0..<200 {
+            var input: [UInt8] = []
+            var expected: [TerminalKey] = []
+            for _ in 0..<(1 + next(12)) {
+                let (text, keys) = Self.sequences[next(Self.sequences.count)]
+                input += Array(text.utf8)
+                expected += keys
+            }
+            var decoder = TerminalKeyDecoder()
+            var keys: [TerminalKey] = []
+            var start = 0
+            while start < input.count {
+                let end = min(input.count, start + 1 + next(6))
+                keys += decoder.feed(input[start..<end])
+                start = end
+            }
+            #expect(keys == expected)
+            #expect(!decoder.hasPending)
+        }
+    }
+
+    @Test func largePasteInManyReads() {
+        let body = String(repeating: "0123456789abcdef\n", count: 8192)  // 136 KiB
+        let bytes = Array("\u{1B}[200~\(body)\u{1B}[201~!".utf8)
+        var decoder = TerminalKeyDecoder()
+        var keys: [TerminalKey] = []
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + 1021)  // so that the end marker is cut somewhere
+            keys += decoder.feed(bytes[start..<end])
+            start = end
+        }
+        #expect(keys == [.paste(body), .character("!")])
+    }
+
+    @Test func pasteIsBounded() {
+        var decoder = TerminalKeyDecoder()
+        _ = decoder.feed(Array("\u{1B}[200~".utf8))
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        for _ in 0..<20 { _ = decoder.feed(chunk) }  // 1.25 MiB
+        let keys = decoder.feed(Array("\u{1B}[201~".utf8))
+        guard case .paste(let text)? = keys.first else {
+            Issue.record("no paste: \(keys)")
+            return
+        }
+        #expect(text.utf8.count <= TerminalKeyDecoder.pasteLimit + 6)
+        #expect(text.utf8.count >= TerminalKeyDecoder.pasteLimit)
+    }
 }

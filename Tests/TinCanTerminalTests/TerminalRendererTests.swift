@@ -56,7 +56,8 @@ import Testing
             TerminalFrame(rows: [TerminalStyle.reverse("bar")], cursor: (9, 9)),
             size: TerminalSize(rows: 1, columns: 4)
         )
-        #expect(output == "\u{1B}[?25l\u{1B}[0m\u{1B}[2J\u{1B}[1;1H\u{1B}[7mbar\u{1B}[27m \u{1B}[0m\u{1B}[1;4H\u{1B}[?25h")
+        #expect(output == "\u{1B}[?25l\u{1B}[0m\u{1B}[2J"
+            + "\u{1B}[1;1H\u{1B}[7mbar\u{1B}[27m \u{1B}[0m" + "\u{1B}[1;4H\u{1B}[?25h")
     }
 
     @Test func frameEquality() {

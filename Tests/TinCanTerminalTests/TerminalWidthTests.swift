@@ -5,7 +5,8 @@ import Testing
 @Suite struct TerminalWidthTests {
     @Test(arguments: [
         ("a", 1), (" ", 1), ("é", 1), ("e\u{301}", 1), ("日", 2), ("한", 2), ("ア", 2), ("Ａ", 2),
-        ("😀", 2), ("👍🏽", 2), ("👨‍👩‍👧", 2), ("🇫🇷", 2), ("❤️", 2), ("❤", 1), ("\u{301}", 0), ("\u{200B}", 0),
+        ("😀", 2), ("👍🏽", 2), ("👨‍👩‍👧", 2), ("🇫🇷", 2), ("❤️", 2), ("❤", 1),
+        ("\u{301}", 0), ("\u{200B}", 0),
         ("\u{1B}", 0), ("\t", 0), ("→", 1), ("…", 1),
     ] as [(Character, Int)])
     func character(_ character: Character, width: Int) {
@@ -43,7 +44,8 @@ import Testing
         let red = "\u{1B}[38;5;196m"
         #expect(TerminalWidth.fit("\(red)hello\u{1B}[39m", width: 7) == "\(red)hello\u{1B}[39m  \u{1B}[0m")
         #expect(TerminalWidth.fit("\(red)hello world\u{1B}[39m", width: 6) == "\(red)hello…\u{1B}[0m")
-        #expect(TerminalWidth.fit("ab\(red)cdef", width: 3) == "ab…\u{1B}[0m")
+        // A style that begins right at the cut still colours "…".
+        #expect(TerminalWidth.fit("ab\(red)cdef", width: 3) == "ab\(red)…\u{1B}[0m")
         let fitted = TerminalWidth.fit(TerminalStyle.bold("x") + "yz", width: 2)
         #expect(fitted == "\u{1B}[1mx\u{1B}[22m…\u{1B}[0m")
         #expect(TerminalWidth.of(fitted) == 2)
