@@ -19,7 +19,7 @@ import time
 # No __pycache__ beside the scripts in the repository.
 sys.dont_write_bytecode = True
 from page_common import (  # noqa: E402
-    PASSWORDS, RawIRC, attribute, check_download, close_browser, configure, css, log_in, logged_in, open_browser,
+    PASSWORDS, RawIRC, attribute, check_download, click, close_browser, configure, css, log_in, logged_in, open_browser,
     open_buffer, png_bytes, presence, report, run, run_step, say, screenshot, settings, wait, wait_message, work,
 )
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
@@ -411,12 +411,15 @@ def large_lobby(people):
     crowd = [RawIRC(f"crowd{number}", None) for number in range(QUIET + 2)]
     try:
         # ann saw joins up to the mark, then the server went quiet: the page must have noticed.
-        note = wait(ann, lambda d: [e for e in css(d, '[data-test="room-large"]') if e.is_displayed()], "the 'room is large' note")[0]
+        # (Texts are read in the page in one go: the list is redrawn as people speak and are counted.)
+        note = wait(ann, lambda d: d.execute_script(
+            "const e = document.querySelector('[data-test=\"room-large\"]'); return e && e.offsetParent && e.textContent"),
+            "the 'room is large' note")
         wait(ann, lambda d: d.execute_script(
             "return window.tincan.store.state.buffers.get('#lobby').count") >= QUIET + 2, "LIST's count of the lobby")
-        assert "large" in note.text, note.text
+        assert "large" in note, note
         # The list is no longer everyone: the crowd is not listed member by member.
-        listed = [e.get_attribute("data-nick") for e in css(ann, '.member-list [data-test="member"]')]
+        listed = ann.execute_script("return [...document.querySelectorAll('.member-list [data-test=\"member\"]')].map(e => e.dataset.nick)")
         assert not any(nick.startswith("crowd") for nick in listed), f"the crowd is listed: {listed}"
         crowd[3].send("PRIVMSG #lobby :hello from the crowd")
         wait_message(ann, "crowd3", "hello from the crowd")
@@ -426,13 +429,17 @@ def large_lobby(people):
         box.send_keys("crowd1")
         box.send_keys(Keys.ENTER)
         found = '[data-test="member-section"][data-name="found"] [data-test="member"]'
-        wait(ann, lambda d: {e.get_attribute("data-nick") for e in css(d, found)} >= {"crowd1", "crowd10", "crowd11"},
-             "crowd1, crowd10 and crowd11 found")
-        nicks = {e.get_attribute("data-nick") for e in css(ann, found)}
-        assert nicks == {"crowd1", "crowd10", "crowd11"}, f"the search found {sorted(nicks)}"
-        assert all(e.get_attribute("data-presence") == "online" for e in css(ann, found)), "found people are not online"
+
+        def results(driver):
+            # Read in one go in the page: the list may be redrawn between two WebDriver calls.
+            return driver.execute_script(
+                "return [...document.querySelectorAll(arguments[0])].map(e => [e.dataset.nick, e.dataset.presence])", found)
+        wait(ann, lambda d: {nick for nick, _ in results(d)} >= {"crowd1", "crowd10", "crowd11"}, "crowd1, crowd10 and crowd11 found")
+        listed = results(ann)
+        assert {nick for nick, _ in listed} == {"crowd1", "crowd10", "crowd11"}, f"the search found {listed}"
+        assert all(presence == "online" for _, presence in listed), f"found people are not all online: {listed}"
         screenshot(ann, "large-lobby-desktop")
-        css(ann, found + '[data-nick="crowd10"]')[0].click()
+        click(ann, found + '[data-nick="crowd10"]', "crowd10 among the found")
         wait(ann, lambda d: d.execute_script("return window.tincan.store.state.current") == "crowd10", "crowd10's conversation open")
         say(ann, "hi crowd10")
         line = crowd[10].wait_for("PRIVMSG crowd10 :hi crowd10")

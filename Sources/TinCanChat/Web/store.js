@@ -1,6 +1,6 @@
 // One small store: the state is a plain object that changes only through update(), and the
-// listeners run once per task however many updates it made (a history batch of 100 lines draws
-// the page once).
+// listeners run once per task however many updates it made (main.js then draws at most once a
+// frame).
 
 export function createStore(initial) {
     const state = initial;
