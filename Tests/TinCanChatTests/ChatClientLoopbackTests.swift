@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 import Testing
 import TinCanCore
@@ -21,8 +22,8 @@ import TinCanTestSupport
         private var inbound: NIOAsyncChannelInboundStream<IRCInboundLine>.AsyncIterator
         private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
-        init(_ login: ChatLogin, port: Int) async throws {
-            let connection = try await ChatClientConnection.connect(to: Endpoint(host: "127.0.0.1", port: port))
+        init(_ login: ChatLogin, port: Int, host: String = "127.0.0.1", tls: TLSConfiguration? = nil) async throws {
+            let connection = try await ChatClientConnection.connect(to: Endpoint(host: host, port: port), tls: tls)
             self.channel = connection.channel
             self.core = ChatClientCore(login: login)
             // The test owns the channel until it closes it (close()).
@@ -86,6 +87,31 @@ import TinCanTestSupport
             let wrong = try await Driver(ChatLogin(nick: "ann", mode: .logIn(password: "not it")), port: port)
             defer { wrong.close() }
             try await wrong.until("the refusal") { _, actions in actions.contains(.refused("Wrong nick or password.")) }
+        }
+    }
+
+    @Test("over TLS: the server's name is checked against its certificate, then the login and a line go through", .enabled(if: Programs.available("openssl")))
+    func tls() async throws {
+        let (cert, key) = try await TestData.localhostCertificate()
+        var configuration = Self.configuration
+        configuration.tlsPort = 0
+        configuration.tls = ChatTLSFiles(certificate: cert, privateKey: key)
+        let store = try await SQLiteChatStore.open(path: ":memory:")
+        try await withHTTPChatServer(configuration, store: store) { addresses in
+            let port = try #require(addresses.tls?.port)
+            var trusting = TLSConfiguration.makeClientConfiguration()
+            trusting.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
+            let ann = try await Driver(ChatLogin(nick: "ann", mode: .register(password: "ann-password-1")), port: port, host: "localhost", tls: trusting)
+            defer { ann.close() }
+            try await ann.until("ann's lobby over TLS") { core, _ in core.model.lobby != nil }
+            try await ann.submit("hello over TLS")
+            try await ann.until("the echo") { core, _ in core.model.currentConversation.lines.contains { $0.text == "hello over TLS" && $0.mine } }
+            // Without the certificate among its trust roots, the client refuses the server.
+            await #expect(throws: (any Error).self) {
+                let stranger = try await Driver(ChatLogin(nick: "bob", mode: .guest), port: port, host: "localhost", tls: .makeClientConfiguration())
+                defer { stranger.close() }
+                try await stranger.until("a welcome it must not get") { core, _ in core.registered }
+            }
         }
     }
 
