@@ -249,6 +249,15 @@ final class CoreHarness {
         h.say(cat, "AWAY :gone")
         #expect(h.take(bob) == [":cat!~cat@192.0.2.1 AWAY :gone"])
         #expect(h.take(ann).isEmpty)
+        // Private messages are echoed too, to the sender alone and once to oneself.
+        _ = h.take(cat)
+        h.say(ann, "PRIVMSG Bob :psst", "PRIVMSG ann :note to self")
+        #expect(h.take(ann) == [
+            "@msgid=m-3;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG bob :psst",
+            "@msgid=m-4;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG ann :note to self",
+        ])
+        #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG bob :psst"])
+        #expect(h.take(cat).isEmpty)
     }
 
     @Test("MONITOR: online and offline now, then as they happen; list, clear, full")

@@ -65,7 +65,9 @@ extension ChatCore {
                 }
                 var named = outgoing
                 named.parameters[0] = nick
-                self.fanOut(named, to: CollectionOfOne(recipient), from: session, clientTags: clientTags, msgid: msgid, account: account, time: time, includeSender: recipient === session)
+                // The sender is a recipient too: fanOut echoes to it when it asked for echo-message.
+                let recipients = recipient === session ? [recipient] : [recipient, session]
+                self.fanOut(named, to: recipients, from: session, clientTags: clientTags, msgid: msgid, account: account, time: time, includeSender: recipient === session)
                 // Private conversations are kept for the accounts in them.
                 if self.usesStore, let text, session.account != nil || recipient.account != nil {
                     let conversation = self.directConversation(session, with: recipient.account?.folded ?? folded, otherIsAccount: recipient.account != nil)
