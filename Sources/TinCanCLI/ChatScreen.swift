@@ -11,6 +11,9 @@ struct ChatScreen {
     var scroll = 0
     /// The wall clock, for the title bar and day headers.
     var now = Date()
+    /// The open conversation's read marker as it was when it was opened: the `new` rule stays
+    /// before what was unread then, while reading moves the marker on. Nil: the marker now.
+    var newAfter: Int64??
 
     static let listWidth = 20
     static let peopleWidth = 22
@@ -129,7 +132,10 @@ struct ChatScreen {
                 let label = calendar.isDate(date, inSameDayAs: self.now) ? "Today" : Self.dayFormat.string(from: date)
                 rows.append(TerminalStyle.dim(Self.rule(label, width: width)))
             }
-            if !newMarked, conversation.isNew(line) {
+            let isNew = self.newAfter.map { after in
+                !line.mine && line.kind != .system && (after.map { line.time > $0 } ?? (conversation.kind == .direct))
+            } ?? conversation.isNew(line)
+            if !newMarked, isNew {
                 newMarked = true
                 rows.append(TerminalStyle.color(203, Self.rule("new", width: width)))
             }

@@ -46,6 +46,7 @@ struct ChatScreenView: ChatClientView {
             self.editor.setText(self.drafts.removeValue(forKey: current) ?? "")
             self.screen.scroll = 0
             self.showing = current
+            self.screen.newAfter = .some(session.core.model.currentConversation.readMarker)
         }
         self.screen.now = Date()
         let frame = self.screen.frame(session, editor: self.editor)

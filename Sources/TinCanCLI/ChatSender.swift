@@ -76,6 +76,13 @@ struct ChatSender {
 
             var ready = try await perform(core.connected())
             while !ready { ready = try await perform(core.received(try await next(), now: ChatClientSession.now())) }
+            // ISUPPORT (CHANTYPES, FILEHOST) comes after the welcome: read on to the end of the MOTD.
+            var welcomed = false
+            while !welcomed {
+                let message = try await next()
+                _ = try await perform(core.received(message, now: ChatClientSession.now()))
+                welcomed = message.command == "376" || message.command == "422"
+            }
             let channel = core.model.isupport["CHANTYPES"].map { $0.contains(self.target.first!) } ?? self.target.hasPrefix("#")
             let me = core.model.me
             let fold = core.model.fold
@@ -112,6 +119,9 @@ struct ChatSender {
                 if let error = Self.refusal(message, target: self.target) { throw TinCanError(operation: self.operation, cause: error) }
                 let p = message.parameters
                 switch message.command {
+                // Not an echo: a line of the history the core asked for at login (in a batch).
+                case "PRIVMSG" where message.tag("batch") != nil:
+                    break
                 case "PRIVMSG" where fold(ChatClientCore.nick(message.source)) == fold(me) && fold(p.first ?? "") == fold(self.target):
                     answered += 1
                 case "NOTICE" where !(message.source ?? "").contains("!") && p.count > 1 && fold(p[1]).hasPrefix(fold(self.target) + " is offline"):
