@@ -112,7 +112,22 @@ public final class TestProcess: Sendable {
         var pid: pid_t = 0
         let argv = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let rc = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
+        // The child starts with no signal blocked and the usual dispositions: posix_spawn keeps the
+        // calling thread's mask, and Swift's worker threads block SIGHUP, SIGINT, SIGTERM and
+        // SIGCHLD, so a child would never see the SIGTERM a test sends it (a tmux server then
+        // ignores kill-server).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let rc = posix_spawnp(&pid, command[0], &actions, &attributes, argv, environ)
         for fd in toClose { close(fd) }
         guard rc == 0 else {
             for fd in [parentInput, outFDs[0], errFDs[0]] where fd >= 0 { close(fd) }
