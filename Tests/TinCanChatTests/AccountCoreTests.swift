@@ -263,14 +263,14 @@ import TinCanIRC
         h.core.storeAnswered(.messages(kept), to: .offlineBox(folded: "carol", limit: 1000), for: carol)
         h.collect()
         #expect(h.take(carol) == [
-            "@time=2027-01-15T08:00:00.250Z :irc.test NOTICE carol :2 messages arrived while you were away:",
+            "@time=2027-01-15T08:00:00.250Z :irc.test NOTICE carol :2 messages arrived while you were away, from ann and g",
             "@time=2027-01-15T07:43:20.000Z;msgid=a1;account=ann :ann!~ann@192.0.2.9 PRIVMSG carol :first",
             "@time=2027-01-15T07:44:20.000Z;msgid=a2 :g!~g@192.0.2.8 PRIVMSG carol :second",
         ])
         #expect(h.effects.contains { if case .keepOnceWritten(.markDelivered(folded: "carol", through: 5), let s) = $0 { s === carol } else { false } })
         h.core.storeAnswered(.messages(Array(kept.prefix(1))), to: .offlineBox(folded: "dave", limit: 1000), for: plainCarol)
         #expect(h.take(plainCarol) == [
-            ":irc.test NOTICE dave :1 message arrived while you were away:",
+            ":irc.test NOTICE dave :1 message arrived while you were away, from ann",
             ":ann!~ann@192.0.2.9 PRIVMSG dave :[2027-01-15 07:43:20 UTC] first",
         ])
     }

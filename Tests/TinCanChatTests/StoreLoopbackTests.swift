@@ -98,7 +98,7 @@ import TinCanTestSupport
             #expect(try await ann.line() == ":tincan.test 401 ann nobody-here :No such nick/channel")
             let carol = try await Self.logIn("carol", "password-carol", port: port, caps: "server-time message-tags")
             let lines = try await carol.read(until: "lunch at noon?")
-            #expect(lines.contains { $0.hasSuffix("NOTICE carol :1 message arrived while you were away:") })
+            #expect(lines.contains { $0.hasSuffix("NOTICE carol :1 message arrived while you were away, from ann") })
             let line = try #require(lines.last)
             #expect(line.hasPrefix("@time=") && line.contains(";msgid=") && line.hasSuffix(" :ann!~ann@127.0.0.1 PRIVMSG carol :lunch at noon?"))
             try carol.send("QUIT")

@@ -55,13 +55,26 @@ extension ChatCore {
         self.effect(.ask(.offlineBox(folded: account.folded, limit: self.configuration.accounts.offlineBoxLimit), for: session))
     }
 
+    /// `a`, `a and b`, `a, b and c`.
+    static func list(_ names: [String]) -> String {
+        names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
+    }
+
     /// The box's messages, in order, each with its sender, original time and msgid; they count as
     /// delivered once written to the socket (``ChatEffect/keepOnceWritten(_:_:)``).
     func deliverOffline(_ messages: [ChatStoredMessage], to session: ChatSession) {
         session.offlineInFlight = false
         guard let account = session.account, let nick = session.identity?.nick, let last = messages.last else { return }
         let label = messages.count == 1 ? "1 message" : "\(messages.count) messages"
-        self.send(IRCMessage(source: self.serverName, command: "NOTICE", parameters: [nick, "\(label) arrived while you were away:"], trailing: true), to: session)
+        // Who from, since clients show this notice in the server's window and the messages in
+        // each sender's own conversation.
+        var senders: [String] = []
+        for message in messages {
+            let sender = String(message.source.prefix { $0 != "!" })
+            if !senders.contains(sender) { senders.append(sender) }
+        }
+        let named = senders.count <= 5 ? Self.list(senders) : senders.prefix(4).joined(separator: ", ") + " and \(senders.count - 4) others"
+        self.send(IRCMessage(source: self.serverName, command: "NOTICE", parameters: [nick, "\(label) arrived while you were away, from \(named)"], trailing: true), to: session)
         for message in messages {
             self.replay(message, to: session, target: nick, batch: nil, stampText: true)
         }
