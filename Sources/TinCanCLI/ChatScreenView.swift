@@ -50,8 +50,21 @@ struct ChatScreenView: ChatClientView {
         }
         self.screen.now = Date()
         let frame = self.screen.frame(session, editor: self.editor)
-        let bytes = self.renderer.render(frame, size: self.screen.size)
+        var bytes = self.renderer.render(frame, size: self.screen.size)
+        if Self.rings(actions, session.core.model) { bytes += "\u{07}" }
         if !bytes.isEmpty { self.terminal.write(bytes) }
+    }
+
+    /// The terminal's bell for what a person would want to hear of: a private message or a
+    /// mention arriving live, in a conversation that is not on screen (terminals show it as a
+    /// flash, a sound or an urgent window, as their user chose).
+    static func rings(_ actions: [ChatClientAction], _ model: ChatClientModel) -> Bool {
+        actions.contains { action in
+            guard case .line(let name, let line) = action, !line.mine, !line.history, line.kind != .system,
+                let index = model.index(of: name), index != model.current
+            else { return false }
+            return model.conversations[index].kind == .direct || line.mention
+        }
     }
 
     mutating func key(_ key: TerminalKey, _ session: inout ChatClientState) -> ChatClientKeyOutcome {

@@ -94,4 +94,19 @@ import TinCanTerminal
         _ = state.core.show(order[1])
         #expect(state.core.model.currentConversation.name == "bob")
     }
+
+    @Test("the bell: a private message or a mention arriving live elsewhere rings; the open conversation, own lines and history do not")
+    func bell() {
+        var state = Self.session()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func lines(_ raw: String) -> [ChatClientAction] { state.core.received(try! IRCMessage(parsing: raw), now: now) }
+        #expect(ChatScreenView.rings(lines(":carol!~carol@h PRIVMSG ann :a word in private"), state.core.model))
+        #expect(!ChatScreenView.rings(lines(":carol!~carol@h PRIVMSG #lobby :just talk"), state.core.model), "the lobby is on screen")
+        _ = state.core.show(state.core.model.index(of: "bob")!)
+        #expect(ChatScreenView.rings(lines(":carol!~carol@h PRIVMSG #lobby :ann, look"), state.core.model))
+        #expect(!ChatScreenView.rings(lines(":carol!~carol@h PRIVMSG #lobby :no names"), state.core.model))
+        #expect(!ChatScreenView.rings(lines(":bob!~bob@h PRIVMSG ann :on screen already"), state.core.model))
+        _ = lines(":srv BATCH +x chathistory carol")
+        #expect(!ChatScreenView.rings(lines("@batch=x;msgid=h1 :carol!~carol@h PRIVMSG ann :from history"), state.core.model))
+    }
 }
