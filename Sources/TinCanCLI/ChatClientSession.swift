@@ -7,9 +7,15 @@ import TinCanTerminal
 
 /// Everything the chat client's loop reacts to, from any source, one at a time.
 enum ChatClientEvent: Sendable {
+    /// A connection is up: what is written to `sender` goes to the server.
+    case opened(sender: AsyncStream<ByteBuffer>.Continuation)
     case server(IRCMessage)
     /// The connection ended (the server closed it, or it broke).
     case disconnected(String)
+    /// Connecting again failed.
+    case unreachable(String)
+    /// Time to connect again.
+    case reconnect
     /// A line typed (line mode), or the end of the input.
     case input(String)
     case inputEnded
@@ -49,6 +55,9 @@ protocol ChatClientView {
     /// A key (full screen): its effect on the view; a line it submits is returned.
     mutating func key(_ key: TerminalKey, _ session: inout ChatClientState) -> ChatClientKeyOutcome
     mutating func resize(_ size: TerminalSize)
+    /// Whether a lost connection is made again (full screen: a person is there to wait; line
+    /// mode: a script is better told, by the exit status).
+    var reconnects: Bool { get }
     /// The conversations whose lines it has shown, so they count as read (full screen: the open
     /// one; line mode: all, as every line was printed).
     func read(_ model: ChatClientModel) -> [Int]
@@ -85,23 +94,51 @@ struct ChatClientSession {
     /// Runs until the person quits (status 0), or the login is refused or the connection is lost
     /// (an error, one line on stderr).
     func run(view: inout some ChatClientView) async throws {
-        let connection = try await ChatClientConnection.connect(to: self.endpoint, tls: self.options.tlsConfiguration)
+        let first = try await ChatClientConnection.connect(to: self.endpoint, tls: self.options.tlsConfiguration)
         var state = ChatClientState(core: ChatClientCore(login: self.login), server: "\(self.endpoint)")
         let transfer = ChatFileTransfer(account: self.login.account, password: self.login.secret, tls: self.options.tlsConfiguration ?? .makeClientConfiguration())
         let (events, continuation) = AsyncStream<ChatClientEvent>.makeStream()
         var failure: TinCanError?
-        try await connection.channel.executeThenClose { inbound, outbound in
+        let (endpoint, tls) = (self.endpoint, self.options.tlsConfiguration)
+        do {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    do {
-                        for try await line in inbound {
-                            if case .message(let message) = line { continuation.yield(.server(message)) }
+                /// A connection's task: it says when it is open, hands the server's lines to the
+                /// loop, writes what the loop sends, and says when it ends.
+                func open(_ ready: ChatClientConnection?) {
+                    group.addTask {
+                        let connection: ChatClientConnection
+                        do {
+                            if let ready { connection = ready } else { connection = try await ChatClientConnection.connect(to: endpoint, tls: tls) }
+                        } catch {
+                            continuation.yield(.unreachable(TinCanError.cause(of: error)))
+                            return
                         }
-                        continuation.yield(.disconnected("the server closed the connection"))
-                    } catch {
-                        continuation.yield(.disconnected("\(TinCanError.cause(of: error))"))
+                        try? await connection.channel.executeThenClose { inbound, outbound in
+                            let (outgoing, sender) = AsyncStream<ByteBuffer>.makeStream()
+                            continuation.yield(.opened(sender: sender))
+                            try await withThrowingTaskGroup(of: Void.self) { writing in
+                                writing.addTask {
+                                    for await bytes in outgoing { try await outbound.write(bytes) }
+                                }
+                                do {
+                                    for try await line in inbound {
+                                        if case .message(let message) = line { continuation.yield(.server(message)) }
+                                    }
+                                    continuation.yield(.disconnected("the server closed the connection"))
+                                } catch {
+                                    continuation.yield(.disconnected(TinCanError.cause(of: error)))
+                                }
+                                sender.finish()
+                                writing.cancelAll()
+                            }
+                        }
                     }
                 }
+                open(first)
+                var outgoing: AsyncStream<ByteBuffer>.Continuation?
+                // A lost connection is made again after 1 s, then 2, 4, ... up to 30 s.
+                var retryDelay = 1
+                var reconnected = false
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
@@ -116,12 +153,14 @@ struct ChatClientSession {
                     for action in actions {
                         switch action {
                         case .send(let message):
-                            try await outbound.write(message.wireBytes)
+                            outgoing?.yield(message.wireBytes)
                         case .refused(let sentence):
                             failure = TinCanError(operation: self.operation, cause: sentence)
                         case .ready:
+                            if state.loggedInAt != nil { reconnected = true }
                             state.connected = true
                             state.loggedInAt = Self.now()
+                            retryDelay = 1
                         case .quit:
                             quitting = true
                         case .lookUpFile(let offer):
@@ -164,7 +203,6 @@ struct ChatClientSession {
                     view.show(state, actions: actions)
                 }
 
-                try await perform(state.core.connected())
                 // Lines read before the lobby is open (a pipe is quick) wait for it: for the login,
                 // then for the lobby's JOIN, or two seconds on a server without a lobby.
                 var early: [ChatClientEvent] = []
@@ -188,14 +226,30 @@ struct ChatClientSession {
                 loop: for await event in events {
                     let now = Self.now()
                     switch event {
+                    case .opened(let sender):
+                        outgoing = sender
+                        try await perform(state.core.connected())
                     case .server(let message):
                         heard = now
                         try await perform(state.core.received(message, now: now))
                     case .input, .inputEnded:
                         if inputOpen(now), early.isEmpty { try await take(event, now) } else { early.append(event) }
+                    case .disconnected(let reason) where !quitting && failure == nil && view.reconnects && state.loggedInAt != nil:
+                        // Logged in before: wait, then connect and log in again (channels are joined again).
+                        outgoing = nil
+                        state.connected = false
+                        try await perform(state.core.disconnected(now: now))
+                        try await perform(state.core.note("Disconnected: \(reason). Connecting again in \(retryDelay) s…", now: now))
+                        Self.retry(after: retryDelay, &group, continuation)
                     case .disconnected(let reason):
                         if !quitting { failure = failure ?? TinCanError(operation: self.operation, cause: reason) }
                         break loop
+                    case .unreachable(let reason):
+                        retryDelay = min(retryDelay * 2, 30)
+                        try await perform(state.core.note("Still no connection: \(reason). Trying again in \(retryDelay) s…", now: now))
+                        Self.retry(after: retryDelay, &group, continuation)
+                    case .reconnect:
+                        open(nil)
                     case .key(let key):
                         switch view.key(key, &state) {
                         case .none: view.show(state, actions: [])
@@ -236,6 +290,10 @@ struct ChatClientSession {
                             try await perform(state.core.submitted("/quit", now: now))
                         }
                     }
+                    if reconnected {
+                        reconnected = false
+                        try await perform(state.core.note("Connected again to \(state.server).", now: now))
+                    }
                     if !early.isEmpty, inputOpen(now) {
                         for event in early { try await take(event, now) }
                         early = []
@@ -245,8 +303,18 @@ struct ChatClientSession {
                 view.stop()
                 group.cancelAll()
             }
+        } catch {
+            view.stop()
+            throw error
         }
         if let failure { throw failure }
+    }
+
+    private static func retry(after seconds: Int, _ group: inout ThrowingDiscardingTaskGroup<any Error>, _ events: AsyncStream<ChatClientEvent>.Continuation) {
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            events.yield(.reconnect)
+        }
     }
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }

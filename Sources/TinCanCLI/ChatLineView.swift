@@ -56,6 +56,7 @@ struct ChatLineView: ChatClientView {
 
     mutating func key(_ key: TerminalKey, _ session: inout ChatClientState) -> ChatClientKeyOutcome { .none }
     mutating func resize(_ size: TerminalSize) {}
+    var reconnects: Bool { false }
     func read(_ model: ChatClientModel) -> [Int] { model.conversations.indices.filter { model.conversations[$0].unread > 0 } }
     mutating func stop() {}
 

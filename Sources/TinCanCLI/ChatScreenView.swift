@@ -36,6 +36,7 @@ struct ChatScreenView: ChatClientView {
         }
     }
 
+    var reconnects: Bool { true }
     func read(_ model: ChatClientModel) -> [Int] { model.currentConversation.unread > 0 ? [model.current] : [] }
 
     mutating func show(_ session: ChatClientState, actions: [ChatClientAction]) {

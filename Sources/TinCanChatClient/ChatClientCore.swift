@@ -60,7 +60,8 @@ struct ChatClientUsage: Error {
 /// lines and the person's input; it changes ``model`` and returns what to do.
 public struct ChatClientCore: Sendable {
     public private(set) var model = ChatClientModel()
-    public let login: ChatLogin
+    /// How it logs in; a sign-up becomes a login once the account exists (for reconnecting).
+    public private(set) var login: ChatLogin
     public let limits: ChatClientLimits
     public private(set) var registered = false
     /// CAPs the server acknowledged.
@@ -99,6 +100,15 @@ public struct ChatClientCore: Sendable {
     /// A line from the server; `now` in milliseconds since 1970 stamps lines without server-time.
     public mutating func received(_ message: IRCMessage, now: Int64) -> [ChatClientAction] {
         self.handle(message, now: now)
+        return self.take()
+    }
+
+    /// The connection is gone: nothing can be sent until ``connected()`` and the login again.
+    /// People's presence is unknown meanwhile (they show as offline).
+    public mutating func disconnected(now: Int64) -> [ChatClientAction] {
+        self.registered = false
+        for key in self.model.people.keys { self.model.people[key]?.presence = .offline }
+        for index in self.model.conversations.indices { self.model.conversations[index].members = [:] }
         return self.take()
     }
 
@@ -184,6 +194,7 @@ public struct ChatClientCore: Sendable {
         case "REGISTER":
             if p.first == "SUCCESS" {
                 self.model.account = p.count > 1 ? p[1] : self.login.nick
+                if case .register(let password) = self.login.mode { self.login.mode = .logIn(password: password) }
                 self.send("CAP", ["END"])
             }
         case "FAIL":

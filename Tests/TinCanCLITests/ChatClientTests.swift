@@ -212,6 +212,26 @@ import TinCanTestSupport
         #expect(!screen.rows.contains { $0.contains("Conversations") }, "the chat is gone from the screen: \(screen)")
     }
 
+    @Test("full screen: the server restarts; the client says it was disconnected, connects again by itself, logs in and talks", .enabled(if: tmuxAvailable, "tmux"))
+    func reconnects() async throws {
+        let chat = try await ChatWorld.start(users: ["ann"])
+        defer { chat.stop() }
+        let pane = try await chat.terminal(nick: "ann")
+        defer { pane.stop() }
+        try await pane.waitForLobby(nick: "ann")
+        chat.server.kill(SIGTERM)
+        _ = try await chat.server.waitForExit()
+        try await pane.waitForScreen("the disconnection said") { $0.rows.contains { $0.contains("Disconnected: ") } }
+        // The same database, on the same port.
+        let (again, _) = try await chatServer(["--db", chat.directory + "/chat.sqlite", "--port", String(chat.port), "--no-flood-limit"])
+        defer { again.kill() }
+        let back = try await pane.waitForScreen("connected again", timeout: 40) { $0.rows.contains { $0.contains("Connected again to ") } }
+        #expect(back.title.contains(" ann (online) "), "\(back)")
+        try await pane.type("back after the restart")
+        // The server's echo: the line went through the new connection, into the lobby joined again.
+        try await pane.waitForScreen("the line echoed") { $0.rows.contains { $0.contains("<ann> back after the restart") } }
+    }
+
     // MARK: line mode
 
     @Test("line mode in pipes: stdin's lines reach the lobby, events come one per line as documented, a private message shows, exit 0 at EOF")

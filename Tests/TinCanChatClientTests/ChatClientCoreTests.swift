@@ -57,6 +57,15 @@ import TinCanIRC
         ])
         #expect(Self.feed(&signUp, ":srv FAIL REGISTER ACCOUNT_EXISTS ann :Account already exists").contains(
             .refused("That name is taken: someone already signed up with it. Log in instead, or pick another.")))
+        // Once signed up, connecting again logs in.
+        var again = ChatClientCore(login: ChatLogin(nick: "ann", mode: .register(password: "pw")))
+        _ = again.connected()
+        _ = Self.feed(&again, ":srv CAP * LS :sasl draft/account-registration", ":srv CAP ann ACK :sasl draft/account-registration", ":srv REGISTER SUCCESS ann :Account created")
+        #expect(again.login.mode == .logIn(password: "pw"))
+        _ = again.connected()
+        #expect(Self.sent(Self.feed(&again, ":srv CAP * LS :sasl draft/account-registration", ":srv CAP ann ACK :sasl draft/account-registration")) == [
+            "CAP REQ :sasl draft/account-registration", "AUTHENTICATE PLAIN",
+        ])
     }
 
     @Test("a nick in use at login (another session of the account) becomes ann_, then ann__")
