@@ -32,11 +32,8 @@ import TinCanTestSupport
 
     @Test("full screen: chatting in the lobby with a raw IRC client, both ways", .enabled(if: tmuxAvailable, "tmux"))
     func lobby() async throws {
-        let chat = try await ChatWorld.start(users: ["ann", "bob"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann", "bob"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         let bob = try await RawIRCUser.logIn("bob", port: chat.port)
         try await pane.waitForScreen("bob joined") { $0.middle.contains { $0.hasSuffix("-!- bob joined") } && $0.people.contains { $0.hasSuffix(" bob") } }
         try bob.send("PRIVMSG #lobby :hello from a socket")
@@ -48,11 +45,8 @@ import TinCanTestSupport
 
     @Test("full screen: a private conversation with /msg and /query, listed, both ways", .enabled(if: tmuxAvailable, "tmux"))
     func privateConversation() async throws {
-        let chat = try await ChatWorld.start(users: ["ann", "bob"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann", "bob"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         let bob = try await RawIRCUser.logIn("bob", port: chat.port)
         try await pane.waitForScreen("bob online") { $0.people.contains { $0.hasSuffix(" bob") } }
 
@@ -76,11 +70,8 @@ import TinCanTestSupport
 
     @Test("full screen: /who lists who is here (away marked), /who NICK one, /who of nobody says so", .enabled(if: tmuxAvailable, "tmux"))
     func who() async throws {
-        let chat = try await ChatWorld.start(users: ["ann", "bob"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann", "bob"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         let bob = try await RawIRCUser.logIn("bob", port: chat.port)
         try bob.send("AWAY :at lunch")
         try await bob.waitFor(" 306 bob ")
@@ -120,11 +111,8 @@ import TinCanTestSupport
         .enabled(if: tmuxAvailable, "tmux")
     )
     func files() async throws {
-        let chat = try await ChatWorld.start(users: ["ann", "bob"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann", "bob"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         let bob = try await chat.lineClient(nick: "bob")
         defer { bob.process.kill() }
         try await bob.waitForLine("bob logged in") { $0.hasSuffix(" * -!- Logged in to \(chat.address) as bob") }
@@ -190,11 +178,8 @@ import TinCanTestSupport
 
     @Test("full screen: after SIGTERM the terminal is as it was (main screen, icanon and echo on)", .enabled(if: tmuxAvailable, "tmux"))
     func terminalRestoredAfterSIGTERM() async throws {
-        let chat = try await ChatWorld.start(users: ["ann"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         #expect(try await pane.tmux.run(["display-message", "-p", "-t", pane.target, "#{alternate_on}"]) == "1\n", "full screen is on the alternate screen")
         let pid = try #require(pane.pid)
         kill(pid, SIGTERM)
@@ -214,11 +199,8 @@ import TinCanTestSupport
 
     @Test("full screen: the server restarts; the client says it was disconnected, connects again by itself, logs in and talks", .enabled(if: tmuxAvailable, "tmux"))
     func reconnects() async throws {
-        let chat = try await ChatWorld.start(users: ["ann"])
-        defer { chat.stop() }
-        let pane = try await chat.terminal(nick: "ann")
-        defer { pane.stop() }
-        try await pane.waitForLobby(nick: "ann")
+        let (chat, pane) = try await ChatWorld.inLobby(users: ["ann"], as: "ann")
+        defer { pane.stop(); chat.stop() }
         chat.server.kill(SIGTERM)
         _ = try await chat.server.waitForExit()
         try await pane.waitForScreen("the disconnection said") { $0.rows.contains { $0.contains("Disconnected: ") } }
@@ -376,6 +358,24 @@ private struct ChatWorld {
     }
 
     static func password(_ nick: String) -> String { "\(nick)-password" }
+
+    /// A server with the accounts `users`, and `nick` full screen in its lobby.
+    static func inLobby(users: [String], as nick: String) async throws -> (ChatWorld, ChatPane) {
+        let chat = try await ChatWorld.start(users: users)
+        do {
+            let pane = try await chat.terminal(nick: nick)
+            do {
+                try await pane.waitForLobby(nick: nick)
+                return (chat, pane)
+            } catch {
+                pane.stop()
+                throw error
+            }
+        } catch {
+            chat.stop()
+            throw error
+        }
+    }
 
     /// `tincan ARGUMENTS` with `nick`'s password in TINCAN_CHAT_PASSWORD.
     func tincan(as nick: String, _ arguments: [String], input: TestProcess.Input = .null) throws -> TestProcess {
