@@ -31,8 +31,10 @@ def record(name):
     return handler
 
 
+# alice first, in the lobby before bob comes, so that she sees him join (connected together, the
+# server may let bob in first on a busy machine).
+bob = None
 alice = reactor.server().connect("127.0.0.1", port, "alice", username="alice", ircname="Alice A")
-bob = reactor.server().connect("127.0.0.1", port, "bob", username="bob", ircname="Bob B")
 reactor.add_global_handler("all_events", lambda c, e: record("alice" if c is alice else "bob")(c, e), -10)
 
 
@@ -49,7 +51,9 @@ def wait(condition, seconds=10):
     return False
 
 
-ok = wait(lambda: "welcome" in types("alice") and "welcome" in types("bob"))
+ok = wait(lambda: any(e["type"] == "join" and e["source"].startswith("alice!") for e in seen["alice"]))
+bob = reactor.server().connect("127.0.0.1", port, "bob", username="bob", ircname="Bob B")
+ok = ok and wait(lambda: "welcome" in types("bob"))
 ok = ok and wait(lambda: any(e["type"] == "join" and e["source"].startswith("bob!") for e in seen["alice"]))
 alice.privmsg("#lobby", "hello lobby")
 ok = ok and wait(lambda: "pubmsg" in types("bob"))
