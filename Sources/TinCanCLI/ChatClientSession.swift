@@ -116,7 +116,7 @@ struct ChatClientSession {
                         try? await connection.channel.executeThenClose { inbound, outbound in
                             let (outgoing, sender) = AsyncStream<ByteBuffer>.makeStream()
                             continuation.yield(.opened(sender: sender))
-                            try await withThrowingTaskGroup(of: Void.self) { writing in
+                            await withThrowingTaskGroup(of: Void.self) { writing in
                                 writing.addTask {
                                     for await bytes in outgoing { try await outbound.write(bytes) }
                                 }
