@@ -5,6 +5,7 @@ import TinCanTestSupport
 /// The chat page in real browsers: Debian's chromium, headless, through chromium-driver and
 /// Selenium (PyPI), against the built `tincan chat serve` (scripts/interop/page_browser.py and
 /// page_input.py). One test at a time: each runs two or three chromiums, and CI has two cores.
+extension HeavyTests {
 @Suite(.serialized, .timeLimit(.minutes(4))) struct ChatPageBrowserTests {
     /// chromium, chromedriver and Selenium here (always true in CI, where a missing one fails).
     static let available = Programs.inCI
@@ -105,4 +106,5 @@ import TinCanTestSupport
         #expect(status == 0 && json["completed"] as? Bool == true, "\(steps.map { $0["name"] ?? "" })")
         return json
     }
+}
 }

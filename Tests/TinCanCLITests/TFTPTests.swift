@@ -405,6 +405,7 @@ struct LossyNamespace {
     }
 }
 
+extension HeavyTests {
 @Suite(.timeLimit(.minutes(6)), .serialized) struct TFTPLossTests {
     @Test(
         "5% of UDP packets dropped: 20 transfers of 8 MiB with windowsize 16 all arrive intact",
@@ -469,4 +470,5 @@ struct LossyNamespace {
         server.kill()
         await namespace.delete()
     }
+}
 }
