@@ -163,16 +163,20 @@ import TinCanTestSupport
         #expect(wide.rows.count == 30 && wide.columns == 3 && wide.people.contains { $0.hasPrefix(" #lobby") }, "\(wide)")
 
         try await pane.tmux.run(["resize-window", "-t", pane.target, "-x", "70", "-y", "20"])
-        let narrow = try await pane.waitForScreen("the 70 x 20 layout") { $0.rows.count == 20 && $0.lastRow.hasPrefix("[#lobby]") && $0.columns == 2 }
-        #expect(narrow.list.contains { $0.contains("1 #lobby") }, "the conversations still show: \(narrow)")
+        // tmux keeps what fits of the old screen until tincan redraws (the 30 rows lose their top 10, title
+        // and list included, and the people column is cut off), so a redrawn frame is one with its title.
+        let narrow = try await pane.waitForScreen("the 70 x 20 layout, the conversations still listed") {
+            $0.rows.count == 20 && $0.title.contains(" ann (online) ") && $0.lastRow.hasPrefix("[#lobby]") && $0.columns == 2
+                && $0.list.contains { $0.contains("1 #lobby") }
+        }
         #expect(!narrow.rows.contains { $0.contains(" #lobby · ") }, "no people column: \(narrow)")
 
         try await pane.tmux.run(["resize-window", "-t", pane.target, "-x", "50", "-y", "12"])
-        let small = try await pane.waitForScreen("the 50 x 12 layout") { $0.rows.count == 12 && $0.lastRow.hasPrefix("[#lobby]") && $0.columns == 1 }
+        let small = try await pane.waitForScreen("the 50 x 12 layout") { $0.rows.count == 12 && $0.title.contains(" ann (online) ") && $0.lastRow.hasPrefix("[#lobby]") && $0.columns == 1 }
         #expect(!small.rows.contains { $0.contains("Conversations") }, "no list: \(small)")
 
         try await pane.tmux.run(["resize-window", "-t", pane.target, "-x", "120", "-y", "30"])
-        let back = try await pane.waitForScreen("the 120 x 30 layout again") { $0.rows.count == 30 && $0.columns == 3 && $0.lastRow.hasPrefix("[#lobby]") }
+        let back = try await pane.waitForScreen("the 120 x 30 layout again") { $0.rows.count == 30 && $0.title.contains(" ann (online) ") && $0.columns == 3 && $0.lastRow.hasPrefix("[#lobby]") }
         #expect(back.people.contains { $0.hasSuffix(" ann") }, "\(back)")
     }
 
