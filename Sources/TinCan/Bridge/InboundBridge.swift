@@ -9,8 +9,9 @@ import TinCanCore
 // consumer is behind (bounded buffering), and writers wait while the channel is not writable.
 
 /// What a bridge buffers between the channel and the tasks that read: bytes of a stream, datagrams,
-/// accepted connections.
-protocol BridgeStore {
+/// accepted connections. (`SendableMetatype`: the handle's closures name the store's type on the
+/// event loop.)
+protocol BridgeStore: SendableMetatype {
     associatedtype Element
     associatedtype Request: Sendable
     associatedtype Output: Sendable
