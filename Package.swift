@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "tincan", targets: ["tincan"]),
         .library(name: "TinCanCore", targets: ["TinCanCore"]),
+        .library(name: "TinCan", targets: ["TinCan"]),
         .library(name: "TinCanRelay", targets: ["TinCanRelay"]),
         .library(name: "TinCanEcho", targets: ["TinCanEcho"]),
         .library(name: "TinCanTFTP", targets: ["TinCanTFTP"]),
@@ -41,6 +42,16 @@ let package = Package(
             ]
         ),
         .target(name: "CTinCanShims"),
+        // The simple async socket API for Swift programs (TCP, UDP, timeouts, backpressure).
+        .target(
+            name: "TinCan",
+            dependencies: [
+                "TinCanCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "TinCanRelay",
             dependencies: [
@@ -141,6 +152,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TinCanCoreTests", dependencies: ["TinCanCore", "TinCanTestSupport"]),
+        .testTarget(
+            name: "TinCanTests",
+            dependencies: [
+                "TinCan", "TinCanCore", "TinCanTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "TinCanRelayTests",
             dependencies: [

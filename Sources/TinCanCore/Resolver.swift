@@ -86,7 +86,8 @@ public enum Resolver {
             case -9: cause = "no \(family) address for this host"
             default: cause = String(cString: gai_strerror(rc)).lowercased()
             }
-            throw TinCanError(operation: "resolve \(host)", cause: cause)
+            let kind: TinCanError.Kind = rc == EAI_AGAIN ? .other : .unknownHost
+            throw TinCanError(operation: "resolve \(host)", cause: cause, kind: kind)
         }
         defer { freeaddrinfo(first) }
         var addresses: [SocketAddress] = []

@@ -12,6 +12,12 @@ import NIOPosix
 ///
 /// `description` is `"<operation>: <cause>"`, for example `connect to 127.0.0.1:9: connection refused`,
 /// followed by ` (<setting>)` when a configured limit ended the work.
+///
+/// This is also the one error type of the `TinCan` socket library. It was extended with ``kind``
+/// rather than joined by a second type (a `TinCanSocketError`) because every module already throws
+/// it and the command line already prints it: a second type would have meant a second mapping from
+/// errno and NIO errors to words, and callers catching two types for one failure. ``kind`` is what a
+/// program switches on; ``cause`` (the `strerror` text) and ``errno`` stay for people and logs.
 public struct TinCanError: Error, Sendable, CustomStringConvertible {
     /// What was being attempted, e.g. `connect to 127.0.0.1:9`.
     public var operation: String
@@ -23,21 +29,90 @@ public struct TinCanError: Error, Sendable, CustomStringConvertible {
     /// `idleTimeout`), when one did; a front end may name its own option for it instead, with
     /// ``description(namingSetting:)``.
     public var setting: String?
+    /// What kind of failure this is, for programs to switch on: ``Kind/refused``, ``Kind/timedOut``...
+    public var kind: Kind
 
-    public init(operation: String, cause: String, errno: CInt? = nil, setting: String? = nil) {
+    /// - Parameter kind: the failure's kind; by default the one that `errno` means, or ``Kind/other``.
+    public init(operation: String, cause: String, errno: CInt? = nil, setting: String? = nil, kind: Kind? = nil) {
         self.operation = operation
         self.cause = cause
         self.errno = errno
         self.setting = setting
+        self.kind = kind ?? errno.map(Kind.init(errno:)) ?? .other
     }
 
     /// Wraps any error thrown by NIO or the system with the operation it interrupted.
     public init(operation: String, underlying error: any Error) {
         if let error = error as? TinCanError {
-            self = TinCanError(operation: operation, cause: error.cause, errno: error.errno, setting: error.setting)
+            self = error
+            self.operation = operation
             return
         }
-        self.init(operation: operation, cause: TinCanError.cause(of: error), errno: TinCanError.errno(of: error))
+        self.init(
+            operation: operation, cause: TinCanError.cause(of: error), errno: TinCanError.errno(of: error),
+            kind: TinCanError.kind(of: error)
+        )
+    }
+
+    /// What kind of failure an error is: the cases a socket program tells apart.
+    ///
+    /// A struct with static members rather than an enum, so that kinds can be added without breaking
+    /// a `switch` that has a `default`.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        /// The name of the kind, e.g. `refused`.
+        public let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// Nothing listens at the address (`ECONNREFUSED`; for UDP, an ICMP port unreachable).
+        public static let refused = Kind("refused")
+        /// The peer reset the connection (`ECONNRESET`, or `EPIPE` when writing after it went away).
+        public static let reset = Kind("reset")
+        /// A timeout of ours ran out (connect, receive, send), or the system's (`ETIMEDOUT`).
+        public static let timedOut = Kind("timedOut")
+        /// No route to the network or host (`ENETUNREACH`, `EHOSTUNREACH`).
+        public static let unreachable = Kind("unreachable")
+        /// Another socket has the address (`EADDRINUSE`).
+        public static let addressInUse = Kind("addressInUse")
+        /// The socket is closed, or this direction of it is (after `close()` or `shutdownWrite()`), or
+        /// the stream ended in the middle of something that needed more bytes.
+        public static let closed = Kind("closed")
+        /// A line was longer than the limit it was read with.
+        public static let lineTooLong = Kind("lineTooLong")
+        /// The host name did not resolve.
+        public static let unknownHost = Kind("unknownHost")
+        /// Anything else; ``TinCanError/cause`` and ``TinCanError/errno`` say what.
+        public static let other = Kind("other")
+
+        /// The kind that a system error number means.
+        public init(errno code: CInt) {
+            switch code {
+            case ECONNREFUSED: self = .refused
+            case ECONNRESET, EPIPE, ECONNABORTED: self = .reset
+            case ETIMEDOUT: self = .timedOut
+            case ENETUNREACH, EHOSTUNREACH, ENETDOWN, EHOSTDOWN: self = .unreachable
+            case EADDRINUSE: self = .addressInUse
+            case EBADF, ENOTCONN, ESHUTDOWN: self = .closed
+            default: self = .other
+            }
+        }
+
+        public var description: String { self.name }
+    }
+
+    /// The kind of any error thrown by NIO or the system.
+    public static func kind(of error: any Error) -> Kind {
+        if let error = error as? TinCanError { return error.kind }
+        if let code = errno(of: error) { return Kind(errno: code) }
+        switch error {
+        case ChannelError.connectTimeout: return .timedOut
+        case ChannelError.writeHostUnreachable: return .unreachable
+        case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed, ChannelError.outputClosed,
+            ChannelError.inputClosed, ChannelError.eof:
+            return .closed
+        case let error as NIOConnectionError:
+            return error.connectionErrors.first.map { kind(of: $0.error) } ?? .other
+        default: return .other
+        }
     }
 
     public var description: String { self.description(namingSetting: { $0 }) }
@@ -68,6 +143,10 @@ public struct TinCanError: Error, Sendable, CustomStringConvertible {
             return "connection closed"
         case ChannelError.eof:
             return "connection closed by peer"
+        case ChannelError.writeMessageTooLarge:
+            return "datagram too large"
+        case ChannelError.writeHostUnreachable:
+            return "host unreachable"
         case let error as NIOConnectionError:
             if error.connectionErrors.isEmpty { return "no address to connect to" }
             return cause(of: error.connectionErrors[0].error)

@@ -1,0 +1,455 @@
+import NIOCore
+import Synchronization
+import TinCanCore
+
+// Why not NIOAsyncChannel: its inbound stream ends for good when a task waiting on it is cancelled,
+// and a timeout is a cancellation. A socket library whose `receive(timeout:)` may run out and be
+// called again (Python's `settimeout`, Go's deadlines) needs waits that can be abandoned and a stream
+// that survives them. This handler keeps NIOAsyncChannel's other properties: reads stop while the
+// consumer is behind (bounded buffering), and writers wait while the channel is not writable.
+
+/// What a bridge buffers between the channel and the tasks that read: bytes of a stream, datagrams,
+/// accepted connections. (`SendableMetatype`: the handle's closures name the store's type on the
+/// event loop.)
+protocol BridgeStore: SendableMetatype {
+    associatedtype Element
+    associatedtype Request: Sendable
+    associatedtype Output: Sendable
+
+    /// How much is buffered, in the unit of the bridge's limit (bytes, or items).
+    var cost: Int { get }
+    /// Adds what the channel read.
+    mutating func append(_ element: Element)
+    /// Answers a request from what is buffered; `ended` says that nothing more will come.
+    mutating func answer(_ request: Request, ended: Bool) -> BridgeAnswer<Output>
+    /// How much must be buffered before `request` can be answered (reads continue until then even
+    /// past the bridge's limit).
+    func need(_ request: Request) -> Int
+    /// Drops what is buffered when the channel closes (closing queued connections, say).
+    mutating func discardAll()
+}
+
+/// A store's answer to a request.
+enum BridgeAnswer<Output> {
+    /// Not yet: more input is needed.
+    case wait
+    /// The answer.
+    case value(Output)
+    /// Nothing is buffered and the input has ended.
+    case empty
+    /// The input ended partway through what the request needs (`received` of `needed`).
+    case incomplete(received: Int, needed: Int)
+    /// The request cannot be answered (a line over the limit).
+    case failure(TinCanError)
+}
+
+/// Waiter ids, unique across all bridges, so that a cancellation that overtakes its registration is
+/// recognised when the registration arrives.
+private let waiterIDs = Atomic<Int>(0)
+
+/// A channel handler that buffers what its channel reads, with a limit, and hands it to tasks that
+/// wait with a timeout; and that lets tasks write and wait for the channel's writability.
+///
+/// Everything here runs on the channel's event loop; tasks reach it through ``BridgeHandle``.
+final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = Store.Element
+    typealias OutboundIn = Any
+
+    /// How the input ended.
+    enum End {
+        /// The peer's end of stream (TCP FIN).
+        case eof
+        /// An error ended it (a reset).
+        case failed(any Error)
+        /// We closed the channel.
+        case closed
+    }
+
+    private struct Waiter {
+        var id: Int
+        var request: Store.Request
+        var continuation: CheckedContinuation<Store.Output?, any Error>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct WriteWaiter {
+        var id: Int
+        var continuation: CheckedContinuation<Void, any Error>
+        var timer: Scheduled<Void>?
+    }
+
+    private var store: Store
+    private let limit: Int
+    /// Reads are the store's elements (a connection, a datagram socket) rather than something to
+    /// pass on (a server channel's accepted children, which its accept handler must still see).
+    private let consumesReads: Bool
+    /// Errors that do not end the input (a UDP socket's ICMP port unreachable) are handed to one
+    /// waiting receive instead.
+    private let errorsAreTransient: Bool
+
+    private var context: ChannelHandlerContext?
+    private var waiters = CircularBuffer<Waiter>()
+    private var writeWaiters: [WriteWaiter] = []
+    private var cancelledEarly: Set<Int> = []
+    private var end: End?
+    private var transientError: (any Error)?
+    private var writeFailure: (any Error)?
+    private var readHeldBack = false
+    private var closedLocally = false
+    /// Runs once when the channel becomes active: an accepted connection is handed to the program
+    /// only then, since NIO registers it after its initializer has run.
+    var onActive: (() -> Void)?
+
+    init(store: Store, limit: Int, consumesReads: Bool = true, errorsAreTransient: Bool = false) {
+        self.store = store
+        self.limit = limit
+        self.consumesReads = consumesReads
+        self.errorsAreTransient = errorsAreTransient
+    }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.finish(.closed)
+        self.context = nil
+        self.onActive = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let onActive = self.onActive {
+            self.onActive = nil
+            onActive()
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard self.consumesReads else {
+            context.fireChannelRead(data)
+            return
+        }
+        self.store.append(Self.unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.serve()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            self.finish(.eof)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.errorsAreTransient {
+            self.transientError = error
+            self.serve()
+        } else {
+            self.finish(.failed(error))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // A channel that closes with no error and not by our hand has ended cleanly: NIO closes a
+        // stream whose two directions have both ended, without an input-closed event for the second.
+        if let failure = self.writeFailure {
+            self.finish(.failed(failure))
+        } else {
+            self.finish(self.closedLocally ? .closed : .eof)
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.resumeWriters(with: .success(()))
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.store.cost >= self.readLimit {
+            self.readHeldBack = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: from tasks (on the event loop)
+
+    /// Answers `request` now if it can; otherwise registers a waiter until it can, or `timeout` runs out.
+    func receive(
+        _ request: Store.Request,
+        id: Int,
+        timeout: TimeAmount?,
+        continuation: CheckedContinuation<Store.Output?, any Error>
+    ) {
+        if self.cancelledEarly.remove(id) != nil {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        var timer: Scheduled<Void>?
+        if let timeout, let loop = self.context?.eventLoop {
+            timer = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                self.timeOut(id, after: timeout)
+            }
+        }
+        self.waiters.append(Waiter(id: id, request: request, continuation: continuation, timer: timer))
+        self.serve()
+        // A request that needs more than the limit reads on past it.
+        self.readIfHeldBack()
+    }
+
+    /// Pushes an element that did not come from this channel's reads (an accepted connection).
+    func push(_ element: Store.Element) {
+        guard self.end == nil else {
+            self.store.append(element)
+            self.store.discardAll()
+            return
+        }
+        self.store.append(element)
+        self.serve()
+    }
+
+    /// Writes `data` and resumes `continuation` once the channel is writable again, or (with
+    /// `awaitCompletion`) once the write itself has completed.
+    func write(
+        _ data: NIOAny,
+        id: Int,
+        timeout: TimeAmount?,
+        awaitCompletion: Bool,
+        continuation: CheckedContinuation<Void, any Error>
+    ) {
+        if self.cancelledEarly.remove(id) != nil {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        guard let context = self.context, context.channel.isActive else {
+            continuation.resume(throwing: self.writeFailure ?? ChannelError.ioOnClosedChannel)
+            return
+        }
+        if let failure = self.writeFailure {
+            continuation.resume(throwing: failure)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(data, promise: promise)
+        let written = promise.futureResult.assumeIsolated()
+        if awaitCompletion {
+            self.addWriteWaiter(id: id, timeout: timeout, continuation: continuation)
+            written.whenComplete { [self] result in
+                self.resumeWriter(id, with: result)
+            }
+            return
+        }
+        written.whenFailure { [self] error in
+            // Writes after the first failure fail the same way; the connection is over.
+            if self.writeFailure == nil { self.writeFailure = error }
+            self.resumeWriters(with: .failure(error))
+        }
+        if let failure = self.writeFailure {
+            // The write failed at once (the output is already shut down, say).
+            continuation.resume(throwing: failure)
+        } else if context.channel.isWritable {
+            continuation.resume()
+        } else {
+            self.addWriteWaiter(id: id, timeout: timeout, continuation: continuation)
+        }
+    }
+
+    /// The program is closing the channel: waiting receives end with "closed", not end-of-stream.
+    func closeLocally() {
+        self.closedLocally = true
+    }
+
+    /// A task stopped waiting (cancelled): its waiter, read or write, ends with `CancellationError`.
+    func cancel(_ id: Int) {
+        if let index = self.waiters.firstIndex(where: { $0.id == id }) {
+            let waiter = self.waiters.remove(at: index)
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: CancellationError())
+            self.readIfHeldBack()
+        } else if let index = self.writeWaiters.firstIndex(where: { $0.id == id }) {
+            let waiter = self.writeWaiters.remove(at: index)
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: CancellationError())
+        } else {
+            // The cancellation overtook the registration, or the waiter is already done. An id
+            // left here by a finished waiter is never looked up again: ids are not reused.
+            self.cancelledEarly.insert(id)
+        }
+    }
+
+    // MARK: internals
+
+    /// What the store holds, in the limit's unit.
+    var bufferedCost: Int { self.store.cost }
+
+    private var readLimit: Int {
+        max(self.limit, self.waiters.first.map { self.store.need($0.request) } ?? 0)
+    }
+
+    private func readIfHeldBack() {
+        guard self.readHeldBack, self.store.cost < self.readLimit, let context = self.context else { return }
+        self.readHeldBack = false
+        context.read()
+    }
+
+    private func finish(_ end: End) {
+        if self.end == nil { self.end = end }
+        self.serve()
+        if self.context?.channel.isActive != true {
+            self.store.discardAll()
+            self.resumeWriters(with: .failure(self.writeFailure ?? ChannelError.ioOnClosedChannel))
+        }
+    }
+
+    /// Answers waiters, oldest first, for as long as the store can.
+    private func serve() {
+        while let waiter = self.waiters.first {
+            let answer = self.store.answer(waiter.request, ended: self.end != nil)
+            let result: Result<Store.Output?, any Error>
+            switch answer {
+            case .wait:
+                guard let error = self.transientError else {
+                    self.readIfHeldBack()
+                    return
+                }
+                self.transientError = nil
+                result = .failure(error)
+            case .value(let output):
+                result = .success(output)
+            case .failure(let error):
+                result = .failure(error)
+            case .empty:
+                switch self.end {
+                case .eof, nil: result = .success(nil)
+                case .failed(let error): result = .failure(error)
+                case .closed: result = .failure(ChannelError.ioOnClosedChannel)
+                }
+            case .incomplete(let received, let needed):
+                if case .failed(let error) = self.end {
+                    result = .failure(error)
+                } else {
+                    result = .failure(TinCanError(
+                        operation: "", cause: "the peer ended the stream after \(received) of \(needed) bytes",
+                        kind: .closed
+                    ))
+                }
+            }
+            self.waiters.removeFirst()
+            waiter.timer?.cancel()
+            waiter.continuation.resume(with: result)
+        }
+        self.readIfHeldBack()
+    }
+
+    private func timeOut(_ id: Int, after timeout: TimeAmount) {
+        let cause = "timed out after \(TinCanError.seconds(timeout))"
+        let error = TinCanError(operation: "", cause: cause, kind: .timedOut)
+        if let index = self.waiters.firstIndex(where: { $0.id == id }) {
+            self.waiters.remove(at: index).continuation.resume(throwing: error)
+            self.readIfHeldBack()
+        } else if let index = self.writeWaiters.firstIndex(where: { $0.id == id }) {
+            self.writeWaiters.remove(at: index).continuation.resume(throwing: error)
+        }
+    }
+
+    private func addWriteWaiter(id: Int, timeout: TimeAmount?, continuation: CheckedContinuation<Void, any Error>) {
+        var timer: Scheduled<Void>?
+        if let timeout, let loop = self.context?.eventLoop {
+            timer = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                self.timeOut(id, after: timeout)
+            }
+        }
+        self.writeWaiters.append(WriteWaiter(id: id, continuation: continuation, timer: timer))
+    }
+
+    private func resumeWriter(_ id: Int, with result: Result<Void, any Error>) {
+        guard let index = self.writeWaiters.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = self.writeWaiters.remove(at: index)
+        waiter.timer?.cancel()
+        waiter.continuation.resume(with: result)
+    }
+
+    private func resumeWriters(with result: Result<Void, any Error>) {
+        let waiters = self.writeWaiters
+        self.writeWaiters.removeAll()
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(with: result)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension InboundBridge: Sendable {}
+
+/// The bridge as tasks see it: every call hops to the channel's event loop.
+struct BridgeHandle<Store: BridgeStore>: Sendable {
+    let bridge: NIOLoopBound<InboundBridge<Store>>
+
+    /// Wraps `bridge`; call on the channel's event loop.
+    init(_ bridge: InboundBridge<Store>, eventLoop: any EventLoop) {
+        self.bridge = NIOLoopBound(bridge, eventLoop: eventLoop)
+    }
+
+    var eventLoop: any EventLoop { self.bridge.eventLoop }
+
+    /// Waits for the answer to `request`: nil when the input has ended.
+    func receive(_ request: Store.Request, timeout: TimeAmount?) async throws -> Store.Output? {
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
+        let bridge = self.bridge
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Store.Output?, any Error>) in
+                bridge.eventLoop.execute {
+                    bridge.value.receive(request, id: id, timeout: timeout, continuation: continuation)
+                }
+            }
+        } onCancel: {
+            bridge.eventLoop.execute { bridge.value.cancel(id) }
+        }
+    }
+
+    /// Writes `data`; returns when the channel can take more (or the write completed, with
+    /// `awaitCompletion`).
+    func write<Data: Sendable>(_ data: Data, timeout: TimeAmount?, awaitCompletion: Bool) async throws {
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
+        let bridge = self.bridge
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                bridge.eventLoop.execute {
+                    bridge.value.write(
+                        NIOAny(data), id: id, timeout: timeout, awaitCompletion: awaitCompletion,
+                        continuation: continuation
+                    )
+                }
+            }
+        } onCancel: {
+            bridge.eventLoop.execute { bridge.value.cancel(id) }
+        }
+    }
+
+    /// Closes the channel, after marking the close as ours (see ``InboundBridge/closeLocally()``).
+    func close(_ channel: any Channel) async throws {
+        let bridge = self.bridge
+        bridge.eventLoop.execute { bridge.value.closeLocally() }
+        try await channel.close()
+    }
+
+    /// Closes the channel without waiting, after marking the close as ours.
+    func abort(_ channel: any Channel) {
+        let bridge = self.bridge
+        bridge.eventLoop.execute {
+            bridge.value.closeLocally()
+            channel.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import NIOCore
+import Testing
+import TinCanTestSupport
+
+@testable import TinCan
+
+@Suite(.timeLimit(.minutes(2))) struct UDPTests {
+    @Test(arguments: loopbacks) func sendAndReceiveWithTheSender(host: String) async throws {
+        try #require(host == "127.0.0.1" || ipv6Available, "IPv6 loopback is not available here")
+        let a = try await UDPSocket.bind(host: host, port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: host, port: 0, options: testOptions)
+        #expect(a.port != 0)
+        try await a.send("ping", to: try #require(b.localAddress))
+        let (data, sender) = try await b.receiveFrom()
+        #expect(String(buffer: data) == "ping")
+        #expect(sender == a.localAddress)
+        try await b.send(ByteBuffer(string: "pong"), to: sender)
+        #expect(String(buffer: try await a.receive()) == "pong")
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test func connectedMode() async throws {
+        let server = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let client = try await UDPSocket.connect(host: "127.0.0.1", port: server.port, options: testOptions)
+        #expect(client.peerAddress == server.localAddress)
+        try await client.send("hi")
+        let (data, sender) = try await server.receiveFrom()
+        #expect(String(buffer: data) == "hi")
+        #expect(sender.port == client.port)
+        // A connected socket hears only its peer.
+        let stranger = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        try await stranger.send("noise", to: try #require(client.localAddress))
+        try await server.send("back", to: sender)
+        #expect(String(buffer: try await client.receive()) == "back")
+        for socket in [server, client, stranger] { try await socket.close() }
+    }
+
+    @Test func anUnconnectedSocketCannotSendWithoutAnAddress() async throws {
+        let socket = try await UDPSocket.bind(host: "127.0.0.1", port: 0)
+        let error = await #expect(throws: TinCanError.self) { try await socket.send("nowhere") }
+        #expect(error?.kind == .closed)
+        try await socket.close()
+    }
+
+    @Test func connectedToAPortWhereNothingListensIsRefused() async throws {
+        let gone = try await UDPSocket.bind(host: "127.0.0.1", port: 0)
+        let port = gone.port
+        try await gone.close()
+        let client = try await UDPSocket.connect(host: "127.0.0.1", port: port, options: testOptions)
+        // The ICMP port unreachable comes back to the receive (or, if it is quicker, the next send).
+        let error = await #expect(throws: TinCanError.self) {
+            try await client.send("anyone?")
+            _ = try await client.receive()
+        }
+        #expect(error?.kind == .refused)
+        // The socket stays usable.
+        let error2 = await #expect(throws: TinCanError.self) { try await client.receive(timeout: .milliseconds(50)) }
+        #expect(error2?.kind == .timedOut)
+        try await client.close()
+    }
+
+    @Test func a60000ByteDatagramArrivesWhole() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let payload = ByteBuffer(bytes: (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try await a.send(payload, to: try #require(b.localAddress))
+        try await a.send("small", to: try #require(b.localAddress))
+        #expect(try await b.receive() == payload)
+        #expect(String(buffer: try await b.receive()) == "small")
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test func theLargestDatagram() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let largest = ByteBuffer(repeating: 0x5A, count: UDPSocket.maxDatagramSize)
+        try await a.send(largest, to: try #require(b.localAddress))
+        #expect(try await b.receive().readableBytes == UDPSocket.maxDatagramSize)
+        let error = await #expect(throws: TinCanError.self) {
+            try await a.send(ByteBuffer(repeating: 0, count: UDPSocket.maxDatagramSize + 1), to: try #require(b.localAddress))
+        }
+        #expect(error?.cause == "datagram too large")
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test func aReceiveThatTimesOutLeavesTheSocketUsable() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let error = await #expect(throws: TinCanError.self) { try await b.receive(timeout: .milliseconds(50)) }
+        #expect(error?.kind == .timedOut)
+        try await a.send("late", to: try #require(b.localAddress))
+        #expect(String(buffer: try await b.receive()) == "late")
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test func datagramsEndWhenTheSocketIsClosed() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
+        let receiving = Task {
+            var texts: [String] = []
+            for try await (data, _) in b.datagrams {
+                texts.append(String(buffer: data))
+                if texts.count == 2 { signal.yield() }
+            }
+            return texts
+        }
+        let address = try #require(b.localAddress)
+        try await a.send("one", to: address)
+        try await a.send("two", to: address)
+        for await _ in started { break }
+        try await b.close()
+        #expect(try await receiving.value == ["one", "two"])
+        try await a.close()
+    }
+
+    @Test func addressInUseWithoutReuse() async throws {
+        let first = try await UDPSocket.bind(host: "127.0.0.1", port: 0)
+        let error = await #expect(throws: TinCanError.self) {
+            _ = try await UDPSocket.bind(host: "127.0.0.1", port: first.port)
+        }
+        #expect(error?.kind == .addressInUse)
+        // With SO_REUSEPORT on both, two sockets share the port.
+        let shared = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: SocketOptions(reusePort: true))
+        let second = try await UDPSocket.bind(host: "127.0.0.1", port: shared.port, options: SocketOptions(reusePort: true))
+        #expect(second.port == shared.port)
+        for socket in [first, shared, second] { try await socket.close() }
+    }
+
+    @Test func broadcastIsOptIn() async throws {
+        let plain = try await UDPSocket.bind(host: "127.0.0.1", port: 0)
+        let options = try await plain.channelOption(.socketOption(.so_broadcast))
+        #expect(options == 0)
+        let broadcasting = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: SocketOptions(broadcast: true))
+        #expect(try await broadcasting.channelOption(.socketOption(.so_broadcast)) != 0)
+        try await plain.close()
+        try await broadcasting.close()
+    }
+}
