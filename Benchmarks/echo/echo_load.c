@@ -2,7 +2,7 @@
  * echo_load: single-threaded epoll load generator for TCP echo servers, used
  * by Benchmarks/echo/run.sh.
  *
- *   echo_load -p PORT -c CONNS -d SECONDS [-w WARMUP] [-s SIZE]
+ *   echo_load -p PORT -c CONNS -d SECONDS [-w WARMUP] [-s SIZE] [-U]
  *       Opens CONNS connections to 127.0.0.1:PORT (TCP_NODELAY). Each one does
  *       closed-loop round trips: send a SIZE-byte message (default 64), wait
  *       until SIZE bytes have come back (checked to match), repeat. Round
@@ -10,6 +10,7 @@
  *       those finishing in the next SECONDS are. Prints one line:
  *         connections=N roundtrips=R seconds=D rps=R/D
  *       (seconds is the measured window, D to within a few microseconds).
+ *       With -U the replies are expected upper-cased (an upper-casing echo server).
  *
  *   echo_load -p PORT --idle N -d SECONDS
  *       Opens N connections, sends nothing, holds them SECONDS after the last
@@ -58,6 +59,7 @@ struct conn {
 static int epfd;
 static size_t msg_size = 64;
 static char msg[MAX_MSG];
+static char expected[MAX_MSG]; /* the reply: msg, or msg upper-cased with -U */
 
 static void die(const char *what) {
     perror(what);
@@ -72,7 +74,7 @@ static double now(void) {
 
 static void usage(const char *argv0) {
     fprintf(stderr,
-            "usage: %s -p PORT -c CONNS -d SECONDS [-w WARMUP] [-s SIZE]\n"
+            "usage: %s -p PORT -c CONNS -d SECONDS [-w WARMUP] [-s SIZE] [-U]\n"
             "       %s -p PORT --idle N -d SECONDS\n",
             argv0, argv0);
     exit(2);
@@ -217,7 +219,7 @@ static int run_roundtrips(struct conn *conns, size_t n, double warmup, double du
                 fprintf(stderr, "echo_load: server closed a connection\n");
                 exit(1);
             }
-            if (memcmp(buf, msg + c->received, (size_t)r) != 0) {
+            if (memcmp(buf, expected + c->received, (size_t)r) != 0) {
                 fprintf(stderr, "echo_load: echoed bytes differ from those sent\n");
                 exit(1);
             }
@@ -266,8 +268,10 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "p:c:d:w:s:h", longopts, NULL)) != -1) {
+    int upper = 0;
+    while ((opt = getopt_long(argc, argv, "p:c:d:w:s:Uh", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'U': upper = 1; break;
         case 'p': port = atoi(optarg); break;
         case 'c': conns_n = atol(optarg); break;
         case 'd': duration = atof(optarg); break;
@@ -284,7 +288,10 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     size_t n = (size_t)(idle_n > 0 ? idle_n : conns_n);
     raise_nofile(n + 64);
-    for (size_t i = 0; i < msg_size; i++) msg[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < msg_size; i++) {
+        msg[i] = (char)('a' + i % 26);
+        expected[i] = upper ? (char)('A' + i % 26) : msg[i];
+    }
 
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
