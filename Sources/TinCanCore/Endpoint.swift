@@ -141,4 +141,21 @@ extension Endpoint {
         }
         return port
     }
+
+    /// The ports valid for `role`: 1 to 65535 to dial, 0 (the kernel's choice) to 65535 to bind.
+    public static func validPorts(for role: EndpointRole) -> ClosedRange<Int> {
+        role == .connect ? 1...65535 : 0...65535
+    }
+
+    /// Checks a port given as a number (by a program, not typed): the one check that the socket
+    /// library makes before a port reaches NIO, which traps on one that does not fit 16 bits.
+    ///
+    /// - Throws: ``EndpointParseError`` `port must be from 1 to 65535` (or `0 to 65535` for
+    ///   ``EndpointRole/listen``).
+    public static func checkPort(_ port: Int, role: EndpointRole) throws(EndpointParseError) {
+        let valid = validPorts(for: role)
+        guard valid.contains(port) else {
+            throw EndpointParseError("port must be from \(valid.lowerBound) to \(valid.upperBound)")
+        }
+    }
 }

@@ -12,7 +12,8 @@ public enum TCPDialer {
     /// - Parameters:
     ///   - endpoint: where to connect.
     ///   - family: which address families to try.
-    ///   - timeout: connect timeout, per address tried; nil for the system's.
+    ///   - timeout: connect timeout, per address tried; nil for NIO's default, 10 seconds per address
+    ///     (`ClientBootstrap`'s; not the system's limit, which is minutes).
     ///   - group: the event loops to use.
     ///   - configure: sets the bootstrap's channel options.
     ///   - initializer: configures the connected channel and returns what the caller wants of it.

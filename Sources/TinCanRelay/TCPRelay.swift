@@ -222,39 +222,52 @@ public struct TCPRelayListener: Sendable {
         logger: Logger
     ) async throws -> NIOAsyncChannel<RelayConnection, Never> {
         let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .tcp)
-        let idle = self.options.idleTimeout
-        var lastError: (any Error)?
-        for address in addresses {
-            do {
-                var bootstrap = ServerBootstrap(group: group)
-                if self.settings.family == .ipv6, address.protocol == .inet6 {
-                    // `-6` means IPv6 only, even on the wildcard address.
-                    bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-                }
-                return try await bootstrap
-                    .serverChannelOption(.backlog, value: self.settings.backlog)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
-                    .childChannelOption(.allowRemoteHalfClosure, value: true)
-                    .childChannelOption(.recvAllocator, value: RelayTuning.receiveAllocator)
-                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .bind(to: address) { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.makeRelayConnection(idleTimeout: idle) }
+        do {
+            if self.endpoint.host == nil, self.settings.family == .any {
+                // Every address: the dual-stack wildcard, or IPv4's where IPv6 is missing.
+                return try await WildcardBind.bind(port: self.endpoint.port) { address in
+                    if address.protocol == .inet {
+                        logger.debug("IPv6 unavailable, binding \(address.endpointDescription)")
                     }
-            } catch {
-                lastError = error
-                // A machine without IPv6 cannot bind the dual-stack wildcard; fall back to IPv4.
-                if self.endpoint.host == nil, self.settings.family == .any, address.protocol == .inet6,
-                    let code = TinCanError.errno(of: error), code == EAFNOSUPPORT || code == EADDRNOTAVAIL
-                {
-                    let v4 = try SocketAddress(ipAddress: "0.0.0.0", port: self.endpoint.port)
-                    logger.debug("IPv6 unavailable, binding \(v4.endpointDescription)")
-                    var retry = self
-                    retry.settings.family = .ipv4
-                    return try await retry.bind(group: group, logger: logger)
+                    return try await self.bind(to: address, group: group)
                 }
             }
+            var lastError: (any Error)?
+            for address in addresses {
+                do {
+                    return try await self.bind(to: address, group: group)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError ?? TinCanError(operation: "", cause: "no address")
+        } catch {
+            throw TinCanError(operation: "listen on \(self.endpoint)", underlying: error)
         }
-        throw TinCanError(operation: "listen on \(self.endpoint)", underlying: lastError ?? TinCanError(operation: "", cause: "no address"))
+    }
+
+    private func bind(
+        to address: SocketAddress,
+        group: any EventLoopGroup
+    ) async throws -> NIOAsyncChannel<RelayConnection, Never> {
+        let idle = self.options.idleTimeout
+        var bootstrap = ServerBootstrap(group: group)
+        if address.protocol == .inet6, self.settings.family == .ipv6 {
+            // `-6` means IPv6 only, even on the wildcard address.
+            bootstrap = bootstrap.serverChannelOption(WildcardBind.dualStackOption, value: 1)
+        } else if address.protocol == .inet6, self.endpoint.host == nil {
+            // The wildcard takes IPv4 too, whatever the system's default.
+            bootstrap = bootstrap.serverChannelOption(WildcardBind.dualStackOption, value: 0)
+        }
+        return try await bootstrap
+            .serverChannelOption(.backlog, value: self.settings.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.recvAllocator, value: RelayTuning.receiveAllocator)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .bind(to: address) { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.makeRelayConnection(idleTimeout: idle) }
+            }
     }
 
     private func serveMany(

@@ -10,15 +10,12 @@ import TinCanCore
 /// A UDP socket wrapped for async use.
 typealias DatagramConnection = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
 
-/// UDP limits and defaults.
-public enum UDPLimits {
-    /// The largest UDP payload over IPv4 (65535 - 20 - 8); each read of the input becomes one datagram
-    /// of at most this size.
-    public static let maxDatagram = 65507
+/// The relay's UDP defaults, beside the limits it shares with the `TinCan` library (``UDPLimits``
+/// in TinCanCore: `maxDatagram`, the largest payload, is what each read of the input is cut to;
+/// `receiveAllocator` leaves room for the largest datagram).
+extension UDPLimits {
     /// How long a UDP client waits for replies after its input ends, when `SocketSettings.wait` is nil.
     public static let defaultLinger = TimeAmount.seconds(1)
-    /// Room for the largest datagram: NIO's default 2 KiB would silently cut longer ones short.
-    static let receiveAllocator = FixedSizeRecvByteBufferAllocator(capacity: 65536)
 
     /// `chunk` cut into datagrams of at most ``maxDatagram`` bytes (slices, not copies).
     static func datagrams(of chunk: ByteBuffer) -> [ByteBuffer] {
@@ -184,19 +181,32 @@ public struct UDPRelayListener: Sendable {
     ) async throws {
         try self.validate()
         let addresses = try await Resolver.resolve(self.endpoint, family: self.settings.family, transport: .udp)
-        let socket: DatagramConnection
-        do {
+        let settings = self.settings
+        let wildcard = self.endpoint.host == nil
+        @Sendable func bind(to address: SocketAddress) async throws -> DatagramConnection {
             var bootstrap = DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: self.settings.reuseAddress ? 1 : 0)
+                .channelOption(.socketOption(.so_reuseaddr), value: settings.reuseAddress ? 1 : 0)
                 .channelOption(.recvAllocator, value: UDPLimits.receiveAllocator)
-            if self.settings.family == .ipv6, addresses[0].protocol == .inet6 {
+            if address.protocol == .inet6, settings.family == .ipv6 {
                 // `-6` means IPv6 only, even on the wildcard address.
-                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+                bootstrap = bootstrap.channelOption(WildcardBind.dualStackOption, value: 1)
+            } else if address.protocol == .inet6, wildcard {
+                // The wildcard takes IPv4 too, whatever the system's default.
+                bootstrap = bootstrap.channelOption(WildcardBind.dualStackOption, value: 0)
             }
-            socket = try await bootstrap
-                .bind(to: addresses[0]) { channel in
+            return try await bootstrap
+                .bind(to: address) { channel in
                     channel.eventLoop.makeCompletedFuture { try DatagramConnection(wrappingChannelSynchronously: channel) }
                 }
+        }
+        let socket: DatagramConnection
+        do {
+            if wildcard, settings.family == .any {
+                // Every address: the dual-stack wildcard, or IPv4's where IPv6 is missing.
+                socket = try await WildcardBind.bind(port: self.endpoint.port, bind)
+            } else {
+                socket = try await bind(to: addresses[0])
+            }
         } catch {
             throw TinCanError(operation: "listen on \(self.endpoint) (udp)", underlying: error)
         }
