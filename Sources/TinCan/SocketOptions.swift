@@ -39,10 +39,11 @@ public struct SocketOptions: Sendable, Hashable {
     /// `SO_BROADCAST`: let a UDP socket send to broadcast addresses. Default false (opt in).
     public var broadcast: Bool
     /// The default timeout of every operation on the socket (Python's `settimeout`): connect, each
-    /// receive, and each send that must wait for the peer to read. nil waits for ever. Default nil.
-    /// An operation's own `timeout:` argument takes its place.
+    /// receive and accept, and each send that must wait for the peer to read (or, UDP, for the
+    /// kernel to take the datagram). nil waits for ever (a connect: NIO's 10 seconds per address).
+    /// Default nil. An operation's own `timeout:` argument takes its place.
     public var timeout: Duration?
-    /// Most bytes (TCP) or datagram buffers' bytes (UDP) received and not yet taken by the program;
+    /// Most bytes (TCP) or datagrams' bytes (UDP) received and not yet taken by the program;
     /// past it the socket stops reading (once the read in progress is done: a few 64 KiB reads at
     /// most), so a fast sender is slowed by TCP's flow control instead of growing memory (UDP: the
     /// kernel drops what does not fit). A request for more (a long `receive(exactly:)`, a line)
@@ -82,9 +83,13 @@ public struct SocketOptions: Sendable, Hashable {
         self.maxQueuedSendBytes = maxQueuedSendBytes
     }
 
-    /// Sets the options on a channel that is not yet connected or bound (from a channel initializer).
-    func apply(to channel: any Channel, kind: SocketKind) throws {
+    /// Sets the options on a channel that is not yet connected or bound (from a channel initializer);
+    /// `dualStack` clears `IPV6_V6ONLY` on a socket that binds `::` for every address.
+    func apply(to channel: any Channel, kind: SocketKind, dualStack: Bool = false) throws {
         guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+        if dualStack {
+            try options.setOption(WildcardBind.dualStackOption, value: 0)
+        }
         switch kind {
         case .tcp:
             try options.setOption(.tcpOption(.tcp_nodelay), value: self.noDelay ? 1 : 0)
@@ -95,9 +100,7 @@ public struct SocketOptions: Sendable, Hashable {
         case .udp:
             try options.setOption(.socketOption(.so_reuseaddr), value: self.reuseAddress ? 1 : 0)
             try options.setOption(.socketOption(.so_broadcast), value: self.broadcast ? 1 : 0)
-            // NIO's default 2 KiB would cut longer datagrams short: 64 KiB holds the largest UDP
-            // payload over IPv4 (65,507 bytes) and over IPv6 (65,527).
-            try options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            try options.setOption(.recvAllocator, value: UDPLimits.receiveAllocator)
         }
         if let size = self.receiveBufferSize {
             try options.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(clamping: size))
@@ -137,5 +140,17 @@ extension Duration {
     var timeAmount: TimeAmount {
         let year = Duration.seconds(365 * 24 * 3600)
         return TimeAmount(Swift.min(self, year))
+    }
+}
+
+extension Endpoint {
+    /// Throws `TinCanError` for `operation` unless `port` is valid for `role` (the one port check,
+    /// ``Endpoint/checkPort(_:role:)``): NIO traps on a port that does not fit 16 bits.
+    static func check(port: Int, role: EndpointRole, operation: String) throws {
+        do {
+            try Endpoint.checkPort(port, role: role)
+        } catch {
+            throw TinCanError(operation: operation, cause: error.description)
+        }
     }
 }

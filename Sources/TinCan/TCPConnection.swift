@@ -30,7 +30,8 @@ public typealias TCPClient = TCPConnection
 public final class TCPConnection: Sendable {
     typealias Bridge = BridgeHandle<StreamStore>
 
-    private let channel: any Channel
+    /// The connection's channel; internal for tests.
+    let channel: any Channel
     private let bridge: Bridge
     private let defaultTimeout: Mutex<Duration?>
     /// `host:port` as the user named the peer, for messages.
@@ -70,8 +71,9 @@ public final class TCPConnection: Sendable {
     /// - Parameters:
     ///   - host: a name (`example.com`, `localhost`) or an IPv4 or IPv6 address (`::1`, without brackets).
     ///   - port: 1 to 65535.
-    ///   - timeout: how long each address may take to answer; nil for `options.timeout`, and the
-    ///     system's limit when that is nil too.
+    ///   - timeout: how long each address may take to answer; nil for `options.timeout`, and NIO's
+    ///     default of 10 seconds per address when that is nil too (not the system's limit, which is
+    ///     minutes).
     ///   - options: socket options; `options.timeout` also becomes the connection's ``timeout``.
     /// - Throws: `TinCanError`: ``TinCanError/Kind/refused``, ``TinCanError/Kind/timedOut``,
     ///   ``TinCanError/Kind/unreachable``, ``TinCanError/Kind/unknownHost``..., for the last address tried.
@@ -82,9 +84,7 @@ public final class TCPConnection: Sendable {
         options: SocketOptions = SocketOptions()
     ) async throws -> TCPConnection {
         let endpoint = Endpoint(host: host, port: port)
-        guard (1...65535).contains(port) else {
-            throw TinCanError(operation: "connect to \(endpoint)", cause: "port must be from 1 to 65535")
-        }
+        try Endpoint.check(port: port, role: .connect, operation: "connect to \(endpoint)")
         try options.validate()
         let name = endpoint.description
         let (connection, _) = try await TCPDialer.connect(
@@ -130,8 +130,20 @@ public final class TCPConnection: Sendable {
 
     /// Ends this direction (Python's `shutdown(SHUT_WR)`): what was sent is delivered, then the
     /// peer reads end-of-stream. Receiving goes on until the peer ends its own direction.
-    public func shutdownWrite() async throws {
+    ///
+    /// Waits until the bytes still queued are in the kernel first (NIO would fail them when the peer
+    /// has already ended its direction, since ending both directions closes the socket).
+    ///
+    /// - Parameter timeout: how long the queued bytes may take; nil for ``timeout``, and 10 seconds
+    ///   when that is nil too, as for ``close()``. When it runs out, `TinCanError`
+    ///   ``TinCanError/Kind/timedOut`` is thrown and the direction is not yet ended: the bytes stay
+    ///   queued.
+    public func shutdownWrite(timeout: Duration? = nil) async throws {
         do {
+            // An empty write completes once every write before it has.
+            try await self.bridge.write(
+                ByteBuffer(), timeout: self.timeAmount(timeout) ?? .seconds(10), awaitCompletion: true
+            )
             try await self.channel.close(mode: .output)
         } catch ChannelError.outputClosed {
             return
@@ -255,7 +267,11 @@ public final class TCPConnection: Sendable {
     /// when there is none, since a peer that does not read could hold them for ever), then the socket
     /// is closed. Waiting receives throw ``TinCanError/Kind/closed``. Closing twice does nothing.
     public func close() async throws {
-        guard self.channel.isActive else { return }
+        guard self.channel.isActive else {
+            // Closed by itself (both directions ended): receives from now on say closed all the same.
+            self.bridge.markClosedLocally()
+            return
+        }
         // An empty write completes once every write before it has: then everything is in the kernel.
         try? await self.bridge.write(ByteBuffer(), timeout: self.timeAmount(nil) ?? .seconds(10), awaitCompletion: true)
         do {
@@ -281,6 +297,9 @@ public final class TCPConnection: Sendable {
     func queuedSendBytes() async throws -> Int {
         try await self.channel.getOption(.bufferedWritableBytes).get()
     }
+
+    /// Writers waiting in the bridge (for room, or for their write to complete); for tests.
+    func writeWaiterCount() async throws -> Int { try await self.bridge.writeWaiterCount() }
 
     /// Bytes received and not yet taken by the program; for tests.
     func bufferedReceiveBytes() async throws -> Int {

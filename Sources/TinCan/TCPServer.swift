@@ -7,6 +7,7 @@ import Darwin
 #endif
 import NIOCore
 import NIOPosix
+import Synchronization
 import TinCanCore
 
 /// A listening TCP socket: `bind`, `listen` and `accept` in one.
@@ -31,8 +32,10 @@ import TinCanCore
 public final class TCPServer: Sendable {
     typealias Bridge = BridgeHandle<QueueStore<TCPConnection>>
 
-    private let channel: any Channel
+    /// The listening channel; internal for tests.
+    let channel: any Channel
     private let bridge: Bridge
+    private let defaultTimeout: Mutex<Duration?>
 
     /// Connections accepted but not yet taken before the server stops accepting more.
     static let acceptQueueLimit = 16
@@ -42,9 +45,18 @@ public final class TCPServer: Sendable {
     /// The port the server is bound to (the kernel's choice for port 0).
     public var port: Int { self.localAddress.port ?? 0 }
 
-    private init(channel: any Channel, bridge: Bridge) {
+    /// The default timeout of each ``accept(timeout:)`` that does not name its own (Python's
+    /// `settimeout` on a listening socket); nil waits for ever. It starts as `options.timeout`.
+    /// ``connections`` waits for ever regardless.
+    public var timeout: Duration? {
+        get { self.defaultTimeout.withLock { $0 } }
+        set { self.defaultTimeout.withLock { $0 = newValue } }
+    }
+
+    private init(channel: any Channel, bridge: Bridge, timeout: Duration?) {
         self.channel = channel
         self.bridge = bridge
+        self.defaultTimeout = Mutex(timeout)
         // A bound socket always has an address.
         self.localAddress = channel.localAddress!
     }
@@ -64,8 +76,8 @@ public final class TCPServer: Sendable {
     ///   - reuseAddress: `SO_REUSEADDR`, so that a restarted server can bind at once while
     ///     connections of its last run are in TIME_WAIT. Default true.
     ///   - options: options for the accepted connections (and `reusePort` for the listener);
-    ///     `options.timeout` becomes each connection's ``TCPConnection/timeout``, and the limit of
-    ///     each ``accept(timeout:)`` without its own.
+    ///     `options.timeout` becomes each connection's ``TCPConnection/timeout``, and the server's
+    ///     ``timeout``: the limit of each ``accept(timeout:)`` without its own.
     /// - Throws: `TinCanError`: ``TinCanError/Kind/addressInUse``, ``TinCanError/Kind/unknownHost``...
     public static func bind(
         host: String? = nil,
@@ -75,36 +87,36 @@ public final class TCPServer: Sendable {
         options: SocketOptions = SocketOptions()
     ) async throws -> TCPServer {
         let endpoint = Endpoint(host: host, port: port)
-        guard (0...65535).contains(port) else {
-            throw TinCanError(operation: "listen on \(endpoint)", cause: "port must be from 0 to 65535")
-        }
+        try Endpoint.check(port: port, role: .listen, operation: "listen on \(endpoint)")
         try options.validate()
         var listenerOptions = options
         listenerOptions.reuseAddress = reuseAddress
-        var addresses = try await Resolver.resolve(endpoint, family: .any, transport: .tcp)
-        if host == nil {
-            // The dual-stack wildcard first; where IPv6 is missing, IPv4's.
-            addresses.append(try SocketAddress(ipAddress: "0.0.0.0", port: port))
-        }
-        var lastError: (any Error)?
-        for address in addresses {
-            do {
-                return try await Self.bind(
-                    to: address, backlog: backlog, listenerOptions: listenerOptions, options: options
-                )
-            } catch {
-                lastError = error
-                // Only the wildcard's IPv4 fallback is worth another try after IPv6 was refused.
-                guard host == nil, let code = TinCanError.errno(of: error),
-                    code == EAFNOSUPPORT || code == EADDRNOTAVAIL
-                else { break }
+        do {
+            guard host != nil else {
+                // The dual-stack wildcard; where IPv6 is missing, IPv4's.
+                return try await WildcardBind.bind(port: port) { address in
+                    try await Self.bind(
+                        to: address, dualStack: address.protocol == .inet6, backlog: backlog,
+                        listenerOptions: listenerOptions, options: options
+                    )
+                }
             }
+            // A named host: its first address (binding one address of several would be arbitrary
+            // anyway, and the first is the one the system prefers).
+            guard let address = try await Resolver.resolve(endpoint, family: .any, transport: .tcp).first else {
+                throw ChannelError.unknownLocalAddress
+            }
+            return try await Self.bind(
+                to: address, dualStack: false, backlog: backlog, listenerOptions: listenerOptions, options: options
+            )
+        } catch {
+            throw TinCanError(operation: "listen on \(endpoint)", underlying: error)
         }
-        throw TinCanError(operation: "listen on \(endpoint)", underlying: lastError ?? ChannelError.unknownLocalAddress)
     }
 
     private static func bind(
         to address: SocketAddress,
+        dualStack: Bool,
         backlog: Int,
         listenerOptions: SocketOptions,
         options: SocketOptions
@@ -113,9 +125,14 @@ public final class TCPServer: Sendable {
             .serverChannelOption(.backlog, value: Int32(clamping: backlog))
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try listenerOptions.apply(to: channel, kind: .tcpListener)
+                    try listenerOptions.apply(to: channel, kind: .tcpListener, dualStack: dualStack)
+                    // After an accept error that NIO survives (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+                    // ECONNABORTED), accept again a second later rather than at once and in vain;
+                    // the bridge drops the error, so the server goes on.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: true))
                     let queue = InboundBridge(
-                        store: QueueStore<TCPConnection>(), limit: Self.acceptQueueLimit, consumesReads: false
+                        store: QueueStore<TCPConnection>(), limit: Self.acceptQueueLimit, consumesReads: false,
+                        errors: .dropped
                     )
                     try channel.pipeline.syncOperations.addHandler(queue)
                 }
@@ -149,18 +166,25 @@ public final class TCPServer: Sendable {
                 eventLoop: channel.eventLoop
             )
         }.get()
-        return TCPServer(channel: channel, bridge: bridge)
+        return TCPServer(channel: channel, bridge: bridge, timeout: options.timeout)
     }
 
     /// Waits for the next connection (Python's `accept`).
     ///
-    /// - Parameter timeout: how long to wait; nil waits for ever.
+    /// An accept error that the listener survives (out of file descriptors, a connection aborted
+    /// before it was accepted) is not thrown: the server accepts again a second later.
+    ///
+    /// - Parameter timeout: how long to wait; nil for ``timeout``, and for ever when that is nil too.
     /// - Returns: the connection, or nil once the server is closed.
-    /// - Throws: `TinCanError` ``TinCanError/Kind/timedOut`` when `timeout` runs out (the server
+    /// - Throws: `TinCanError` ``TinCanError/Kind/timedOut`` when the timeout runs out (the server
     ///   goes on accepting).
     public func accept(timeout: Duration? = nil) async throws -> TCPConnection? {
+        try await self.accept(waiting: (timeout ?? self.timeout)?.timeAmount)
+    }
+
+    private func accept(waiting timeout: TimeAmount?) async throws -> TCPConnection? {
         do {
-            return try await self.bridge.receive(NextItem(), timeout: timeout?.timeAmount)
+            return try await self.bridge.receive(NextItem(), timeout: timeout)
         } catch let error as ChannelError where error == .ioOnClosedChannel {
             return nil
         } catch is CancellationError {
@@ -181,9 +205,10 @@ public final class TCPServer: Sendable {
         /// Iterates the connections.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let server: TCPServer
-            /// The next connection; nil once the server is closed.
+            /// The next connection; nil once the server is closed. Waits for ever, whatever the
+            /// server's ``TCPServer/timeout``.
             public mutating func next() async throws -> TCPConnection? {
-                try await self.server.accept()
+                try await self.server.accept(waiting: nil)
             }
         }
 

@@ -23,9 +23,10 @@ public final class UDPSocket: Sendable {
     typealias Bridge = BridgeHandle<Store>
 
     /// The largest UDP payload over IPv4 (65,535 less the IP and UDP headers): 65,507 bytes.
-    public static let maxDatagramSize = 65507
+    public static let maxDatagramSize = UDPLimits.maxDatagram
 
-    private let channel: any Channel
+    /// The socket's channel; internal for tests.
+    let channel: any Channel
     private let bridge: Bridge
     private let defaultTimeout: Mutex<Duration?>
 
@@ -36,8 +37,8 @@ public final class UDPSocket: Sendable {
     /// The port this socket is bound to.
     public var port: Int { self.localAddress?.port ?? 0 }
 
-    /// The default timeout of each receive that does not name its own (Python's `settimeout`);
-    /// nil waits for ever.
+    /// The default timeout of each receive and send that does not name its own (Python's
+    /// `settimeout`); nil waits for ever.
     public var timeout: Duration? {
         get { self.defaultTimeout.withLock { $0 } }
         set { self.defaultTimeout.withLock { $0 = newValue } }
@@ -69,22 +70,22 @@ public final class UDPSocket: Sendable {
         options: SocketOptions = SocketOptions()
     ) async throws -> UDPSocket {
         let endpoint = Endpoint(host: host, port: port)
-        guard (0...65535).contains(port) else {
-            throw TinCanError(operation: "udp bind \(endpoint)", cause: "port must be from 0 to 65535")
-        }
+        try Endpoint.check(port: port, role: .listen, operation: "udp bind \(endpoint)")
         try options.validate()
-        var addresses = try await Resolver.resolve(endpoint, family: .any, transport: .udp)
-        if host == nil { addresses.append(try SocketAddress(ipAddress: "0.0.0.0", port: port)) }
-        var lastError: (any Error)?
-        for address in addresses {
-            do {
-                return try await Self.bind(to: address, options: options)
-            } catch {
-                lastError = error
-                guard host == nil else { break }
+        do {
+            guard host != nil else {
+                // The dual-stack wildcard; where IPv6 is missing (and only then), IPv4's.
+                return try await WildcardBind.bind(port: port) { address in
+                    try await Self.bind(to: address, dualStack: address.protocol == .inet6, options: options)
+                }
             }
+            guard let address = try await Resolver.resolve(endpoint, family: .any, transport: .udp).first else {
+                throw ChannelError.unknownLocalAddress
+            }
+            return try await Self.bind(to: address, dualStack: false, options: options)
+        } catch {
+            throw TinCanError(operation: "udp bind \(endpoint)", underlying: error)
         }
-        throw TinCanError(operation: "udp bind \(endpoint)", underlying: lastError ?? ChannelError.unknownLocalAddress)
     }
 
     /// Opens a socket connected to `host` and `port`, bound to a port the kernel chooses: it sends
@@ -97,9 +98,7 @@ public final class UDPSocket: Sendable {
         options: SocketOptions = SocketOptions()
     ) async throws -> UDPSocket {
         let endpoint = Endpoint(host: host, port: port)
-        guard (1...65535).contains(port) else {
-            throw TinCanError(operation: "udp connect to \(endpoint)", cause: "port must be from 1 to 65535")
-        }
+        try Endpoint.check(port: port, role: .connect, operation: "udp connect to \(endpoint)")
         let peer = try await Resolver.resolve(endpoint, family: .any, transport: .udp)[0]
         let socket = try await Self.bind(host: peer.protocol == .inet6 ? "::" : "0.0.0.0", port: 0, options: options)
         do {
@@ -111,14 +110,13 @@ public final class UDPSocket: Sendable {
         return socket
     }
 
-    private static func bind(to address: SocketAddress, options: SocketOptions) async throws -> UDPSocket {
+    private static func bind(to address: SocketAddress, dualStack: Bool, options: SocketOptions) async throws -> UDPSocket {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try options.apply(to: channel, kind: .udp)
+                    try options.apply(to: channel, kind: .udp, dualStack: dualStack)
                     let bridge = InboundBridge(
-                        store: Store(), limit: options.maxBufferedReceiveBytes,
-                        errorsAreTransient: true
+                        store: Store(), limit: options.maxBufferedReceiveBytes, errors: .handedToOneReceive
                     )
                     try channel.pipeline.syncOperations.addHandler(bridge)
                 }
@@ -151,6 +149,7 @@ public final class UDPSocket: Sendable {
     /// Connects the socket to `host` and `port`; see ``connect(to:)``.
     public func connect(host: String, port: Int) async throws {
         let endpoint = Endpoint(host: host, port: port)
+        try Endpoint.check(port: port, role: .connect, operation: "udp connect to \(endpoint)")
         let address = try await Resolver.resolve(endpoint, family: self.family, transport: .udp)[0]
         try await self.connect(to: address)
     }
@@ -160,32 +159,38 @@ public final class UDPSocket: Sendable {
     /// Sends `data` as one datagram to `address` (Python's `sendto`).
     ///
     /// Returns once the kernel has taken the datagram; that it arrives, UDP does not promise.
+    ///
+    /// - Parameter timeout: how long the kernel may take to make room for it; nil for ``timeout``.
+    ///   When it runs out the datagram stays queued and `TinCanError` ``TinCanError/Kind/timedOut``
+    ///   is thrown.
     /// - Throws: `TinCanError`: ``TinCanError/Kind/other`` for a datagram over ``maxDatagramSize``
-    ///   (`message too long`), ``TinCanError/Kind/unreachable``, ``TinCanError/Kind/closed``.
-    public func send(_ data: ByteBuffer, to address: SocketAddress) async throws {
+    ///   (`message too long`), ``TinCanError/Kind/unreachable``, ``TinCanError/Kind/closed``,
+    ///   ``TinCanError/Kind/timedOut``.
+    public func send(_ data: ByteBuffer, to address: SocketAddress, timeout: Duration? = nil) async throws {
         do {
             let envelope = AddressedEnvelope(remoteAddress: address, data: data)
-            try await self.bridge.write(envelope, timeout: nil, awaitCompletion: true)
+            try await self.bridge.write(envelope, timeout: (timeout ?? self.timeout)?.timeAmount, awaitCompletion: true)
         } catch {
             throw Self.failure("udp send to \(address.endpointDescription)", error)
         }
     }
 
     /// Sends the UTF-8 bytes of `text` as one datagram to `address`.
-    public func send(_ text: String, to address: SocketAddress) async throws {
-        try await self.send(ByteBuffer(string: text), to: address)
+    public func send(_ text: String, to address: SocketAddress, timeout: Duration? = nil) async throws {
+        try await self.send(ByteBuffer(string: text), to: address, timeout: timeout)
     }
 
     /// Sends `bytes` as one datagram to `address`.
-    public func send(_ bytes: some Sequence<UInt8>, to address: SocketAddress) async throws {
-        try await self.send(ByteBuffer(bytes: bytes), to: address)
+    public func send(_ bytes: some Sequence<UInt8>, to address: SocketAddress, timeout: Duration? = nil) async throws {
+        try await self.send(ByteBuffer(bytes: bytes), to: address, timeout: timeout)
     }
 
-    /// Sends `data` as one datagram to `host` and `port`, resolving `host` first.
-    public func send(_ data: ByteBuffer, to host: String, port: Int) async throws {
+    /// Sends `data` as one datagram to `host` and `port` (1 to 65535), resolving `host` first.
+    public func send(_ data: ByteBuffer, to host: String, port: Int, timeout: Duration? = nil) async throws {
         let endpoint = Endpoint(host: host, port: port)
+        try Endpoint.check(port: port, role: .connect, operation: "udp send to \(endpoint)")
         let address = try await Resolver.resolve(endpoint, family: self.family, transport: .udp)[0]
-        try await self.send(data, to: address)
+        try await self.send(data, to: address, timeout: timeout)
     }
 
     /// Sends `data` as one datagram to the connected peer (Python's `send` on a connected socket).
@@ -285,6 +290,9 @@ public final class UDPSocket: Sendable {
     }
 
     // MARK: internals
+
+    /// Writers waiting in the bridge; for tests.
+    func writeWaiterCount() async throws -> Int { try await self.bridge.writeWaiterCount() }
 
     /// A channel option's value; for tests.
     func channelOption<Option: ChannelOption>(_ option: Option) async throws -> Option.Value {

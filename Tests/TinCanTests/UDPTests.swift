@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TinCanCore
 import TinCanTestSupport
 
 @testable import TinCan
@@ -139,5 +140,56 @@ import TinCanTestSupport
         #expect(try await broadcasting.channelOption(.socketOption(.so_broadcast)) != 0)
         try await plain.close()
         try await broadcasting.close()
+    }
+}
+
+extension UDPTests {
+    /// A datagram is kept in a buffer of its own size, and counts its bytes against the limit, not
+    /// the 64 KiB buffer it was read into.
+    @Test func aSmallDatagramDoesNotKeepItsReceiveBuffer() {
+        var read = ByteBufferAllocator().buffer(capacity: UDPLimits.receiveBufferSize)
+        read.writeRepeatingByte(0x64, count: 100)
+        var store = UDPSocket.Store()
+        let sender = try! SocketAddress(ipAddress: "127.0.0.1", port: 9)
+        store.append(AddressedEnvelope(remoteAddress: sender, data: read))
+        #expect(store.cost == 100)
+        guard case .value(let datagram) = store.answer(NextItem(), ended: false) else {
+            Issue.record("no datagram")
+            return
+        }
+        #expect(datagram.data == ByteBuffer(repeating: 0x64, count: 100))
+        #expect(datagram.data.capacity < 1024)
+        #expect(store.cost == 0)
+        // A datagram that mostly fills its buffer keeps it, uncopied.
+        var large = ByteBufferAllocator().buffer(capacity: UDPLimits.receiveBufferSize)
+        large.writeRepeatingByte(0x65, count: 60000)
+        store.append(AddressedEnvelope(remoteAddress: sender, data: large))
+        #expect(store.cost == 60000)
+    }
+
+    /// Many small datagrams fit under the receive limit (not 4 of them, as when each counted 64 KiB).
+    @Test func theReceiveLimitCountsDatagramBytes() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let address = try #require(b.localAddress)
+        for index in 0..<20 { try await a.send("datagram \(index)", to: address) }
+        // Taking the first lets every read that was held back go on; then all 20 are buffered.
+        #expect(String(buffer: try await b.receive()) == "datagram 0")
+        for index in 1..<20 { #expect(String(buffer: try await b.receive()) == "datagram \(index)") }
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test func sendToTakesATimeout() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let address = try #require(b.localAddress)
+        try await a.send(ByteBuffer(string: "one"), to: address, timeout: .seconds(5))
+        try await a.send("two", to: address, timeout: .seconds(5))
+        try await a.send(Array("three".utf8), to: address, timeout: .seconds(5))
+        try await a.send(ByteBuffer(string: "four"), to: "127.0.0.1", port: b.port, timeout: .seconds(5))
+        for text in ["one", "two", "three", "four"] { #expect(String(buffer: try await b.receive()) == text) }
+        try await a.close()
+        try await b.close()
     }
 }

@@ -72,8 +72,24 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         var timer: Scheduled<Void>?
     }
 
+    /// What a channel error means for the bridge.
+    enum ErrorPolicy {
+        /// It ends the input: receives then throw it (a connection's reset).
+        case endsInput
+        /// It is handed to one waiting receive and the input goes on (a UDP socket's ICMP port
+        /// unreachable).
+        case handedToOneReceive
+        /// It is dropped and the input goes on: a listener's accept errors (`EMFILE`, `ENFILE`,
+        /// `ENOBUFS`, `ENOMEM`, `ECONNABORTED`), after which NIO keeps the listener open. The last one
+        /// is kept: when the channel then closes by itself, it is why.
+        case dropped
+    }
+
     private struct WriteWaiter {
         var id: Int
+        /// Waits for its own write to complete (resumed by the write's promise), rather than for the
+        /// channel to become writable (resumed by writability).
+        var untilWritten: Bool
         var continuation: CheckedContinuation<Void, any Error>
         var timer: Scheduled<Void>?
     }
@@ -83,9 +99,8 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
     /// Reads are the store's elements (a connection, a datagram socket) rather than something to
     /// pass on (a server channel's accepted children, which its accept handler must still see).
     private let consumesReads: Bool
-    /// Errors that do not end the input (a UDP socket's ICMP port unreachable) are handed to one
-    /// waiting receive instead.
-    private let errorsAreTransient: Bool
+    /// What an error that reaches the bridge does.
+    private let errorPolicy: ErrorPolicy
 
     private var context: ChannelHandlerContext?
     private var waiters = CircularBuffer<Waiter>()
@@ -93,6 +108,8 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
     private var cancelledEarly: Set<Int> = []
     private var end: End?
     private var transientError: (any Error)?
+    /// The last error dropped (``ErrorPolicy/dropped``).
+    private var droppedError: (any Error)?
     private var writeFailure: (any Error)?
     private var readHeldBack = false
     private var closedLocally = false
@@ -100,11 +117,11 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
     /// only then, since NIO registers it after its initializer has run.
     var onActive: (() -> Void)?
 
-    init(store: Store, limit: Int, consumesReads: Bool = true, errorsAreTransient: Bool = false) {
+    init(store: Store, limit: Int, consumesReads: Bool = true, errors: ErrorPolicy = .endsInput) {
         self.store = store
         self.limit = limit
         self.consumesReads = consumesReads
-        self.errorsAreTransient = errorsAreTransient
+        self.errorPolicy = errors
     }
 
     // MARK: channel events
@@ -148,11 +165,14 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if self.errorsAreTransient {
+        switch self.errorPolicy {
+        case .endsInput:
+            self.finish(.failed(error))
+        case .handedToOneReceive:
             self.transientError = error
             self.serve()
-        } else {
-            self.finish(.failed(error))
+        case .dropped:
+            self.droppedError = error
         }
     }
 
@@ -161,15 +181,22 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         // stream whose two directions have both ended, without an input-closed event for the second.
         if let failure = self.writeFailure {
             self.finish(.failed(failure))
+        } else if self.closedLocally {
+            self.finish(.closed)
+        } else if let error = self.droppedError {
+            // A listener that NIO closed after an accept error it could not get over.
+            self.finish(.failed(error))
         } else {
-            self.finish(self.closedLocally ? .closed : .eof)
+            self.finish(.eof)
         }
         context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            self.resumeWriters(with: .success(()))
+            // Only the writers waiting for room: one waiting for its write to complete (close's
+            // empty write, a datagram) is resumed by that write's promise, not by room in the queue.
+            self.resumeWritersWaitingForRoom()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -243,7 +270,7 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         context.writeAndFlush(data, promise: promise)
         let written = promise.futureResult.assumeIsolated()
         if awaitCompletion {
-            self.addWriteWaiter(id: id, timeout: timeout, continuation: continuation)
+            self.addWriteWaiter(id: id, untilWritten: true, timeout: timeout, continuation: continuation)
             written.whenComplete { [self] result in
                 self.resumeWriter(id, with: result)
             }
@@ -260,7 +287,7 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         } else if context.channel.isWritable {
             continuation.resume()
         } else {
-            self.addWriteWaiter(id: id, timeout: timeout, continuation: continuation)
+            self.addWriteWaiter(id: id, untilWritten: false, timeout: timeout, continuation: continuation)
         }
     }
 
@@ -291,6 +318,9 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
 
     /// What the store holds, in the limit's unit.
     var bufferedCost: Int { self.store.cost }
+
+    /// How many writers wait; for tests.
+    var writeWaiterCount: Int { self.writeWaiters.count }
 
     private var readLimit: Int {
         max(self.limit, self.waiters.first.map { self.store.need($0.request) } ?? 0)
@@ -330,7 +360,10 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
                 result = .failure(error)
             case .empty:
                 switch self.end {
-                case .eof, nil: result = .success(nil)
+                case .eof, nil:
+                    // After our own close, the end of the peer's stream is old news: the socket is
+                    // closed, as a receive after close() always says.
+                    result = self.closedLocally ? .failure(ChannelError.ioOnClosedChannel) : .success(nil)
                 case .failed(let error): result = .failure(error)
                 case .closed: result = .failure(ChannelError.ioOnClosedChannel)
                 }
@@ -362,14 +395,21 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         }
     }
 
-    private func addWriteWaiter(id: Int, timeout: TimeAmount?, continuation: CheckedContinuation<Void, any Error>) {
+    private func addWriteWaiter(
+        id: Int,
+        untilWritten: Bool,
+        timeout: TimeAmount?,
+        continuation: CheckedContinuation<Void, any Error>
+    ) {
         var timer: Scheduled<Void>?
         if let timeout, let loop = self.context?.eventLoop {
             timer = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
                 self.timeOut(id, after: timeout)
             }
         }
-        self.writeWaiters.append(WriteWaiter(id: id, continuation: continuation, timer: timer))
+        self.writeWaiters.append(
+            WriteWaiter(id: id, untilWritten: untilWritten, continuation: continuation, timer: timer)
+        )
     }
 
     private func resumeWriter(_ id: Int, with result: Result<Void, any Error>) {
@@ -377,6 +417,19 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         let waiter = self.writeWaiters.remove(at: index)
         waiter.timer?.cancel()
         waiter.continuation.resume(with: result)
+    }
+
+    private func resumeWritersWaitingForRoom() {
+        var waiting: [WriteWaiter] = []
+        var resumed: [WriteWaiter] = []
+        for waiter in self.writeWaiters {
+            if waiter.untilWritten { waiting.append(waiter) } else { resumed.append(waiter) }
+        }
+        self.writeWaiters = waiting
+        for waiter in resumed {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     private func resumeWriters(with result: Result<Void, any Error>) {
@@ -435,6 +488,18 @@ struct BridgeHandle<Store: BridgeStore>: Sendable {
         } onCancel: {
             bridge.eventLoop.execute { bridge.value.cancel(id) }
         }
+    }
+
+    /// Writers waiting in the bridge (for room, or for their write to complete); for tests.
+    func writeWaiterCount() async throws -> Int {
+        let bridge = self.bridge
+        return try await bridge.eventLoop.submit { bridge.value.writeWaiterCount }.get()
+    }
+
+    /// Marks the channel as closed by us, for a channel that has already closed by itself.
+    func markClosedLocally() {
+        let bridge = self.bridge
+        bridge.eventLoop.execute { bridge.value.closeLocally() }
     }
 
     /// Closes the channel, after marking the close as ours (see ``InboundBridge/closeLocally()``).

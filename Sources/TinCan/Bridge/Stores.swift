@@ -92,6 +92,13 @@ protocol QueueItem {
     var queueCost: Int { get }
     /// Releases the item when the queue is closed with it unread.
     func discard()
+    /// The item as the queue keeps it: a datagram without the unused room of the buffer it was read
+    /// into.
+    func forStorage() -> Self
+}
+
+extension QueueItem {
+    func forStorage() -> Self { self }
 }
 
 /// The next item of a ``QueueStore``.
@@ -103,6 +110,7 @@ struct QueueStore<Item: QueueItem & Sendable>: BridgeStore {
     private(set) var cost = 0
 
     mutating func append(_ item: Item) {
+        let item = item.forStorage()
         self.items.append(item)
         self.cost += item.queueCost
     }
@@ -122,7 +130,17 @@ struct QueueStore<Item: QueueItem & Sendable>: BridgeStore {
 }
 
 extension AddressedEnvelope: QueueItem where DataType == ByteBuffer {
-    // The storage, not the readable bytes: a datagram read into a 64 KiB buffer keeps all of it.
-    var queueCost: Int { Swift.max(self.data.capacity, self.data.readableBytes) }
+    /// The datagram's bytes: ``forStorage()`` has dropped the room around them.
+    var queueCost: Int { self.data.readableBytes }
     func discard() {}
+
+    /// A datagram that fills less than half of its buffer (every datagram is read into a 64 KiB one)
+    /// is copied into one of its own size, so that a queue of small datagrams does not keep 64 KiB
+    /// for each; a larger one keeps its buffer, which it mostly fills, and is not copied.
+    func forStorage() -> Self {
+        guard self.data.readableBytes <= self.data.capacity / 2 else { return self }
+        var copy = self
+        copy.data = ByteBufferAllocator().buffer(buffer: self.data)
+        return copy
+    }
 }
