@@ -291,6 +291,12 @@ public final class UDPSocket: Sendable {
 
     // MARK: internals
 
+    /// Bytes of datagrams received and not yet taken by the program; for tests.
+    func bufferedReceiveBytes() async throws -> Int {
+        let bridge = self.bridge.bridge
+        return try await bridge.eventLoop.submit { bridge.value.bufferedCost }.get()
+    }
+
     /// Writers waiting in the bridge; for tests.
     func writeWaiterCount() async throws -> Int { try await self.bridge.writeWaiterCount() }
 
