@@ -19,8 +19,8 @@ public typealias TCPClient = TCPConnection
 /// try await client.close()
 /// ```
 ///
-/// Each direction ends on its own: ``shutdownWrite()`` sends end-of-stream (FIN) and the peer can
-/// still answer; ``receive(upTo:timeout:)`` returns nil once the peer has ended its direction.
+/// Each direction ends on its own: ``shutdownWrite(timeout:)`` sends end-of-stream (FIN) and the
+/// peer can still answer; ``receive(upTo:timeout:)`` returns nil once the peer has ended its direction.
 ///
 /// A connection may be used from several tasks: one that reads while another writes, say. Receives
 /// are answered in the order they were asked; sends go out in the order they were made.
@@ -109,7 +109,7 @@ public final class TCPConnection: Sendable {
     /// - Parameter timeout: how long to wait for the peer to read; nil for ``timeout``. When it runs
     ///   out the bytes stay queued and `TinCanError` ``TinCanError/Kind/timedOut`` is thrown.
     /// - Throws: `TinCanError`: ``TinCanError/Kind/reset`` when the peer has gone,
-    ///   ``TinCanError/Kind/closed`` after ``shutdownWrite()`` or ``close()``.
+    ///   ``TinCanError/Kind/closed`` after ``shutdownWrite(timeout:)`` or ``close()``.
     public func send(_ bytes: ByteBuffer, timeout: Duration? = nil) async throws {
         do {
             try await self.bridge.write(bytes, timeout: self.timeAmount(timeout), awaitCompletion: false)

@@ -129,7 +129,8 @@ public final class TCPServer: Sendable {
                     // After an accept error that NIO survives (EMFILE, ENFILE, ENOBUFS, ENOMEM,
                     // ECONNABORTED), accept again a second later rather than at once and in vain;
                     // the bridge drops the error, so the server goes on.
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: true))
+                    let backoff = AcceptBackoffHandler(shouldForwardIOErrorCaught: true)
+                    try channel.pipeline.syncOperations.addHandler(backoff)
                     let queue = InboundBridge(
                         store: QueueStore<TCPConnection>(), limit: Self.acceptQueueLimit, consumesReads: false,
                         errors: .dropped

@@ -110,7 +110,11 @@ public final class UDPSocket: Sendable {
         return socket
     }
 
-    private static func bind(to address: SocketAddress, dualStack: Bool, options: SocketOptions) async throws -> UDPSocket {
+    private static func bind(
+        to address: SocketAddress,
+        dualStack: Bool,
+        options: SocketOptions
+    ) async throws -> UDPSocket {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -195,8 +199,9 @@ public final class UDPSocket: Sendable {
 
     /// Sends `data` as one datagram to the connected peer (Python's `send` on a connected socket).
     ///
-    /// - Throws: `TinCanError`: as ``send(_:to:)``; ``TinCanError/Kind/refused`` when an earlier
-    ///   datagram found no listener; ``TinCanError/Kind/closed`` on a socket not connected.
+    /// - Throws: `TinCanError`: as ``send(_:to:timeout:)-(ByteBuffer,_,_)``;
+    ///   ``TinCanError/Kind/refused`` when an earlier datagram found no listener;
+    ///   ``TinCanError/Kind/closed`` on a socket not connected.
     public func send(_ data: ByteBuffer, timeout: Duration? = nil) async throws {
         guard let peer = self.peerAddress else {
             throw TinCanError(

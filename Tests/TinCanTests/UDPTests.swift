@@ -182,6 +182,30 @@ extension UDPTests {
         try await b.close()
     }
 
+    /// A datagram the kernel does not take (held here by a handler) times out by the send's own
+    /// timeout, or the socket's; it stays queued and goes once the kernel takes it.
+    @Test func aSendToThatWaitsTimesOut() async throws {
+        let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
+        let address = try #require(b.localAddress)
+        let held = try await HoldWrites.install(on: a.channel)
+        let own = await #expect(throws: TinCanError.self) {
+            try await a.send("one", to: address, timeout: .milliseconds(20))
+        }
+        #expect(own?.kind == .timedOut)
+        a.timeout = .milliseconds(20)
+        let socketWide = await #expect(throws: TinCanError.self) {
+            try await a.send(ByteBuffer(string: "two"), to: "127.0.0.1", port: b.port)
+        }
+        #expect(socketWide?.kind == .timedOut)
+        a.timeout = .seconds(10)
+        try await held.release()
+        #expect(String(buffer: try await b.receive()) == "one")
+        #expect(String(buffer: try await b.receive()) == "two")
+        try await a.close()
+        try await b.close()
+    }
+
     @Test func sendToTakesATimeout() async throws {
         let a = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
         let b = try await UDPSocket.bind(host: "127.0.0.1", port: 0, options: testOptions)
