@@ -25,8 +25,8 @@ public typealias TCPClient = TCPConnection
 /// A connection may be used from several tasks: one that reads while another writes, say. Receives
 /// are answered in the order they were asked; sends go out in the order they were made.
 ///
-/// Every failure is a `TinCanError` whose `kind` tells ``TinCanError/Kind/refused``,
-/// ``TinCanError/Kind/reset``, ``TinCanError/Kind/timedOut`` and the others apart.
+/// Every failure is a `TinCanError` whose `kind` tells `TinCanError.Kind.refused`,
+/// `TinCanError.Kind.reset`, `TinCanError.Kind.timedOut` and the others apart.
 public final class TCPConnection: Sendable {
     typealias Bridge = BridgeHandle<StreamStore>
 
@@ -75,8 +75,8 @@ public final class TCPConnection: Sendable {
     ///     default of 10 seconds per address when that is nil too (not the system's limit, which is
     ///     minutes).
     ///   - options: socket options; `options.timeout` also becomes the connection's ``timeout``.
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/refused``, ``TinCanError/Kind/timedOut``,
-    ///   ``TinCanError/Kind/unreachable``, ``TinCanError/Kind/unknownHost``..., for the last address tried.
+    /// - Throws: `TinCanError`: `TinCanError.Kind.refused`, `TinCanError.Kind.timedOut`,
+    ///   `TinCanError.Kind.unreachable`, `TinCanError.Kind.unknownHost`..., for the last address tried.
     public static func connect(
         host: String,
         port: Int,
@@ -106,10 +106,12 @@ public final class TCPConnection: Sendable {
     /// for the peer: a sender that outpaces its peer waits here, instead of queueing without bound.
     /// The bytes then reach the peer unless the connection fails; ``close()`` sends what is queued.
     ///
-    /// - Parameter timeout: how long to wait for the peer to read; nil for ``timeout``. When it runs
-    ///   out the bytes stay queued and `TinCanError` ``TinCanError/Kind/timedOut`` is thrown.
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/reset`` when the peer has gone,
-    ///   ``TinCanError/Kind/closed`` after ``shutdownWrite(timeout:)`` or ``close()``.
+    /// - Parameters:
+    ///   - bytes: what to send, all of it.
+    ///   - timeout: how long to wait for the peer to read; nil for ``timeout``. When it runs out the
+    ///     bytes stay queued and `TinCanError.Kind.timedOut` is thrown.
+    /// - Throws: `TinCanError`: `TinCanError.Kind.reset` when the peer has gone,
+    ///   `TinCanError.Kind.closed` after ``shutdownWrite(timeout:)`` or ``close()``.
     public func send(_ bytes: ByteBuffer, timeout: Duration? = nil) async throws {
         do {
             try await self.bridge.write(bytes, timeout: self.timeAmount(timeout), awaitCompletion: false)
@@ -136,7 +138,7 @@ public final class TCPConnection: Sendable {
     ///
     /// - Parameter timeout: how long the queued bytes may take; nil for ``timeout``, and 10 seconds
     ///   when that is nil too, as for ``close()``. When it runs out, `TinCanError`
-    ///   ``TinCanError/Kind/timedOut`` is thrown and the direction is not yet ended: the bytes stay
+    ///   `TinCanError.Kind.timedOut` is thrown and the direction is not yet ended: the bytes stay
     ///   queued.
     public func shutdownWrite(timeout: Duration? = nil) async throws {
         do {
@@ -158,9 +160,9 @@ public final class TCPConnection: Sendable {
     /// least one byte.
     ///
     /// - Returns: 1 to `maxBytes` bytes, or nil once the peer has ended its direction (EOF).
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/timedOut`` when `timeout` (or ``timeout``) runs
-    ///   out, which leaves the connection as it was; ``TinCanError/Kind/reset``;
-    ///   ``TinCanError/Kind/closed`` after ``close()``.
+    /// - Throws: `TinCanError`: `TinCanError.Kind.timedOut` when `timeout` (or ``timeout``) runs
+    ///   out, which leaves the connection as it was; `TinCanError.Kind.reset`;
+    ///   `TinCanError.Kind.closed` after ``close()``.
     public func receive(upTo maxBytes: Int = 65536, timeout: Duration? = nil) async throws -> ByteBuffer? {
         precondition(maxBytes > 0, "maxBytes must be at least 1")
         return try await self.receive(.upTo(maxBytes), timeout: timeout)
@@ -169,7 +171,7 @@ public final class TCPConnection: Sendable {
     /// Receives exactly `count` bytes, waiting until they have all arrived.
     ///
     /// - Returns: `count` bytes, or nil when the peer ended its direction before sending any more.
-    /// - Throws: `TinCanError` ``TinCanError/Kind/closed`` when the peer ended its direction after
+    /// - Throws: `TinCanError.Kind.closed` when the peer ended its direction after
     ///   some but not all of them; otherwise as ``receive(upTo:timeout:)``.
     public func receive(exactly count: Int, timeout: Duration? = nil) async throws -> ByteBuffer? {
         precondition(count > 0, "count must be at least 1")
@@ -179,7 +181,7 @@ public final class TCPConnection: Sendable {
     /// Receives one line: the bytes up to LF, without it (and without a CR before it).
     ///
     /// - Returns: the line, or nil at end of stream; a last line without LF is returned as a line.
-    /// - Throws: `TinCanError` ``TinCanError/Kind/lineTooLong`` for a line longer than `maxLength`
+    /// - Throws: `TinCanError.Kind.lineTooLong` for a line longer than `maxLength`
     ///   bytes (then the connection's framing is lost: close it); otherwise as ``receive(upTo:timeout:)``.
     public func receiveLine(
         maxLength: Int = TCPConnection.defaultMaxLineLength,
@@ -238,7 +240,7 @@ public final class TCPConnection: Sendable {
     /// The lines of a connection's input (``TCPConnection/lines``), without their ends.
     ///
     /// The sequence ends at the peer's end-of-stream, and when the connection is closed by this side;
-    /// it throws `TinCanError` ``TinCanError/Kind/lineTooLong`` for a line over its limit.
+    /// it throws `TinCanError.Kind.lineTooLong` for a line over its limit.
     public struct Lines: AsyncSequence, Sendable {
         public typealias Element = String
         let connection: TCPConnection
@@ -265,7 +267,7 @@ public final class TCPConnection: Sendable {
 
     /// Closes the connection: queued bytes are sent first (for at most ``timeout``, or 10 seconds
     /// when there is none, since a peer that does not read could hold them for ever), then the socket
-    /// is closed. Waiting receives throw ``TinCanError/Kind/closed``. Closing twice does nothing.
+    /// is closed. Waiting receives throw `TinCanError.Kind.closed`. Closing twice does nothing.
     public func close() async throws {
         guard self.channel.isActive else {
             // Closed by itself (both directions ended): receives from now on say closed all the same.

@@ -63,7 +63,7 @@ public final class UDPSocket: Sendable {
     ///   - port: 0 lets the kernel choose; read it from ``port``.
     ///   - options: `broadcast` to send to broadcast addresses, `reuseAddress`, `reusePort`,
     ///     buffer sizes; `timeout` becomes the socket's ``timeout``.
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/addressInUse``, ``TinCanError/Kind/unknownHost``...
+    /// - Throws: `TinCanError`: `TinCanError.Kind.addressInUse`, `TinCanError.Kind.unknownHost`...
     public static func bind(
         host: String? = nil,
         port: Int = 0,
@@ -89,9 +89,9 @@ public final class UDPSocket: Sendable {
     }
 
     /// Opens a socket connected to `host` and `port`, bound to a port the kernel chooses: it sends
-    /// with ``send(_:timeout:)`` and receives from that peer only.
+    /// with ``send(_:timeout:)-(ByteBuffer,_)`` and receives from that peer only.
     ///
-    /// - Throws: `TinCanError` ``TinCanError/Kind/unknownHost``...
+    /// - Throws: `TinCanError.Kind.unknownHost`...
     public static func connect(
         host: String,
         port: Int,
@@ -138,9 +138,9 @@ public final class UDPSocket: Sendable {
 
     // MARK: connected mode
 
-    /// Connects the socket to `address`: from then on ``send(_:timeout:)`` sends there, and only
+    /// Connects the socket to `address`: from then on ``send(_:timeout:)-(ByteBuffer,_)`` sends there, and only
     /// datagrams from there are received. A datagram to a port where nothing listens makes the
-    /// next receive throw ``TinCanError/Kind/refused`` (the ICMP answer that only a connected
+    /// next receive throw `TinCanError.Kind.refused` (the ICMP answer that only a connected
     /// socket hears).
     public func connect(to address: SocketAddress) async throws {
         do {
@@ -164,12 +164,14 @@ public final class UDPSocket: Sendable {
     ///
     /// Returns once the kernel has taken the datagram; that it arrives, UDP does not promise.
     ///
-    /// - Parameter timeout: how long the kernel may take to make room for it; nil for ``timeout``.
-    ///   When it runs out the datagram stays queued and `TinCanError` ``TinCanError/Kind/timedOut``
-    ///   is thrown.
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/other`` for a datagram over ``maxDatagramSize``
-    ///   (`message too long`), ``TinCanError/Kind/unreachable``, ``TinCanError/Kind/closed``,
-    ///   ``TinCanError/Kind/timedOut``.
+    /// - Parameters:
+    ///   - data: the datagram, sent whole.
+    ///   - address: where to; the `sender` of a received ``Datagram``, say.
+    ///   - timeout: how long the kernel may take to make room for it; nil for ``timeout``. When it
+    ///     runs out the datagram stays queued and `TinCanError.Kind.timedOut` is thrown.
+    /// - Throws: `TinCanError`: `TinCanError.Kind.other` for a datagram over ``maxDatagramSize``
+    ///   (`message too long`), `TinCanError.Kind.unreachable`, `TinCanError.Kind.closed`,
+    ///   `TinCanError.Kind.timedOut`.
     public func send(_ data: ByteBuffer, to address: SocketAddress, timeout: Duration? = nil) async throws {
         do {
             let envelope = AddressedEnvelope(remoteAddress: address, data: data)
@@ -200,8 +202,8 @@ public final class UDPSocket: Sendable {
     /// Sends `data` as one datagram to the connected peer (Python's `send` on a connected socket).
     ///
     /// - Throws: `TinCanError`: as ``send(_:to:timeout:)-(ByteBuffer,_,_)``;
-    ///   ``TinCanError/Kind/refused`` when an earlier datagram found no listener;
-    ///   ``TinCanError/Kind/closed`` on a socket not connected.
+    ///   `TinCanError.Kind.refused` when an earlier datagram found no listener;
+    ///   `TinCanError.Kind.closed` on a socket not connected.
     public func send(_ data: ByteBuffer, timeout: Duration? = nil) async throws {
         guard let peer = self.peerAddress else {
             throw TinCanError(
@@ -229,9 +231,9 @@ public final class UDPSocket: Sendable {
 
     /// Receives the next datagram and its sender (Python's `recvfrom`).
     ///
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/timedOut`` when `timeout` (or ``timeout``) runs
-    ///   out, which leaves the socket as it was; ``TinCanError/Kind/refused`` on a connected socket
-    ///   whose peer has no listener; ``TinCanError/Kind/closed`` after ``close()``.
+    /// - Throws: `TinCanError`: `TinCanError.Kind.timedOut` when `timeout` (or ``timeout``) runs
+    ///   out, which leaves the socket as it was; `TinCanError.Kind.refused` on a connected socket
+    ///   whose peer has no listener; `TinCanError.Kind.closed` after ``close()``.
     public func receiveFrom(timeout: Duration? = nil) async throws -> Datagram {
         do {
             // The socket's input never ends but by closing, which throws.
@@ -258,7 +260,7 @@ public final class UDPSocket: Sendable {
     /// The datagrams a ``UDPSocket`` receives (``UDPSocket/datagrams``).
     ///
     /// The sequence ends when the socket is closed by this side. An ICMP error on a connected socket
-    /// (``TinCanError/Kind/refused``) is thrown, and ends a `for` loop, as any error does.
+    /// (`TinCanError.Kind.refused`) is thrown, and ends a `for` loop, as any error does.
     public struct Datagrams: AsyncSequence, Sendable {
         public typealias Element = Datagram
         let socket: UDPSocket
@@ -282,7 +284,7 @@ public final class UDPSocket: Sendable {
 
     // MARK: closing
 
-    /// Closes the socket; waiting receives throw ``TinCanError/Kind/closed`` and ``datagrams`` ends.
+    /// Closes the socket; waiting receives throw `TinCanError.Kind.closed` and ``datagrams`` ends.
     /// Closing twice does nothing.
     public func close() async throws {
         do {
