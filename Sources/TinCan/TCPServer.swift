@@ -78,7 +78,7 @@ public final class TCPServer: Sendable {
     ///   - options: options for the accepted connections (and `reusePort` for the listener);
     ///     `options.timeout` becomes each connection's ``TCPConnection/timeout``, and the server's
     ///     ``timeout``: the limit of each ``accept(timeout:)`` without its own.
-    /// - Throws: `TinCanError`: ``TinCanError/Kind/addressInUse``, ``TinCanError/Kind/unknownHost``...
+    /// - Throws: `TinCanError`: `TinCanError.Kind.addressInUse`, `TinCanError.Kind.unknownHost`...
     public static func bind(
         host: String? = nil,
         port: Int = 0,
@@ -177,7 +177,7 @@ public final class TCPServer: Sendable {
     ///
     /// - Parameter timeout: how long to wait; nil for ``timeout``, and for ever when that is nil too.
     /// - Returns: the connection, or nil once the server is closed.
-    /// - Throws: `TinCanError` ``TinCanError/Kind/timedOut`` when the timeout runs out (the server
+    /// - Throws: `TinCanError.Kind.timedOut` when the timeout runs out (the server
     ///   goes on accepting).
     public func accept(timeout: Duration? = nil) async throws -> TCPConnection? {
         try await self.accept(waiting: (timeout ?? self.timeout)?.timeAmount)
