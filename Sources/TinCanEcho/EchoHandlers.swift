@@ -69,7 +69,8 @@ final class TCPEchoHandler: ChannelInboundHandler {
 @available(*, unavailable)
 extension TCPEchoHandler: Sendable {}
 
-/// Echoes each datagram to its sender. Replies are flushed once per read batch.
+/// Echoes each datagram to its sender. Replies are flushed once per read batch (one `recvmmsg`,
+/// then one `sendmmsg`), and reading stops while the replies cannot be sent.
 final class UDPEchoHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -83,11 +84,19 @@ final class UDPEchoHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var envelope = Self.unwrapInboundIn(data)
         self.transform.apply(&envelope.data)
-        context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)), promise: nil)
+        // Back to where it came from: the same envelope (no ECN or packet info was asked for).
+        context.write(Self.wrapOutboundOut(envelope), promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Replies queue while the socket's send buffer is full; stop reading until they drain, so
+        // that a flood of datagrams cannot grow the queue.
+        try? context.channel.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -66,6 +66,23 @@ func withEchoServer(
         }
     }
 
+    @Test("a burst read in batches (recvmmsg): datagrams of 0 to 65,507 bytes each come back whole, in order")
+    func udpBatchesKeepEveryDatagramWhole() async throws {
+        try await withEchoServer { _, addresses in
+            let port = addresses.udp!.port!
+            let client = try TestSocket.udp()
+            // More than one batch (16) sent at once, so a batch is full; the largest IPv4 UDP payload among
+            // them. About 150 KB in all: within the kernel's default 208 KiB receive buffer at each end.
+            let sizes = [65_507, 0, 1, 64, 2_000, 30_000] + Array(repeating: 512, count: 20) + [9_000]
+            let datagrams = sizes.enumerated().map { TestData.random(count: $0.element, seed: UInt64(100 + $0.offset)) }
+            for datagram in datagrams { try client.sendDatagram(datagram, port: port) }
+            for (index, datagram) in datagrams.enumerated() {
+                let echoed = try await Blocking.run { try client.receiveDatagram() }.0
+                #expect(echoed == datagram, "datagram \(index) of \(datagram.count) bytes came back as \(echoed.count)")
+            }
+        }
+    }
+
     @Test func resetsAndGarbageDoNotDisturbOtherClients() async throws {
         try await withEchoServer { _, addresses in
             let port = addresses.tcp!.port!
