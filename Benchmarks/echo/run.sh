@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# TCP echo benchmark: tincan echo vs. a C epoll server vs. Python asyncio.
+# Echo benchmark: tincan echo vs. a C epoll server vs. Python asyncio (TCP), an echo
+# server written with the TinCan library vs. tincan echo (TCP), and tincan echo --udp
+# vs. a plain C UDP server (UDP).
 #
 # 1. Round trips per second: for each connection count in CONNS, echo_load
 #    keeps that many connections busy with closed-loop 64-byte request/response
@@ -10,7 +12,14 @@
 # 2. Memory: each server is started fresh, echo_load opens IDLE idle
 #    connections and holds them IDLE_HOLD seconds; VmRSS and VmHWM are read
 #    from /proc/PID/status while they are held.
-# Prints two Markdown tables on stdout; progress goes to stderr.
+# 3. TinCan: Examples/uppercase-server (the TinCan API: an accept loop, a task per
+#    connection, `for try await chunk in connection.chunks` and `send`) against
+#    `tincan echo --upper` (NIO channel handlers), echo_load -U, for each count in
+#    API_CONNS, interleaved ROUNDS times, median reported.
+# 4. UDP: udp_load keeps UDP_FLOWS flows (one socket each) busy with closed-loop
+#    64-byte datagrams against `tincan echo --udp` and udp_echo.c (one blocking
+#    recvfrom and sendto per datagram), interleaved ROUNDS times, median reported.
+# Prints Markdown tables on stdout; progress goes to stderr.
 #
 # Run (from anywhere):
 #   Benchmarks/echo/run.sh                       # full: ~3 x 4 x 6 s + memory
@@ -18,7 +27,9 @@
 # Environment (defaults): TINCAN (<repo>/.build/release/tincan), PYTHON (python3),
 #   DURATION (5), WARMUP (1), CONNS ("1 16 256 1024"), ROUNDS (1),
 #   IDLE (10000), IDLE_HOLD (5), BASELINE (unset: another tincan binary, e.g. the last commit's,
-#   measured in the same run as a fourth server, with a tincan/baseline column).
+#   measured in the same run as a fourth server, with a tincan/baseline column),
+#   API_CONNS ("16 256"), API_ECHO (<repo>/Examples/.build/release/uppercase-server, built when
+#   missing), UDP_FLOWS ("16"), PARTS ("tcp memory api udp": which parts to run).
 # The load generator shares the machine with the server, so the numbers are
 # comparative, not absolute.
 set -euo pipefail
@@ -37,6 +48,11 @@ CONNS=${CONNS:-1 16 256 1024}
 ROUNDS=${ROUNDS:-1}
 IDLE=${IDLE:-10000}
 IDLE_HOLD=${IDLE_HOLD:-5}
+API_CONNS=${API_CONNS:-16 256}
+API_ECHO=${API_ECHO:-$root/Examples/.build/release/uppercase-server}
+UDP_FLOWS=${UDP_FLOWS:-16}
+PARTS=${PARTS:-tcp memory api udp}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 ulimit -n 65536 2>/dev/null || {
     ulimit -n "$(ulimit -Hn)"
@@ -56,6 +72,12 @@ log "building into $bin"
 mkdir -p "$bin"
 gcc -O2 -Wall -o "$bin/epoll_echo" "$here/epoll_echo.c"
 gcc -O2 -Wall -o "$bin/echo_load" "$here/echo_load.c"
+gcc -O2 -Wall -o "$bin/udp_echo" "$here/udp_echo.c"
+gcc -O2 -Wall -o "$bin/udp_load" "$here/udp_load.c"
+if part api && [[ ! -x $API_ECHO ]]; then
+    log "building $API_ECHO"
+    swift build -c release --package-path "$root/Examples" --product uppercase-server >&2
+fi
 
 servers=(tincan c asyncio)
 declare -A label=([tincan]="tincan echo" [c]="C epoll" [asyncio]="Python asyncio" [baseline]="baseline tincan echo")
@@ -87,6 +109,8 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ### 1. round trips per second #################################################
 
 declare -A port pid rps
+all_servers=("${servers[@]}")
+part tcp || servers=()
 for s in "${servers[@]}"; do
     port[$s]=$(free_port)
     start_server "$s" "${port[$s]}" "pid[$s]"
@@ -114,6 +138,9 @@ for s in "${servers[@]}"; do stop "${pid[$s]}"; done
 ### 2. memory with idle connections ############################################
 
 declare -A rss_before rss_held hwm_held held
+servers=("${all_servers[@]}")
+part memory || servers=()
+memory_servers=("${servers[@]}")
 for s in "${servers[@]}"; do
     p=$(free_port)
     start_server "$s" "$p" spid
@@ -139,8 +166,66 @@ for s in "${servers[@]}"; do
     stop "$spid"
 done
 
+### 3. the TinCan API against tincan echo #######################################
+
+declare -A api_rps
+if part api; then
+    api_port=$(free_port)
+    # Its one stderr line per client reset (echo_load ends with resets) is not wanted here.
+    start_bg api_pid "$API_ECHO" "$api_port" > /dev/null 2>&1
+    wait_listening "$api_port" "$api_pid"
+    upper_port=$(free_port)
+    start_bg upper_pid "$TINCAN" echo --tcp "$upper_port" --host 127.0.0.1 --upper
+    wait_listening "$upper_port" "$upper_pid"
+    for c in $API_CONNS; do
+        api_rps[api,$c]="" api_rps[upper,$c]=""
+        for (( r = 1; r <= ROUNDS; r++ )); do
+            for s in api upper; do
+                p=$api_port; [[ $s == upper ]] && p=$upper_port
+                line=$("$bin/echo_load" -U -p "$p" -c "$c" -d "$DURATION" -w "$WARMUP") ||
+                    die "echo_load failed against $s with $c connections"
+                log "$s: $line"
+                api_rps[$s,$c]+=" $(field rps "$line")"
+            done
+        done
+        # shellcheck disable=SC2086
+        api_rps[api,$c]=$(median ${api_rps[api,$c]}) api_rps[upper,$c]=$(median ${api_rps[upper,$c]})
+    done
+    stop "$api_pid"
+    stop "$upper_pid"
+fi
+
+### 4. UDP ######################################################################
+
+declare -A udp_rps udp_lost
+if part udp; then
+    udp_tincan_port=$(free_port)
+    start_bg udp_tincan_pid "$TINCAN" echo --udp "$udp_tincan_port" --host 127.0.0.1
+    udp_c_port=$(free_port)
+    start_bg udp_c_pid "$bin/udp_echo" "$udp_c_port"
+    sleep 1
+    for f in $UDP_FLOWS; do
+        for s in tincan c; do udp_rps[$s,$f]="" udp_lost[$s,$f]=0; done
+        for (( r = 1; r <= ROUNDS; r++ )); do
+            for s in tincan c; do
+                p=$udp_tincan_port; [[ $s == c ]] && p=$udp_c_port
+                line=$("$bin/udp_load" -p "$p" -c "$f" -d "$DURATION" -w "$WARMUP") ||
+                    die "udp_load failed against $s with $f flows"
+                log "udp $s: $line"
+                udp_rps[$s,$f]+=" $(field rps "$line")"
+                udp_lost[$s,$f]=$(( ${udp_lost[$s,$f]} + $(field lost "$line") ))
+            done
+        done
+        # shellcheck disable=SC2086
+        udp_rps[tincan,$f]=$(median ${udp_rps[tincan,$f]}) udp_rps[c,$f]=$(median ${udp_rps[c,$f]})
+    done
+    stop "$udp_tincan_pid"
+    stop "$udp_c_pid"
+fi
+
 ### report ######################################################################
 
+if part tcp; then
 echo
 echo "Echo round trips per second (64-byte messages, ${DURATION}s after ${WARMUP}s warm-up, median of $ROUNDS)"
 echo
@@ -159,14 +244,37 @@ if [[ -n ${BASELINE:-} ]]; then
         printf '| %s | %.0f | %.0f | %s |\n' "$c" "${rps[tincan,$c]}" "${rps[baseline,$c]}" "$(ratio "${rps[tincan,$c]}" "${rps[baseline,$c]}")"
     done
 fi
+fi
+if part memory; then
 echo
 echo "Server memory with $IDLE idle connections (held ${IDLE_HOLD}s; sampled 1s after the last connected)"
 echo
 echo "| server | connections still open | VmRSS idle, no connections (MiB) | VmRSS held (MiB) | VmHWM (MiB) | per connection (KiB) |"
 echo "|---|---:|---:|---:|---:|---:|"
-for s in "${servers[@]}"; do
+for s in "${memory_servers[@]}"; do
     per=$(awk -v a="${rss_held[$s]}" -v b="${rss_before[$s]}" -v n="$IDLE" \
         'BEGIN { printf "%.2f", (a - b) / n }')
     printf '| %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${held[$s]}" \
         "$(mib "${rss_before[$s]}")" "$(mib "${rss_held[$s]}")" "$(mib "${hwm_held[$s]}")" "$per"
 done
+fi
+if part api; then
+    echo
+    echo "An echo server on the TinCan API against tincan echo, both upper-casing (64-byte round trips per second, median of $ROUNDS)"
+    echo
+    echo "| connections | Examples/uppercase-server rps | tincan echo --upper rps | TinCan/tincan echo |"
+    echo "|---:|---:|---:|---:|"
+    for c in $API_CONNS; do
+        printf '| %s | %.0f | %.0f | %s |\n' "$c" "${api_rps[api,$c]}" "${api_rps[upper,$c]}" "$(ratio "${api_rps[api,$c]}" "${api_rps[upper,$c]}")"
+    done
+fi
+if part udp; then
+    echo
+    echo "UDP echo, 64-byte datagrams, closed loop per flow (round trips per second, median of $ROUNDS)"
+    echo
+    echo "| flows | tincan echo --udp rps | C recvfrom/sendto rps | tincan/C | lost (tincan, C) |"
+    echo "|---:|---:|---:|---:|---:|"
+    for f in $UDP_FLOWS; do
+        printf '| %s | %.0f | %.0f | %s | %s, %s |\n' "$f" "${udp_rps[tincan,$f]}" "${udp_rps[c,$f]}" "$(ratio "${udp_rps[tincan,$f]}" "${udp_rps[c,$f]}")" "${udp_lost[tincan,$f]}" "${udp_lost[c,$f]}"
+    done
+fi

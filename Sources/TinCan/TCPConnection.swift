@@ -51,10 +51,10 @@ public final class TCPConnection: Sendable {
 
     /// Wraps a channel whose pipeline is being set up; call on its event loop.
     init(channel: any Channel, options: SocketOptions, peerName: String? = nil) throws {
-        let handler = InboundBridge(store: StreamStore(), limit: options.maxBufferedReceiveBytes)
-        try channel.pipeline.syncOperations.addHandler(handler)
+        let bridge = InboundBridge(store: StreamStore(), limit: options.maxBufferedReceiveBytes)
+        try channel.pipeline.syncOperations.addHandler(StreamBridgeHandler(bridge))
         self.channel = channel
-        self.bridge = Bridge(handler, eventLoop: channel.eventLoop)
+        self.bridge = Bridge(bridge, eventLoop: channel.eventLoop)
         self.defaultTimeout = Mutex(options.timeout)
         self.peerName = peerName ?? channel.remoteAddress?.endpointDescription ?? "peer"
     }

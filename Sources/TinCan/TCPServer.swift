@@ -135,7 +135,7 @@ public final class TCPServer: Sendable {
                         store: QueueStore<TCPConnection>(), limit: Self.acceptQueueLimit, consumesReads: false,
                         errors: .dropped
                     )
-                    try channel.pipeline.syncOperations.addHandler(queue)
+                    try channel.pipeline.syncOperations.addHandler(ListenerBridgeHandler(queue))
                 }
             }
             .childChannelInitializer { child in
@@ -146,11 +146,11 @@ public final class TCPServer: Sendable {
                     // NIO registers an accepted channel after this initializer: hand the connection
                     // over once it is active, so that its first send finds it open. The accept queue
                     // lives on the listener's event loop.
-                    try child.pipeline.syncOperations.handler(type: InboundBridge<StreamStore>.self).onActive = {
+                    try child.pipeline.syncOperations.handler(type: StreamBridgeHandler.self).bridge.onActive = {
                         parent.eventLoop.execute {
                             do {
                                 try parent.pipeline.syncOperations
-                                    .handler(type: InboundBridge<QueueStore<TCPConnection>>.self)
+                                    .handler(type: ListenerBridgeHandler.self).bridge
                                     .push(connection)
                             } catch {
                                 connection.abort()
@@ -163,7 +163,7 @@ public final class TCPServer: Sendable {
             .get()
         let bridge = try await channel.eventLoop.submit {
             Bridge(
-                try channel.pipeline.syncOperations.handler(type: InboundBridge<QueueStore<TCPConnection>>.self),
+                try channel.pipeline.syncOperations.handler(type: ListenerBridgeHandler.self).bridge,
                 eventLoop: channel.eventLoop
             )
         }.get()

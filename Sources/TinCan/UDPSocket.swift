@@ -122,14 +122,14 @@ public final class UDPSocket: Sendable {
                     let bridge = InboundBridge(
                         store: Store(), limit: options.maxBufferedReceiveBytes, errors: .handedToOneReceive
                     )
-                    try channel.pipeline.syncOperations.addHandler(bridge)
+                    try channel.pipeline.syncOperations.addHandler(DatagramBridgeHandler(bridge))
                 }
             }
             .bind(to: address)
             .get()
         let bridge = try await channel.eventLoop.submit {
             Bridge(
-                try channel.pipeline.syncOperations.handler(type: InboundBridge<Store>.self),
+                try channel.pipeline.syncOperations.handler(type: DatagramBridgeHandler.self).bridge,
                 eventLoop: channel.eventLoop
             )
         }.get()

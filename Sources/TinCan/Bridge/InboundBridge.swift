@@ -51,9 +51,12 @@ private let waiterIDs = Atomic<Int>(0)
 /// wait with a timeout; and that lets tasks write and wait for the channel's writability.
 ///
 /// Everything here runs on the channel's event loop; tasks reach it through ``BridgeHandle``.
-final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = Store.Element
-    typealias OutboundIn = Any
+///
+/// The bridge is not itself the channel handler: NIO calls a handler through its protocol witnesses,
+/// and those of a generic class run unspecialized (an echo server on TinCan spent a tenth of its
+/// time looking up generic metadata). A ``BridgeChannelHandler`` of a concrete type forwards to it
+/// instead, so the optimizer specializes the bridge for each store.
+final class InboundBridge<Store: BridgeStore> {
 
     /// How the input ended.
     enum End {
@@ -144,12 +147,12 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard self.consumesReads else {
-            context.fireChannelRead(data)
-            return
-        }
-        self.store.append(Self.unwrapInboundIn(data))
+    /// Whether `channelRead` should take the read (``append(_:)``) or pass it on.
+    var takesReads: Bool { self.consumesReads }
+
+    /// Takes one read of the channel.
+    func append(_ element: Store.Element) {
+        self.store.append(element)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -444,6 +447,68 @@ final class InboundBridge<Store: BridgeStore>: ChannelDuplexHandler, RemovableCh
 
 @available(*, unavailable)
 extension InboundBridge: Sendable {}
+
+/// The channel handler in front of an ``InboundBridge``: a concrete class per store type
+/// (``StreamBridgeHandler``, ``ListenerBridgeHandler``, ``DatagramBridgeHandler``), whose every
+/// method forwards to the bridge.
+protocol BridgeChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
+where InboundIn == Store.Element, OutboundIn == Any {
+    associatedtype Store: BridgeStore
+    var bridge: InboundBridge<Store> { get }
+}
+
+extension BridgeChannelHandler {
+    func handlerAdded(context: ChannelHandlerContext) { self.bridge.handlerAdded(context: context) }
+    func handlerRemoved(context: ChannelHandlerContext) { self.bridge.handlerRemoved(context: context) }
+    func channelActive(context: ChannelHandlerContext) { self.bridge.channelActive(context: context) }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.bridge.takesReads {
+            self.bridge.append(Self.unwrapInboundIn(data))
+        } else {
+            context.fireChannelRead(data)
+        }
+    }
+    func channelReadComplete(context: ChannelHandlerContext) { self.bridge.channelReadComplete(context: context) }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        self.bridge.userInboundEventTriggered(context: context, event: event)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { self.bridge.errorCaught(context: context, error: error) }
+    func channelInactive(context: ChannelHandlerContext) { self.bridge.channelInactive(context: context) }
+    func channelWritabilityChanged(context: ChannelHandlerContext) { self.bridge.channelWritabilityChanged(context: context) }
+    func read(context: ChannelHandlerContext) { self.bridge.read(context: context) }
+}
+
+/// The handler of a TCP connection's bridge.
+final class StreamBridgeHandler: BridgeChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Any
+    let bridge: InboundBridge<StreamStore>
+    init(_ bridge: InboundBridge<StreamStore>) { self.bridge = bridge }
+}
+
+/// The handler of a listener's bridge (the accepted connections).
+final class ListenerBridgeHandler: BridgeChannelHandler {
+    /// Passed on, not taken: the accept handler after it makes connections of the children.
+    typealias InboundIn = TCPConnection
+    typealias OutboundIn = Any
+    let bridge: InboundBridge<QueueStore<TCPConnection>>
+    init(_ bridge: InboundBridge<QueueStore<TCPConnection>>) { self.bridge = bridge }
+}
+
+/// The handler of a UDP socket's bridge.
+final class DatagramBridgeHandler: BridgeChannelHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundIn = Any
+    let bridge: InboundBridge<QueueStore<AddressedEnvelope<ByteBuffer>>>
+    init(_ bridge: InboundBridge<QueueStore<AddressedEnvelope<ByteBuffer>>>) { self.bridge = bridge }
+}
+
+@available(*, unavailable)
+extension StreamBridgeHandler: Sendable {}
+@available(*, unavailable)
+extension DatagramBridgeHandler: Sendable {}
+@available(*, unavailable)
+extension ListenerBridgeHandler: Sendable {}
 
 /// The bridge as tasks see it: every call hops to the channel's event loop.
 struct BridgeHandle<Store: BridgeStore>: Sendable {
