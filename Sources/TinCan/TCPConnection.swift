@@ -49,6 +49,13 @@ public final class TCPConnection: Sendable {
         set { self.defaultTimeout.withLock { $0 = newValue } }
     }
 
+    /// The connection's event loop as a task executor. A task that serves this connection and
+    /// prefers it (`group.addTask(executorPreference: connection.executor) { ... }`) runs on the
+    /// thread that does the connection's I/O, so that receiving and sending need no thread switches
+    /// (Benchmarks/echo: about 1.7 times the round trips of a task on Swift's global executor at 16
+    /// connections). Such a task must not block that thread: it serves every socket of that loop.
+    public var executor: EventLoopExecutor { EventLoopExecutor(self.channel.eventLoop) }
+
     /// Wraps a channel whose pipeline is being set up; call on its event loop.
     init(channel: any Channel, options: SocketOptions, peerName: String? = nil) throws {
         let bridge = InboundBridge(store: StreamStore(), limit: options.maxBufferedReceiveBytes)

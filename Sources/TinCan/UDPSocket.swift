@@ -158,6 +158,10 @@ public final class UDPSocket: Sendable {
         try await self.connect(to: address)
     }
 
+    /// The socket's event loop as a task executor: a task that prefers it sends and receives
+    /// without thread switches (see ``TCPConnection/executor``). It must not block that thread.
+    public var executor: EventLoopExecutor { EventLoopExecutor(self.channel.eventLoop) }
+
     // MARK: sending
 
     /// Sends `data` as one datagram to `address` (Python's `sendto`).

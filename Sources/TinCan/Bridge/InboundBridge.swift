@@ -47,6 +47,36 @@ enum BridgeAnswer<Output> {
 /// recognised when the registration arrives.
 private let waiterIDs = Atomic<Int>(0)
 
+// The waiters are not nested in the generic `InboundBridge`: a nested type is generic too, and
+// the specialized bridge then looked up its metadata at run time on every receive.
+
+/// A task waiting in a bridge for an answer to `request`. A class: copying a generic struct made
+/// the specialized bridge look its metadata up at run time (in code that the optimizer merged for
+/// several types); a reference copies without.
+private final class BridgeReadWaiter<Request, Output> {
+    let id: Int
+    let request: Request
+    let continuation: CheckedContinuation<Output?, any Error>
+    var timer: Scheduled<Void>?
+
+    init(id: Int, request: Request, continuation: CheckedContinuation<Output?, any Error>, timer: Scheduled<Void>?) {
+        self.id = id
+        self.request = request
+        self.continuation = continuation
+        self.timer = timer
+    }
+}
+
+/// A task waiting in a bridge after a write.
+private struct WriteWaiter {
+    var id: Int
+    /// Waits for its own write to complete (resumed by the write's promise), rather than for the
+    /// channel to become writable (resumed by writability).
+    var untilWritten: Bool
+    var continuation: CheckedContinuation<Void, any Error>
+    var timer: Scheduled<Void>?
+}
+
 /// A channel handler that buffers what its channel reads, with a limit, and hands it to tasks that
 /// wait with a timeout; and that lets tasks write and wait for the channel's writability.
 ///
@@ -68,12 +98,7 @@ final class InboundBridge<Store: BridgeStore> {
         case closed
     }
 
-    private struct Waiter {
-        var id: Int
-        var request: Store.Request
-        var continuation: CheckedContinuation<Store.Output?, any Error>
-        var timer: Scheduled<Void>?
-    }
+    private typealias Waiter = BridgeReadWaiter<Store.Request, Store.Output>
 
     /// What a channel error means for the bridge.
     enum ErrorPolicy {
@@ -88,14 +113,6 @@ final class InboundBridge<Store: BridgeStore> {
         case dropped
     }
 
-    private struct WriteWaiter {
-        var id: Int
-        /// Waits for its own write to complete (resumed by the write's promise), rather than for the
-        /// channel to become writable (resumed by writability).
-        var untilWritten: Bool
-        var continuation: CheckedContinuation<Void, any Error>
-        var timer: Scheduled<Void>?
-    }
 
     private var store: Store
     private let limit: Int
@@ -527,8 +544,13 @@ struct BridgeHandle<Store: BridgeStore>: Sendable {
         let bridge = self.bridge
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Store.Output?, any Error>) in
-                bridge.eventLoop.execute {
+                // A task on the event loop (see `EventLoopExecutor`) asks at once; any other hops there.
+                if bridge.eventLoop.inEventLoop {
                     bridge.value.receive(request, id: id, timeout: timeout, continuation: continuation)
+                } else {
+                    bridge.eventLoop.execute {
+                        bridge.value.receive(request, id: id, timeout: timeout, continuation: continuation)
+                    }
                 }
             }
         } onCancel: {
@@ -543,11 +565,18 @@ struct BridgeHandle<Store: BridgeStore>: Sendable {
         let bridge = self.bridge
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                bridge.eventLoop.execute {
+                if bridge.eventLoop.inEventLoop {
                     bridge.value.write(
                         NIOAny(data), id: id, timeout: timeout, awaitCompletion: awaitCompletion,
                         continuation: continuation
                     )
+                } else {
+                    bridge.eventLoop.execute {
+                        bridge.value.write(
+                            NIOAny(data), id: id, timeout: timeout, awaitCompletion: awaitCompletion,
+                            continuation: continuation
+                        )
+                    }
                 }
             }
         } onCancel: {
