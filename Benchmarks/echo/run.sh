@@ -18,7 +18,9 @@
 #    API_CONNS, interleaved ROUNDS times, median reported.
 # 4. UDP: udp_load keeps UDP_FLOWS flows (one socket each) busy with closed-loop
 #    64-byte datagrams against `tincan echo --udp` and udp_echo.c (one blocking
-#    recvfrom and sendto per datagram), interleaved ROUNDS times, median reported.
+#    recvfrom and sendto per datagram), interleaved ROUNDS times, median reported. With FLOOR=1
+#    also against nio-floor: the least a SwiftNIO DatagramChannel echo does (vector reads, one
+#    flush per read, nothing else), built here (about a minute).
 # Prints Markdown tables on stdout; progress goes to stderr.
 #
 # Run (from anywhere):
@@ -29,7 +31,7 @@
 #   IDLE (10000), IDLE_HOLD (5), BASELINE (unset: another tincan binary, e.g. the last commit's,
 #   measured in the same run as a fourth server, with a tincan/baseline column),
 #   API_CONNS ("16 256"), API_ECHO (<repo>/Examples/.build/release/uppercase-server, built when
-#   missing), UDP_FLOWS ("16"), PARTS ("tcp memory api udp": which parts to run).
+#   missing), UDP_FLOWS ("16"), PARTS ("tcp memory api udp": which parts to run), FLOOR (unset).
 # The load generator shares the machine with the server, so the numbers are
 # comparative, not absolute.
 set -euo pipefail
@@ -197,18 +199,26 @@ fi
 
 ### 4. UDP ######################################################################
 
-declare -A udp_rps udp_lost
+declare -A udp_rps udp_lost udp_port
+udp_servers=(tincan c)
 if part udp; then
-    udp_tincan_port=$(free_port)
-    start_bg udp_tincan_pid "$TINCAN" echo --udp "$udp_tincan_port" --host 127.0.0.1
-    udp_c_port=$(free_port)
-    start_bg udp_c_pid "$bin/udp_echo" "$udp_c_port"
+    udp_port[tincan]=$(free_port)
+    start_bg udp_tincan_pid "$TINCAN" echo --udp "${udp_port[tincan]}" --host 127.0.0.1
+    udp_port[c]=$(free_port)
+    start_bg udp_c_pid "$bin/udp_echo" "${udp_port[c]}"
+    if [[ -n ${FLOOR:-} ]]; then
+        log "building nio-floor"
+        swift build -c release --package-path "$here/nio-floor" >&2 || die "nio-floor did not build"
+        udp_port[floor]=$(free_port)
+        start_bg udp_floor_pid "$here/nio-floor/.build/release/NIOFloor" "${udp_port[floor]}"
+        udp_servers+=(floor)
+    fi
     sleep 1
     for f in $UDP_FLOWS; do
-        for s in tincan c; do udp_rps[$s,$f]="" udp_lost[$s,$f]=0; done
+        for s in "${udp_servers[@]}"; do udp_rps[$s,$f]="" udp_lost[$s,$f]=0; done
         for (( r = 1; r <= ROUNDS; r++ )); do
-            for s in tincan c; do
-                p=$udp_tincan_port; [[ $s == c ]] && p=$udp_c_port
+            for s in "${udp_servers[@]}"; do
+                p=${udp_port[$s]}
                 line=$("$bin/udp_load" -p "$p" -c "$f" -d "$DURATION" -w "$WARMUP") ||
                     die "udp_load failed against $s with $f flows"
                 log "udp $s: $line"
@@ -216,11 +226,14 @@ if part udp; then
                 udp_lost[$s,$f]=$(( ${udp_lost[$s,$f]} + $(field lost "$line") ))
             done
         done
-        # shellcheck disable=SC2086
-        udp_rps[tincan,$f]=$(median ${udp_rps[tincan,$f]}) udp_rps[c,$f]=$(median ${udp_rps[c,$f]})
+        for s in "${udp_servers[@]}"; do
+            # shellcheck disable=SC2086
+            udp_rps[$s,$f]=$(median ${udp_rps[$s,$f]})
+        done
     done
     stop "$udp_tincan_pid"
     stop "$udp_c_pid"
+    [[ -n ${FLOOR:-} ]] && stop "$udp_floor_pid"
 fi
 
 ### report ######################################################################
@@ -277,4 +290,12 @@ if part udp; then
     for f in $UDP_FLOWS; do
         printf '| %s | %.0f | %.0f | %s | %s, %s |\n' "$f" "${udp_rps[tincan,$f]}" "${udp_rps[c,$f]}" "$(ratio "${udp_rps[tincan,$f]}" "${udp_rps[c,$f]}")" "${udp_lost[tincan,$f]}" "${udp_lost[c,$f]}"
     done
+    if [[ -n ${FLOOR:-} ]]; then
+        echo
+        echo "| flows | bare NIO (nio-floor) rps | floor/C | tincan/floor |"
+        echo "|---:|---:|---:|---:|"
+        for f in $UDP_FLOWS; do
+            printf '| %s | %.0f | %s | %s |\n' "$f" "${udp_rps[floor,$f]}" "$(ratio "${udp_rps[floor,$f]}" "${udp_rps[c,$f]}")" "$(ratio "${udp_rps[tincan,$f]}" "${udp_rps[floor,$f]}")"
+        done
+    fi
 fi
