@@ -7,7 +7,6 @@
 import Foundation
 import Logging
 import Synchronization
-import TinCan  // ByteBuffer, which TinCanTFTP speaks but does not export
 import TinCanTFTP
 
 struct GeneratedFiles: TFTPFileSystem {

@@ -5,7 +5,6 @@
 // The file appears under DEST only when complete: a failed download leaves nothing there.
 import Foundation
 import Logging
-import TinCan  // SocketAddress, which TinCanTFTP speaks but does not export
 import TinCanTFTP
 
 /// Prints one line on stderr and exits with status 1.

@@ -174,7 +174,7 @@ final class DescriptorWriter: TFTPFileWriter {
         // mkstemp makes the file private; give it the mode a new file would get.
         fchmod(fd, 0o666 & ~TFTPDirectory.processUmask)
         self.init(
-            fd: fd, temporary: String(cString: template), target: target, name: name, limit: limit, durable: durable, pool: pool
+            fd: fd, temporary: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self), target: target, name: name, limit: limit, durable: durable, pool: pool
         )
     }
 
