@@ -5,7 +5,8 @@ import NIOCore
 ///
 /// Give it to `addTask(executorPreference:)` (or `withTaskExecutorPreference`) for the task that
 /// serves a connection; see ``TCPConnection/executor``. The task must not block: it shares the thread
-/// with every socket of that event loop.
+/// with every socket of that event loop. TinCan's sockets live on NIO's singleton event loop group,
+/// which never shuts down; a job sent to a loop that had shut down would never run.
 public final class EventLoopExecutor: TaskExecutor {
     /// The event loop the jobs run on.
     public let eventLoop: any EventLoop
@@ -16,7 +17,7 @@ public final class EventLoopExecutor: TaskExecutor {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let executor = self.asUnownedTaskExecutor()
-        self.eventLoop.execute { job.runSynchronously(on: executor) }
+        // The closure holds the executor until the job has run (the job names it unowned).
+        self.eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -54,13 +54,14 @@ public final class TCPConnection: Sendable {
     /// thread that does the connection's I/O, so that receiving and sending need no thread switches
     /// (Benchmarks/echo: about 1.7 times the round trips of a task on Swift's global executor at 16
     /// connections). Such a task must not block that thread: it serves every socket of that loop.
-    public var executor: EventLoopExecutor { EventLoopExecutor(self.channel.eventLoop) }
+    public let executor: EventLoopExecutor
 
     /// Wraps a channel whose pipeline is being set up; call on its event loop.
     init(channel: any Channel, options: SocketOptions, peerName: String? = nil) throws {
         let bridge = InboundBridge(store: StreamStore(), limit: options.maxBufferedReceiveBytes)
         try channel.pipeline.syncOperations.addHandler(StreamBridgeHandler(bridge))
         self.channel = channel
+        self.executor = EventLoopExecutor(channel.eventLoop)
         self.bridge = Bridge(bridge, eventLoop: channel.eventLoop)
         self.defaultTimeout = Mutex(options.timeout)
         self.peerName = peerName ?? channel.remoteAddress?.endpointDescription ?? "peer"

@@ -46,6 +46,7 @@ public final class UDPSocket: Sendable {
 
     private init(channel: any Channel, bridge: Bridge, timeout: Duration?) {
         self.channel = channel
+        self.executor = EventLoopExecutor(channel.eventLoop)
         self.bridge = bridge
         self.defaultTimeout = Mutex(timeout)
     }
@@ -160,7 +161,7 @@ public final class UDPSocket: Sendable {
 
     /// The socket's event loop as a task executor: a task that prefers it sends and receives
     /// without thread switches (see ``TCPConnection/executor``). It must not block that thread.
-    public var executor: EventLoopExecutor { EventLoopExecutor(self.channel.eventLoop) }
+    public let executor: EventLoopExecutor
 
     // MARK: sending
 

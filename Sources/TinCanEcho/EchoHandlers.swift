@@ -70,42 +70,76 @@ final class TCPEchoHandler: ChannelInboundHandler {
 extension TCPEchoHandler: Sendable {}
 
 /// Echoes each datagram to its sender. Replies are flushed once per read batch (one `recvmmsg`,
-/// then one `sendmmsg`), and reading stops while the replies cannot be sent.
+/// then one `sendmmsg`).
+///
+/// Reading stops while replies cannot be sent: while the channel is not writable, and while
+/// ``maxUnsentBatches`` batches are still unsent. The second limit is what bounds memory: a reply
+/// is a slice of its batch's receive buffer (1 MiB at the default batch) and keeps all of it, while
+/// NIO's writability counts only the replies' bytes (nothing at all for empty datagrams).
 final class UDPEchoHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
+    /// Batches whose replies may wait unsent before reading stops: 4 receive buffers.
+    static let maxUnsentBatches = 4
+
     private let transform: EchoTransform
+    /// The batch's last reply, written at the end of the batch with a promise that tells when the
+    /// whole batch is sent (writes complete in order).
+    private var last: NIOAny?
+    private var unsentBatches = 0
 
     init(transform: EchoTransform) {
         self.transform = transform
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let previous = self.last { context.write(previous, promise: nil) }
         // Back to where it came from: the same envelope (no ECN or packet info was asked for), and
         // unopened when nothing changes in it (opening and boxing it again cost 8% of the datagrams).
         guard case .upper = self.transform else {
-            context.write(data, promise: nil)
+            self.last = data
             return
         }
         var envelope = Self.unwrapInboundIn(data)
         self.transform.apply(&envelope.data)
-        context.write(Self.wrapOutboundOut(envelope), promise: nil)
+        self.last = Self.wrapOutboundOut(envelope)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        guard let last = self.last else {
+            context.flush()
+            return
+        }
+        self.last = nil
+        self.unsentBatches += 1
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        sent.futureResult.assumeIsolated().whenComplete { [self] _ in
+            self.unsentBatches -= 1
+            self.updateReading(context: context)
+        }
+        context.writeAndFlush(last, promise: sent)
+        self.updateReading(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        // Replies queue while the socket's send buffer is full; stop reading until they drain, so
-        // that a flood of datagrams cannot grow the queue.
-        try? context.channel.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
+        self.updateReading(context: context)
         context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP errors from one peer (port unreachable) must not stop the server; nothing to do.
+    }
+
+    /// Whether the handler lets the channel read (its `autoRead`); for tests, since an embedded
+    /// channel keeps no `autoRead`.
+    private(set) var reading = true
+
+    private func updateReading(context: ChannelHandlerContext) {
+        let read = context.channel.isWritable && self.unsentBatches < Self.maxUnsentBatches
+        guard read != self.reading else { return }
+        self.reading = read
+        try? context.channel.syncOptions?.setOption(.autoRead, value: read)
     }
 }
 

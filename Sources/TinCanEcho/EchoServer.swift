@@ -26,6 +26,8 @@ public struct EchoConfiguration: Sendable {
     public var datagramBatch: Int
 
     public static let defaultPort = 7
+    /// The largest ``datagramBatch``: 256, a 16 MiB receive buffer.
+    public static let maxDatagramBatch = 256
     public static let defaultMaxConnections = 10_000
 
     public init(
@@ -56,6 +58,11 @@ public struct EchoConfiguration: Sendable {
         try ConfigurationError.checkAtLeast(self.maxConnections, 1, "maxConnections")
         try ConfigurationError.checkAtLeast(self.backlog, 0, "backlog")
         try ConfigurationError.checkAtLeast(self.datagramBatch, 1, "datagramBatch")
+        if self.datagramBatch > Self.maxDatagramBatch {
+            throw ConfigurationError(
+                setting: "datagramBatch", problem: "must be at most \(Self.maxDatagramBatch)"
+            )
+        }
     }
 }
 

@@ -103,6 +103,31 @@ import TinCanCore
         #expect(replies[1] == AddressedEnvelope(remoteAddress: second, data: ByteBuffer(string: upper ? "TWO" : "two")))
     }
 
+    @Test("reading stops while 4 batches are unsent, whatever their bytes (empty datagrams too), and starts again as they go")
+    func unsentBatchesStopReading() throws {
+        let channel = EmbeddedChannel()
+        let held = HeldWrites()
+        try channel.pipeline.syncOperations.addHandler(held)
+        let handler = UDPEchoHandler(transform: .none)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        defer { _ = try? channel.finish() }
+        let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 5001)
+        func batch() {
+            for _ in 0..<3 {
+                channel.pipeline.syncOperations.fireChannelRead(NIOAny(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer())))
+            }
+            channel.pipeline.syncOperations.fireChannelReadComplete()
+        }
+        let autoRead = { handler.reading }
+        for _ in 0..<(UDPEchoHandler.maxUnsentBatches - 1) { batch() }
+        #expect(autoRead(), "still reading with \(UDPEchoHandler.maxUnsentBatches - 1) batches unsent")
+        batch()
+        #expect(!autoRead(), "reading stops at \(UDPEchoHandler.maxUnsentBatches) batches unsent")
+        #expect(held.count == 3 * UDPEchoHandler.maxUnsentBatches, "every reply was written")
+        held.completeFirst(3)
+        #expect(autoRead(), "one batch sent: reading again")
+    }
+
     @Test("an ICMP error from one peer does not stop the server")
     func errorsIgnored() throws {
         let channel = try self.makeChannel()
@@ -127,6 +152,7 @@ import TinCanCore
         (EchoConfiguration(maxConnections: 0), "maxConnections must be at least 1"),
         (EchoConfiguration(backlog: -1), "backlog must not be negative"),
         (EchoConfiguration(datagramBatch: 0), "datagramBatch must be at least 1"),
+        (EchoConfiguration(datagramBatch: 257), "datagramBatch must be at most 256"),
     ])
     func rejected(configuration: EchoConfiguration, message: String) {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
@@ -135,5 +161,25 @@ import TinCanCore
         } catch {
             #expect("\(error)" == message)
         }
+    }
+}
+
+/// Holds the writes that pass it (their promises unfulfilled), as a socket whose send buffer is
+/// full would, until a test lets them go.
+private final class HeldWrites: ChannelOutboundHandler {
+    typealias OutboundIn = AddressedEnvelope<ByteBuffer>
+    private var promises: [EventLoopPromise<Void>?] = []
+
+    var count: Int { self.promises.count }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.promises.append(promise)
+    }
+
+    /// Completes the first `n` writes held, in order.
+    func completeFirst(_ n: Int) {
+        let done = self.promises.prefix(n)
+        self.promises.removeFirst(min(n, self.promises.count))
+        for promise in done { promise?.succeed() }
     }
 }

@@ -92,6 +92,25 @@ extension ByteBuffer {
         #expect(try await served.value == sent.count)
         #expect(try await reader.value == sent)
 
+        // A task on the loop that is already cancelled gets CancellationError, even with bytes
+        // waiting, and they stay for the next receive.
+        let (server3, client3, accepted3) = try await connectedPair()
+        try await client3.send("abc")
+        let cancelled = Task(executorPreference: accepted3.executor) { () async throws -> String in
+            let first = try await accepted3.receive(exactly: 1)?.text ?? ""  // "abc" has arrived
+            withUnsafeCurrentTask { $0?.cancel() }
+            do {
+                _ = try await accepted3.receive(upTo: 1)
+                return "received while cancelled"
+            } catch is CancellationError {
+                return first
+            }
+        }
+        #expect(try await cancelled.value == "a")
+        #expect(try await accepted3.receive(upTo: 10)?.text == "bc")
+        for connection in [client3, accepted3] { try await connection.close() }
+        try await server3.close()
+
         // A receive on the executor that is cancelled ends with CancellationError, and the loop goes on.
         let (server2, client2, accepted2) = try await connectedPair()
         let waiting = Task(executorPreference: accepted2.executor) { try await accepted2.receive(timeout: nil) }

@@ -554,7 +554,13 @@ struct BridgeHandle<Store: BridgeStore>: Sendable {
                 }
             }
         } onCancel: {
-            bridge.eventLoop.execute { bridge.value.cancel(id) }
+            // On the loop (a task already cancelled runs this first, there): at once, so that the
+            // request finds its id cancelled, as it would arriving after a queued cancel.
+            if bridge.eventLoop.inEventLoop {
+                bridge.value.cancel(id)
+            } else {
+                bridge.eventLoop.execute { bridge.value.cancel(id) }
+            }
         }
     }
 
@@ -580,7 +586,13 @@ struct BridgeHandle<Store: BridgeStore>: Sendable {
                 }
             }
         } onCancel: {
-            bridge.eventLoop.execute { bridge.value.cancel(id) }
+            // On the loop (a task already cancelled runs this first, there): at once, so that the
+            // request finds its id cancelled, as it would arriving after a queued cancel.
+            if bridge.eventLoop.inEventLoop {
+                bridge.value.cancel(id)
+            } else {
+                bridge.eventLoop.execute { bridge.value.cancel(id) }
+            }
         }
     }
 
