@@ -416,10 +416,13 @@ public final class Hub: Sendable {
         do {
             for try await buffer in connection.inbound {
                 received += buffer.readableBytes
+                // Our output first, then the other clients: a client can answer only what it has
+                // received, so our output keeps the conversation's order (an answer never shows
+                // before what it answers, which a CI run caught when the other clients came first).
+                try await output.write(buffer)
                 if self.broker {
                     for write in self.broadcast(buffer, except: id) { try? await write.get() }
                 }
-                try await output.write(buffer)
             }
             logger.info("\(peerName) half-closed the connection (FIN received)")
         } catch is IdleTimeoutError {
