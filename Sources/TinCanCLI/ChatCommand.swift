@@ -58,7 +58,7 @@ struct ChatServeCommand: AsyncParsableCommand {
     @Option(help: "A file whose lines are the message of the day.")
     var motd: String?
 
-    @Option(help: "The channel every client joins on registration.")
+    @Option(help: "The channel every client joins on registration; none for a plain IRC server without one.")
     var lobby = "#lobby"
 
     @Option(help: "A password every client must send with PASS.")
@@ -152,7 +152,7 @@ struct ChatServeCommand: AsyncParsableCommand {
 
     func chatConfiguration(readingMOTD: Bool = true) throws -> ChatServerConfiguration {
         var configuration = ChatServerConfiguration(
-            host: self.host, port: self.port, name: self.name, lobby: self.lobby, password: self.password
+            host: self.host, port: self.port, name: self.name, lobby: self.lobby == "none" ? nil : self.lobby, password: self.password
         )
         if let tlsPort = self.tlsPort, let cert = self.cert, let key = self.key {
             configuration.tlsPort = tlsPort

@@ -54,8 +54,9 @@ final class ChatCore {
         let created = clock.wallSeconds()
         self.createdText = ChatClock.dateText(seconds: created)
         self.channels = ChatChannels(caseMapping: self.caseMapping)
-        let lobby = configuration.lobby
-        self.channels.add(ChatChannel(name: lobby, folded: self.caseMapping.fold(lobby), created: created, permanent: true))
+        if let lobby = configuration.lobby {
+            self.channels.add(ChatChannel(name: lobby, folded: self.caseMapping.fold(lobby), created: created, permanent: true))
+        }
     }
 
     var limits: ChatLimits { self.configuration.limits }

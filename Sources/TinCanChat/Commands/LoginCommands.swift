@@ -182,7 +182,7 @@ extension ChatCore {
         self.directory.claim(folded, for: session)
         self.welcome(session, nick: nick)
         self.notifyMonitors(folded, online: session, nick: nick)
-        self.join(channelNamed: self.configuration.lobby, session)
+        if let lobby = self.configuration.lobby { self.join(channelNamed: lobby, session) }
         if let account = session.account { self.arrived(session, account) }
         self.logger.debug("client registered", metadata: ["client": "\(session.mask)"])
     }

@@ -19,8 +19,9 @@ public struct ChatServerConfiguration: Sendable {
     public var network: String
     /// The message of the day, line by line; nil answers ERR_NOMOTD. Default nil.
     public var motd: [String]?
-    /// The channel every client joins on registration. Default "#lobby".
-    public var lobby: String
+    /// The channel every client joins on registration; nil for a plain IRC server with no
+    /// automatic channel (`--lobby none`). Default "#lobby".
+    public var lobby: String?
     /// A server password (PASS) every client must give before registering; nil for none. Default nil.
     public var password: String?
     /// Operator accounts for OPER: name to password. Default none.
@@ -52,7 +53,7 @@ public struct ChatServerConfiguration: Sendable {
         name: String = "tincan.local",
         network: String = "tincan",
         motd: [String]? = nil,
-        lobby: String = "#lobby",
+        lobby: String? = "#lobby",
         password: String? = nil,
         operators: [String: String] = [:],
         limits: ChatLimits = ChatLimits(),
@@ -97,11 +98,11 @@ extension ChatServerConfiguration {
         }
         let limits = self.limits
         try ConfigurationError.checkAtLeast(limits.channelLength, 2, "limits.channelLength")
-        guard ChatChannels.isValidName(self.lobby, limit: limits.channelLength) else {
+        if let lobby = self.lobby, !ChatChannels.isValidName(lobby, limit: limits.channelLength) {
             throw ConfigurationError(
                 setting: "lobby",
                 problem: "must be a channel name: '#' and up to \(limits.channelLength) bytes in all, without spaces, commas or "
-                    + "control characters, not '\(self.lobby)'"
+                    + "control characters, not '\(lobby)'"
             )
         }
         for (setting, value) in [

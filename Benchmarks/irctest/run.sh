@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# IRC conformance: irctest (github.com/progval/irctest) against tincan and, when it is
+# installed, ngircd, with ngircd's marker set. Prints passed/failed/skipped for each.
+#
+#   Benchmarks/irctest/run.sh PATH_TO_IRCTEST            # a checkout of progval/irctest
+#   SERVERS="tincan" Benchmarks/irctest/run.sh ~/irctest  # tincan only
+#   K='testMonitor' Benchmarks/irctest/run.sh ~/irctest   # a pytest -k selection
+#
+# irctest is not vendored: the checkout is copied to a temporary directory and
+# tincan's controller (Benchmarks/irctest/tincan_controller.py) is written into
+# the copy. Needs: python3 with pytest, pytest-xdist, filelock, ecdsa and websockets
+# (scripts/install-irctest-deps does `pip install` them), and a release build.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+src="${1:?usage: $0 PATH_TO_IRCTEST}"
+[[ -f "$src/irctest/basecontrollers.py" ]] || { echo "run.sh: $src is not an irctest checkout" >&2; exit 2; }
+SERVERS="${SERVERS:-tincan ngircd}"
+MARKERS="${MARKERS:-not implementation-specific and not deprecated and not strict}"
+JOBS="${JOBS:-2}"
+K="${K:-}"
+OUT="${OUT:-/tmp/irctest-results}"
+mkdir -p "$OUT"
+
+work="$(mktemp -d /tmp/irctest-copy.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+cp -a "$src/." "$work/"
+cp "$here/tincan_controller.py" "$work/irctest/controllers/tincan.py"
+
+if [[ " $SERVERS " == *" tincan "* ]]; then
+  if [[ -z "${TINCAN_BIN:-}" ]]; then
+    (cd "$root" && swift build -c release --product tincan >/dev/null)
+    TINCAN_BIN="$root/.build/release/tincan"
+  fi
+  export TINCAN_BIN
+fi
+
+summary=()
+for server in $SERVERS; do
+  if [[ "$server" == ngircd ]] && ! command -v ngircd >/dev/null; then
+    echo "run.sh: ngircd is not installed; skipping it" >&2
+    continue
+  fi
+  args=(-p no:cacheprovider -q -rfEs --controller "irctest.controllers.$server" -m "$MARKERS")
+  [[ "$JOBS" -gt 1 ]] && args+=(-n "$JOBS")
+  [[ -n "$K" ]] && args+=(-k "$K")
+  log="$OUT/$server.log"
+  echo "== $server: python3 -m pytest ${args[*]}" >&2
+  (cd "$work" && python3 -m pytest "${args[@]}" >"$log" 2>&1) || true
+  line="$(grep -aE '^=+ .*(passed|failed|skipped).* in [0-9.]+s' "$log" | tail -1 | sed -E 's/^=+ //; s/ =+$//')"
+  summary+=("$(printf '%-8s %s' "$server" "$line")")
+done
+echo
+echo "irctest $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '?'), -m '$MARKERS'; logs in $OUT"
+printf '%s\n' "${summary[@]}"
