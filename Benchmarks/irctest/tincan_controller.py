@@ -68,6 +68,8 @@ class TincanController(BaseServerController, DirectoryBasedController):
             "--no-flood-limit",
             "--lobby", os.environ.get("TINCAN_LOBBY", "none"),
             "--db", str(self.directory / "chat.sqlite"),
+            # irctest's accounts have 6-character passwords ("sesame"); tincan's default is 8.
+            "--min-password-length", "6",
         ]
         if ssl:
             self.gen_ssl()
@@ -87,6 +89,10 @@ class TincanController(BaseServerController, DirectoryBasedController):
             self.faketime_enabled = True
 
         self.proc = self.execute(args)
+
+    def wait_for_services(self) -> None:
+        # NickServ is part of the server: nothing else to wait for.
+        pass
 
     def registerUser(self, case, username: str, password: Optional[str] = None) -> None:  # type: ignore
         # Accounts are built in (REGISTER and NickServ): no services process.

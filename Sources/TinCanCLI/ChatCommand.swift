@@ -104,6 +104,9 @@ struct ChatServeCommand: AsyncParsableCommand {
     )
     var registration = ChatRegistrationPolicy.open.rawValue
 
+    @Option(name: .customLong("min-password-length"), help: "Characters a new account's password has at least.")
+    var minimumPasswordLength = ChatAccountSettings().minimumPasswordLength
+
     @OptionGroup var http: ChatHTTPOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -120,8 +123,10 @@ struct ChatServeCommand: AsyncParsableCommand {
         for account in self.operators where !account.contains(":") || account.hasPrefix(":") {
             throw ValidationError("--oper takes NAME:PASSWORD, got '\(account)'")
         }
-        guard self.maxClients > 0, self.maxClientsPerAddress > 0, self.maxChannels > 0, self.quietPresence > 0 else {
-            throw ValidationError("--max-clients, --max-clients-per-address, --max-channels and --quiet-presence must be at least 1")
+        guard self.maxClients > 0, self.maxClientsPerAddress > 0, self.maxChannels > 0, self.quietPresence > 0, self.minimumPasswordLength > 0 else {
+            throw ValidationError(
+                "--max-clients, --max-clients-per-address, --max-channels, --quiet-presence and --min-password-length must be at least 1"
+            )
         }
         guard self.pingInterval > 0, self.pingTimeout > 0 else {
             throw ValidationError("--ping-interval and --ping-timeout must be at least 1 second")
@@ -180,6 +185,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         configuration.pingInterval = .seconds(Int64(self.pingInterval))
         configuration.pingTimeout = .seconds(Int64(self.pingTimeout))
         configuration.accounts.registration = ChatRegistrationPolicy(rawValue: self.registration) ?? .open
+        configuration.accounts.minimumPasswordLength = self.minimumPasswordLength
         configuration.http = try self.http.configuration()
         return configuration
     }

@@ -71,7 +71,17 @@ final class ChatCore {
 
     var hasEffects: Bool { !self.effects.isEmpty }
 
-    func effect(_ effect: ChatEffect) { self.effects.append(effect) }
+    func effect(_ effect: ChatEffect) {
+        if case .ask(let request, let session) = effect, request.holdsLaterLines { session.questionsAwaited += 1 }
+        self.effects.append(effect)
+    }
+
+    /// The session waits for the store: its lines are held (``ChatSession/held``).
+    private func waitsForStore(_ session: ChatSession) -> Bool {
+        if session.questionsAwaited > 0 || session.sasl?.verifying == true { return true }
+        if case .pending(let pending) = session.registration, pending.awaitingStore { return true }
+        return false
+    }
 
     // MARK: connecting and dropping
 
@@ -144,7 +154,7 @@ final class ChatCore {
     /// One line from a session.
     func received(_ line: IRCInboundLine, from session: ChatSession) {
         guard !session.closing else { return }
-        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true {
+        if self.waitsForStore(session) {
             guard session.held.count < Self.heldLimit else { return self.drop(session, reason: "Excess Flood") }
             session.held.append(line)
             return
@@ -161,9 +171,9 @@ final class ChatCore {
         }
     }
 
-    /// Lines a session may send while it waits for the store (registering, or logging in by SASL
-    /// before it); one more is a flood.
-    static let heldLimit = 64
+    /// Lines a session may send while it waits for the store (registering, logging in, a
+    /// history query); one more is a flood.
+    static let heldLimit = 256
 
     private func dispatch(_ message: IRCMessage, from session: ChatSession) {
         let name = message.command.uppercased()
@@ -198,6 +208,7 @@ final class ChatCore {
 
     /// The store answered the session's request (``ChatEffect/ask(_:for:)``).
     func storeAnswered(_ answer: ChatStoreAnswer, to request: ChatStoreRequest, for session: ChatSession) {
+        if request.holdsLaterLines { session.questionsAwaited -= 1 }
         guard !session.closing else { return }
         if case .failed(let why) = answer {
             // The live chat goes on without the store; the asker is told where it has to be.
@@ -249,8 +260,7 @@ final class ChatCore {
     /// Lines held while the session waited (its registration, or its SASL login before
     /// registering) are handled once it waits no more.
     private func releaseHeldIfReady(_ session: ChatSession) {
-        guard !session.held.isEmpty, !session.closing else { return }
-        if case .pending(let pending) = session.registration, pending.awaitingStore || session.sasl?.verifying == true { return }
+        guard !session.held.isEmpty, !session.closing, !self.waitsForStore(session) else { return }
         self.releaseHeld(session)
     }
 

@@ -206,6 +206,8 @@ public struct ChatAccountSettings: Sendable, Hashable {
     public var failureDelay: TimeAmount
     /// Default 30 s.
     public var failureDelayMax: TimeAmount
+    /// Characters a new password has at least (REGISTER, NickServ, `tincan chat user`). Default 8.
+    public var minimumPasswordLength: Int
 
     public init(
         registration: ChatRegistrationPolicy = .open,
@@ -215,7 +217,8 @@ public struct ChatAccountSettings: Sendable, Hashable {
         historyPerChannel: Int = 10_000,
         historyReplyLimit: Int = 100,
         failureDelay: TimeAmount = .seconds(1),
-        failureDelayMax: TimeAmount = .seconds(30)
+        failureDelayMax: TimeAmount = .seconds(30),
+        minimumPasswordLength: Int = 8
     ) {
         self.registration = registration
         self.nickGrace = nickGrace
@@ -225,6 +228,7 @@ public struct ChatAccountSettings: Sendable, Hashable {
         self.historyReplyLimit = historyReplyLimit
         self.failureDelay = failureDelay
         self.failureDelayMax = failureDelayMax
+        self.minimumPasswordLength = minimumPasswordLength
     }
 }
 

@@ -36,6 +36,11 @@ final class ChatSession {
     var closing = false
     /// Lines read while the session waits for the store; handled, in order, once it answers.
     var held: [IRCInboundLine] = []
+    /// Questions at the store whose answers the session is waiting for
+    /// (``ChatStoreRequest/holdsLaterLines``): while there is one, its later lines are held, so
+    /// that replies come in the order of the commands (a PING sent after NickServ REGISTER is
+    /// answered after it).
+    var questionsAwaited = 0
     /// The account it is logged in to (SASL, REGISTER, NickServ IDENTIFY), registered or not.
     var account: ChatAccountName?
     /// A SASL exchange under way (AUTHENTICATE).

@@ -10,9 +10,6 @@ import NIOPosix
 /// their folded form under the server's case mapping (`IRCCaseMapping.rfc1459.fold`), since the
 /// store knows no case mapping.
 package struct ChatAccounts: Sendable {
-    /// Characters a password has at least.
-    package static let minimumPasswordLength = 8
-
     package let store: any ChatStore
     package let hasher: ChatPasswordHasher
     package let throttle: ChatLoginThrottle
@@ -67,7 +64,7 @@ package struct ChatAccounts: Sendable {
     /// Creates the account `name` (folded `folded`) with `password`.
     package func register(name: String, folded: String, password: String) async throws -> ChatRegisterOutcome {
         guard ChatNicks.isValid(name, limit: self.nickLength) else { return .invalidName }
-        if let weakness = Self.weakness(of: password, name: name) { return .weakPassword(weakness) }
+        if let weakness = self.weakness(of: password, name: name) { return .weakPassword(weakness) }
         if try await self.store.account(named: folded) != nil { return .exists }
         let account = ChatAccountRecord(name: name, folded: folded, passwordHash: try await self.hash(password), created: self.now())
         // Someone may have taken the name while the password was hashed: the store decides.
@@ -77,7 +74,7 @@ package struct ChatAccounts: Sendable {
     /// Gives the account a new password (hashed afresh with the hasher's costs).
     package func setPassword(folded: String, password: String) async throws -> ChatPasswordOutcome {
         guard let account = try await self.store.account(named: folded) else { return .noSuchAccount }
-        if let weakness = Self.weakness(of: password, name: account.name) { return .weakPassword(weakness) }
+        if let weakness = self.weakness(of: password, name: account.name) { return .weakPassword(weakness) }
         return try await self.store.setPasswordHash(try await self.hash(password), forAccount: folded) ? .changed : .noSuchAccount
     }
 
@@ -101,10 +98,9 @@ package struct ChatAccounts: Sendable {
         return try await NIOThreadPool.singleton.runIfActive { hasher.verify(password, against: encoded) }
     }
 
-    package static func weakness(of password: String, name: String) -> String? {
-        if password.count < Self.minimumPasswordLength {
-            return "a password needs at least \(Self.minimumPasswordLength) characters"
-        }
+    package func weakness(of password: String, name: String) -> String? {
+        let minimum = self.settings.minimumPasswordLength
+        if password.count < minimum { return "a password needs at least \(minimum) characters" }
         if password.lowercased() == name.lowercased() { return "a password must not be the account's name" }
         return nil
     }

@@ -325,6 +325,14 @@ package enum ChatStoreRequest: Sendable, Equatable {
     case readMarker(folded: String, conversation: String)
     /// Moves it forward: ``ChatStoreAnswer/marker(_:)``.
     case setReadMarker(folded: String, conversation: String, time: Int64)
+
+    /// The session's later lines wait for this answer, so that replies keep the order of the
+    /// commands. All but an offline message do: a burst of private messages to someone away is
+    /// committed as one group, and its only reply is the notice that it was kept.
+    var holdsLaterLines: Bool {
+        if case .offlineMessage = self { return false }
+        return true
+    }
 }
 
 /// The store's answer to a ``ChatStoreRequest``.
