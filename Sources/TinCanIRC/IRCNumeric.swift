@@ -192,6 +192,36 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     /// RPL_SASLMECHS
     public static let rplSaslMechs = IRCNumeric(908)
 
+    // Channel modes and INVITE (modern.ircdocs.horse).
+    /// RPL_INVITELIST
+    public static let rplInviteList = IRCNumeric(336)
+    /// RPL_ENDOFINVITELIST
+    public static let rplEndOfInviteList = IRCNumeric(337)
+    /// RPL_INVITING
+    public static let rplInviting = IRCNumeric(341)
+    /// RPL_INVEXLIST
+    public static let rplInvExList = IRCNumeric(346)
+    /// RPL_ENDOFINVEXLIST
+    public static let rplEndOfInvExList = IRCNumeric(347)
+    /// RPL_EXCEPTLIST
+    public static let rplExceptList = IRCNumeric(348)
+    /// RPL_ENDOFEXCEPTLIST
+    public static let rplEndOfExceptList = IRCNumeric(349)
+    /// RPL_BANLIST
+    public static let rplBanList = IRCNumeric(367)
+    /// ERR_USERONCHANNEL
+    public static let errUserOnChannel = IRCNumeric(443)
+    /// ERR_INVITEONLYCHAN
+    public static let errInviteOnlyChan = IRCNumeric(473)
+    /// ERR_BANNEDFROMCHAN
+    public static let errBannedFromChan = IRCNumeric(474)
+    /// ERR_BADCHANNELKEY
+    public static let errBadChannelKey = IRCNumeric(475)
+    /// ERR_BANLISTFULL
+    public static let errBanListFull = IRCNumeric(478)
+    /// ERR_INVALIDMODEPARAM
+    public static let errInvalidModeParam = IRCNumeric(696)
+
     private static let names: [Int: String] = [
         1: "RPL_WELCOME",
         2: "RPL_YOURHOST",
@@ -278,5 +308,19 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
         906: "ERR_SASLABORTED",
         907: "ERR_SASLALREADY",
         908: "RPL_SASLMECHS",
+        336: "RPL_INVITELIST",
+        337: "RPL_ENDOFINVITELIST",
+        341: "RPL_INVITING",
+        346: "RPL_INVEXLIST",
+        347: "RPL_ENDOFINVEXLIST",
+        348: "RPL_EXCEPTLIST",
+        349: "RPL_ENDOFEXCEPTLIST",
+        367: "RPL_BANLIST",
+        443: "ERR_USERONCHANNEL",
+        473: "ERR_INVITEONLYCHAN",
+        474: "ERR_BANNEDFROMCHAN",
+        475: "ERR_BADCHANNELKEY",
+        478: "ERR_BANLISTFULL",
+        696: "ERR_INVALIDMODEPARAM",
     ]
 }

@@ -9,10 +9,14 @@ extension ChatCore {
             for channel in session.channels { self.part(channel, session, reason: nil) }
             return
         }
-        for name in list.split(separator: ",") { self.join(channelNamed: String(name), session) }
+        // `JOIN #a,#b key1,key2`: keys in the channels' order.
+        let keys = message.parameters.count > 1 ? message.parameters[1].split(separator: ",", omittingEmptySubsequences: false) : []
+        for (index, name) in list.split(separator: ",").enumerated() {
+            self.join(channelNamed: String(name), session, key: index < keys.count ? String(keys[index]) : nil)
+        }
     }
 
-    func join(channelNamed name: String, _ session: ChatSession) {
+    func join(channelNamed name: String, _ session: ChatSession, key: String? = nil) {
         guard ChatChannels.isValidName(name, limit: self.limits.channelLength) else {
             return self.numeric(.errNoSuchChannel, to: session, [name, "No such channel"])
         }
@@ -23,6 +27,10 @@ extension ChatCore {
         }
         let channel: ChatChannel
         if let existing {
+            if let (numeric, text) = self.joinRefusal(existing, session, key: key) {
+                return self.numeric(numeric, to: session, [existing.name, text])
+            }
+            existing.takeInvitation(session)
             channel = existing
         } else {
             channel = ChatChannel(name: name, folded: self.caseMapping.fold(name), created: self.clock.wallSeconds(), permanent: false)
@@ -95,7 +103,13 @@ extension ChatCore {
 
     func sendNames(_ channel: ChatChannel, to session: ChatSession) {
         // As many names per line as keep it well inside 512 bytes.
-        let head = ":\(self.serverName) 353 \(session.target) = \(channel.name) :".utf8.count
+        // A secret channel is named to its members alone, with `@` for its kind.
+        guard self.sees(channel, session) else {
+            return self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+        }
+        let kind = channel.modes.flags.contains(.secret) ? "@" : "="
+        let all = session.has(.multiPrefix)
+        let head = ":\(self.serverName) 353 \(session.target) \(kind) \(channel.name) :".utf8.count
         var line: [String] = []
         var length = head
         // A quiet channel lists its operators and the asker: the rest would cost every joiner
@@ -103,16 +117,16 @@ extension ChatCore {
         let listed = channel.isQuiet(mark: self.limits.quietPresence) ? self.presenceAudience(channel, with: session) : channel.members
         for member in listed where channel.contains(member) {
             guard let nick = member.nick else { continue }  // members are registered
-            let entry = channel.prefix(of: member) + nick
+            let entry = channel.prefix(of: member, all: all) + nick
             if length + entry.utf8.count + 1 > 500, !line.isEmpty {
-                self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")])
+                self.numeric(.rplNamReply, to: session, [kind, channel.name, line.joined(separator: " ")])
                 line = []
                 length = head
             }
             line.append(entry)
             length += entry.utf8.count + 1
         }
-        if !line.isEmpty { self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")]) }
+        if !line.isEmpty { self.numeric(.rplNamReply, to: session, [kind, channel.name, line.joined(separator: " ")]) }
         self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
     }
 
@@ -125,8 +139,8 @@ extension ChatCore {
         guard channel.contains(session) else {
             return self.numeric(.errNotOnChannel, to: session, [channel.name, "You're not on that channel"])
         }
-        // +t everywhere: channel operators set topics; in the lobby, which has none, IRC operators.
-        guard channel.isOperator(session) || session.isOperator else {
+        // +t: channel operators set topics; in the lobby, which has none, IRC operators.
+        guard self.maySetTopic(session, of: channel) else {
             return self.numeric(.errChanOPrivsNeeded, to: session, [channel.name, "You're not channel operator"])
         }
         let text = String(p[1].prefix(self.limits.topicLength))
@@ -161,7 +175,7 @@ extension ChatCore {
         } else {
             listed = self.channels.byName.values.sorted(by: { $0.folded < $1.folded })
         }
-        for channel in listed {
+        for channel in listed where self.sees(channel, session) {
             self.numeric(.rplList, to: session, [channel.name, String(channel.members.count), channel.topic ?? ""])
         }
         self.numeric(.rplListEnd, to: session, ["End of /LIST"])

@@ -48,6 +48,7 @@ enum ChatCommands {
         "TOPIC": ChatCommand(minParameters: 1) { $0.topic($1, $2) },
         "NAMES": ChatCommand { $0.names($1, $2) },
         "LIST": ChatCommand { $0.list($1, $2) },
+        "INVITE": ChatCommand { $0.invite($1, $2) },  // ChannelModes.swift
         // Messages (MessageCommands.swift)
         "PRIVMSG": ChatCommand { $0.message($1, $2, command: "PRIVMSG") },
         "NOTICE": ChatCommand { $0.message($1, $2, command: "NOTICE") },

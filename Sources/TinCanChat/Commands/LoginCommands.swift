@@ -191,7 +191,7 @@ extension ChatCore {
         self.numeric(.rplWelcome, to: session, ["Welcome to the \(self.configuration.network) IRC network, \(session.mask)"])
         self.numeric(.rplYourHost, to: session, ["Your host is \(self.serverName), running version \(ChatServer.version)"])
         self.numeric(.rplCreated, to: session, ["This server was created \(self.createdText)"])
-        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "io", "nt", "o"])
+        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "io", "beIiklmnostv", "beIklov"])
         for message in self.isupport(for: session).messages(source: self.serverName, nick: nick) { self.send(message, to: session) }
         self.lusers(session)
         self.motd(session)
@@ -201,9 +201,10 @@ extension ChatCore {
         let l = self.limits
         var tokens: [(key: String, value: String?)] = [
             ("AWAYLEN", String(l.topicLength)), ("CASEMAPPING", "rfc1459"), ("CHANLIMIT", "#:\(l.maxChannelsPerClient)"),
-            ("CHANMODES", ",,,nt"), ("CHANNELLEN", String(l.channelLength)), ("CHANTYPES", "#"),
-            ("KICKLEN", String(l.topicLength)), ("MAXTARGETS", String(l.maxTargets)), ("MONITOR", String(l.monitorEntries)),
-            ("NETWORK", self.configuration.network), ("NICKLEN", String(l.nickLength)), ("PREFIX", "(o)@"),
+            ("CHANMODES", "beI,k,l,imnst"), ("CHANNELLEN", String(l.channelLength)), ("CHANTYPES", "#"), ("EXCEPTS", "e"), ("INVEX", "I"),
+            ("KICKLEN", String(l.topicLength)), ("MAXLIST", "beI:\(ChatChannelModes.maxListEntries)"),
+            ("MAXTARGETS", String(l.maxTargets)), ("MODES", String(ChatChannelModes.maxParameterModes)), ("MONITOR", String(l.monitorEntries)),
+            ("NETWORK", self.configuration.network), ("NICKLEN", String(l.nickLength)), ("PREFIX", "(ov)@+"),
             ("QUIETPRESENCE", String(l.quietPresence)),
             ("SAFELIST", nil), ("STATUSMSG", "@"), ("TARGMAX", "PRIVMSG:\(l.maxTargets),NOTICE:\(l.maxTargets),MONITOR:"),
             ("TOPICLEN", String(l.topicLength)), ("UTF8ONLY", nil),

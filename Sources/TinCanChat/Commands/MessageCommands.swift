@@ -37,7 +37,7 @@ extension ChatCore {
                     if !notice { self.numeric(.errNoSuchChannel, to: session, [target, "No such channel"]) }
                     continue
                 }
-                guard channel.contains(session) else {
+                guard self.maySend(session, to: channel) else {
                     if !notice { self.numeric(.errCannotSendToChan, to: session, [channel.name, "Cannot send to channel"]) }
                     continue
                 }

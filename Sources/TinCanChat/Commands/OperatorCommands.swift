@@ -1,6 +1,7 @@
 import TinCanIRC
 
-/// Modes and operators: MODE, OPER, KICK, KILL (as ngircd's irc-mode.c and irc-oper.c).
+/// Modes and operators: MODE, OPER, KICK, KILL (as ngircd's irc-mode.c and irc-oper.c). Channel
+/// modes are in ChannelModes.swift.
 extension ChatCore {
     func mode(_ message: IRCMessage, _ session: ChatSession) {
         let p = message.parameters
@@ -19,34 +20,6 @@ extension ChatCore {
         }
         session.invisible = change == "+i"
         self.send(IRCMessage(source: session.mask, command: "MODE", parameters: [identity.nick, change]), to: session)
-    }
-
-    private func channelMode(_ p: [String], _ session: ChatSession) {
-        guard let channel = self.channels[p[0]] else {
-            return self.numeric(.errNoSuchChannel, to: session, [p[0], "No such channel"])
-        }
-        guard p.count > 1 else {
-            self.numeric(.rplChannelModeIs, to: session, [channel.name, "+nt"])
-            return self.numeric(.rplCreationTime, to: session, [channel.name, String(channel.created)])
-        }
-        let change = p[1]
-        if change == "b" || change == "+b" {
-            return self.numeric(.rplEndOfBanList, to: session, [channel.name, "End of channel ban list"])
-        }
-        guard change == "+o" || change == "-o" else {
-            // The letter alone, as other servers name it: `MODE #a +k key` gets `472 ann k`.
-            let letter = change.first { $0 != "+" && $0 != "-" }.map(String.init) ?? change
-            return self.numeric(.errUnknownMode, to: session, [letter, "is unknown mode char to me"])
-        }
-        guard p.count > 2 else { return self.needMoreParameters("MODE", session) }
-        guard channel.isOperator(session) || session.isOperator else {
-            return self.numeric(.errChanOPrivsNeeded, to: session, [channel.name, "You're not channel operator"])
-        }
-        guard let user = self.directory[folded: self.caseMapping.fold(p[2])], channel.contains(user), let nick = user.nick else {
-            return self.numeric(.errUserNotInChannel, to: session, [p[2], channel.name, "They aren't on that channel"])
-        }
-        channel.setOperator(user, change == "+o")
-        self.fanOut(IRCMessage(source: session.mask, command: "MODE", parameters: [channel.name, change, nick]), to: channel.members, from: nil)
     }
 
     func oper(_ message: IRCMessage, _ session: ChatSession) {

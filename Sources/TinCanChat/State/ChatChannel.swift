@@ -1,6 +1,7 @@
 import TinCanIRC
 
-/// One channel: its members in joining order, operators, topic.
+/// One channel: its members in joining order, operators and voiced members, topic, modes and
+/// the invitations standing.
 final class ChatChannel {
     let name: String
     let folded: String
@@ -14,6 +15,14 @@ final class ChatChannel {
     /// Members who hear every presence change even while the channel is quiet: its operators and
     /// the IRC operators in it (``refreshWatcher(_:)``).
     private(set) var watchers: [Int: ChatSession] = [:]
+    /// Voiced members (`+v`), by session id.
+    private(set) var voiced: Set<Int> = []
+    /// The channel's own modes (``ChatChannelModes``): `+nt` when created.
+    var modes = ChatChannelModes()
+    /// Sessions invited (INVITE) and not yet joined, by id, oldest first: at most
+    /// ``ChatChannelModes/maxListEntries``, the oldest dropped past it. An invitation lets its
+    /// holder in once past `+i`, `+k`, `+l` and `+b` (as ergo).
+    private(set) var invited: [Int] = []
     var topic: String?
     var topicSetBy: String?
     var topicSetAt: Int?
@@ -43,6 +52,23 @@ final class ChatChannel {
         self.refreshWatcher(session)
     }
 
+    func setVoice(_ session: ChatSession, _ on: Bool) {
+        if on { self.voiced.insert(session.id) } else { self.voiced.remove(session.id) }
+    }
+
+    func isVoiced(_ session: ChatSession) -> Bool { self.voiced.contains(session.id) }
+
+    func invite(_ session: ChatSession) {
+        guard !self.invited.contains(session.id) else { return }
+        if self.invited.count >= ChatChannelModes.maxListEntries { self.invited.removeFirst() }
+        self.invited.append(session.id)
+    }
+
+    func isInvited(_ session: ChatSession) -> Bool { self.invited.contains(session.id) }
+
+    /// Uses up the session's invitation (it joined).
+    func takeInvitation(_ session: ChatSession) { self.invited.removeAll { $0 == session.id } }
+
     /// Puts a member among the watchers, or takes it out, after its channel or IRC operator
     /// status changed.
     func refreshWatcher(_ session: ChatSession) {
@@ -53,6 +79,7 @@ final class ChatChannel {
     func remove(_ session: ChatSession) {
         guard let position = self.index.removeValue(forKey: session.id) else { return }
         self.operators.remove(session.id)
+        self.voiced.remove(session.id)
         self.watchers[session.id] = nil
         // Swap with the last so that removal is O(1); joining order is kept only approximately,
         // which NAMES does not promise anyway.
@@ -65,7 +92,19 @@ final class ChatChannel {
 
     func isOperator(_ session: ChatSession) -> Bool { self.operators.contains(session.id) }
 
-    func prefix(of session: ChatSession) -> String { self.operators.contains(session.id) ? "@" : "" }
+    /// The member's highest prefix (`@` operator, `+` voiced), or all of them, highest first, for
+    /// a client with multi-prefix.
+    func prefix(of session: ChatSession, all: Bool = false) -> String {
+        let op = self.operators.contains(session.id)
+        let voice = self.voiced.contains(session.id)
+        if op { return all && voice ? "@+" : "@" }
+        return voice ? "+" : ""
+    }
+
+    /// May speak in a `+m` channel, and despite a ban: an operator or a voiced member.
+    func hasVoice(_ session: ChatSession) -> Bool {
+        self.operators.contains(session.id) || self.voiced.contains(session.id)
+    }
 }
 
 @available(*, unavailable)
