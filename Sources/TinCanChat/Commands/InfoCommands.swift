@@ -53,7 +53,7 @@ extension ChatCore {
             replies += 1
             var flags = user.away == nil ? "H" : "G"
             if user.isOperator { flags += "*" }
-            if let channel { flags += channel.prefix(of: user) }
+            if let channel { flags += channel.prefix(of: user, all: session.has(.multiPrefix)) }
             self.numeric(.rplWhoReply, to: session, [
                 channel?.name ?? "*", identity.user, user.host, self.serverName, identity.nick, flags, "0 \(identity.realName)",
             ])
@@ -101,8 +101,8 @@ extension ChatCore {
         }
         let name = identity.nick
         self.numeric(.rplWhoisUser, to: session, [name, identity.user, user.host, "*", identity.realName])
-        if !user.channels.isEmpty {
-            self.numeric(.rplWhoisChannels, to: session, [name, user.channels.map { $0.prefix(of: user) + $0.name }.joined(separator: " ")])
+        if user.channels.contains(where: { self.sees($0, session) }) {
+            self.numeric(.rplWhoisChannels, to: session, [name, user.channels.filter { self.sees($0, session) }.map { $0.prefix(of: user, all: session.has(.multiPrefix)) + $0.name }.joined(separator: " ")])
         }
         self.numeric(.rplWhoisServer, to: session, [name, self.serverName, "tincan chat"])
         if let away = user.away { self.numeric(.rplAway, to: session, [name, away]) }
