@@ -104,7 +104,7 @@ final class CoreHarness {
             ":irc.test 001 Ann :Welcome to the tincan IRC network, Ann!~ann@192.0.2.1",
             ":irc.test 002 Ann :Your host is irc.test, running version tincan-chat-0.1",
             ":irc.test 003 Ann :This server was created 2027-01-15 08:00:00 UTC",
-            ":irc.test 004 Ann irc.test tincan-chat-0.1 io nt o",
+            ":irc.test 004 Ann irc.test tincan-chat-0.1 io beIiklmnostv beIklov",
         ])
         #expect(lines[4].hasPrefix(":irc.test 005 Ann AWAYLEN=390 CASEMAPPING=rfc1459 CHANLIMIT=#:50 "))
         #expect(lines[4].hasSuffix(" :are supported by this server"))
@@ -348,7 +348,7 @@ final class CoreHarness {
             ("JOIN #a", [":ann!~ann@192.0.2.1 JOIN #a", ":irc.test 353 ann = #a :@ann", ":irc.test 366 ann #a :End of /NAMES list."]),
             ("JOIN #b", [":irc.test 405 ann #b :You have joined too many channels"]),
             ("MODE #a", [":irc.test 324 ann #a +nt", ":irc.test 329 ann #a 1800000000"]),
-            ("MODE #a +k key", [":irc.test 472 ann k :is unknown mode char to me"]),
+            ("MODE #a +z", [":irc.test 472 ann z :is unknown mode char to me"]),
             ("MODE #a +o", [":irc.test 461 ann MODE :Not enough parameters"]),
             ("MODE #a +b", [":irc.test 368 ann #a :End of channel ban list"]),
             ("KICK #a bob", [":irc.test 441 ann bob #a :They aren't on that channel"]),
@@ -398,10 +398,15 @@ final class CoreHarness {
             "errUModeUnknownFlag": 501, "errUsersDontMatch": 502, "rplMonOnline": 730, "rplMonOffline": 731, "rplMonList": 732,
             "rplEndOfMonList": 733, "errMonListFull": 734, "rplWhoisAccount": 330, "rplLoggedIn": 900, "rplLoggedOut": 901,
             "rplSaslSuccess": 903, "errSaslFail": 904, "errSaslTooLong": 905, "errSaslAborted": 906, "rplSaslMechs": 908,
+            // Channel modes and INVITE (ChannelModeTests.swift).
+            "rplInviteList": 336, "rplEndOfInviteList": 337, "rplInviting": 341, "rplInvExList": 346, "rplEndOfInvExList": 347,
+            "rplExceptList": 348, "rplEndOfExceptList": 349, "rplBanList": 367, "errUserOnChannel": 443, "errInviteOnlyChan": 473,
+            "errBannedFromChan": 474, "errBadChannelKey": 475, "errBanListFull": 478, "errInvalidModeParam": 696,
         ]
         let tests = try String(contentsOf: URL(filePath: #filePath), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "LoopbackTests.swift"), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "AccountCoreTests.swift"), encoding: .utf8)
+            + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "ChannelModeTests.swift"), encoding: .utf8)
         for name in used.sorted() {
             guard let code = expected[name] else {
                 Issue.record("\(name) is sent but has no conventional code in this test")

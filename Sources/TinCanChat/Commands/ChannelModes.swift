@@ -140,10 +140,15 @@ extension ChatCore {
         return [letters] + parameters
     }
 
+    /// A numeric whose last parameter is a value, not text: written without the colon.
+    private func valueNumeric(_ numeric: IRCNumeric, to session: ChatSession, _ parameters: [String]) {
+        self.send(IRCMessage(source: self.serverName, numeric, parameters: [session.target] + parameters, trailing: false), to: session)
+    }
+
     private func sendList(_ list: ChatChannelModes.List, of channel: ChatChannel, to session: ChatSession) {
         let numerics = list.numerics
         for entry in channel.modes.entries(list) {
-            self.numeric(numerics.entry, to: session, [channel.name, entry.mask, entry.setBy, String(entry.setAt)])
+            self.valueNumeric(numerics.entry, to: session, [channel.name, entry.mask, entry.setBy, String(entry.setAt)])
         }
         self.numeric(numerics.end, to: session, [channel.name, numerics.endText])
     }
@@ -192,7 +197,7 @@ extension ChatCore {
         let p = message.parameters
         if p.isEmpty {
             for channel in self.channels.byName.values.sorted(by: { $0.folded < $1.folded }) where channel.isInvited(session) {
-                self.numeric(.rplInviteList, to: session, [channel.name])
+                self.valueNumeric(.rplInviteList, to: session, [channel.name])
             }
             return self.numeric(.rplEndOfInviteList, to: session, ["End of /INVITE list"])
         }
@@ -213,7 +218,7 @@ extension ChatCore {
             return self.numeric(.errChanOPrivsNeeded, to: session, [channel.name, "You're not channel operator"])
         }
         channel.invite(user)
-        self.numeric(.rplInviting, to: session, [nick, channel.name])
+        self.valueNumeric(.rplInviting, to: session, [nick, channel.name])
         self.send(IRCMessage(source: session.mask, command: "INVITE", parameters: [nick, channel.name]), to: user)
         if let away = user.away { self.numeric(.rplAway, to: session, [nick, away]) }
     }
