@@ -219,7 +219,9 @@ extension ChatCore {
         }
         channel.invite(user)
         self.valueNumeric(.rplInviting, to: session, [nick, channel.name])
-        self.send(IRCMessage(source: session.mask, command: "INVITE", parameters: [nick, channel.name]), to: user)
+        // With the inviter's account for an invitee with account-tag.
+        let invitation = IRCMessage(source: session.mask, command: "INVITE", parameters: [nick, channel.name])
+        self.fanOut(invitation, to: CollectionOfOne(user), from: nil, account: session.account?.name)
         if let away = user.away { self.numeric(.rplAway, to: session, [nick, away]) }
     }
 }
