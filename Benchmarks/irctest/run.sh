@@ -8,8 +8,10 @@
 #
 # irctest is not vendored: the checkout is copied to a temporary directory and
 # tincan's controller (Benchmarks/irctest/tincan_controller.py) is written into
-# the copy. Needs: python3 with pytest, pytest-xdist, filelock, ecdsa and websockets
-# (scripts/install-irctest-deps does `pip install` them), and a release build.
+# the copy. Needs python3 with pytest, pytest-xdist, pytest-timeout, filelock, ecdsa and
+# websockets (`pip install pytest pytest-xdist pytest-timeout filelock ecdsa websockets`);
+# builds tincan in release mode unless TINCAN_BIN names a binary. A test that waits
+# longer than TIMEOUT seconds (default 60) fails, so one hang does not stop the run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -18,6 +20,7 @@ src="${1:?usage: $0 PATH_TO_IRCTEST}"
 SERVERS="${SERVERS:-tincan ngircd}"
 MARKERS="${MARKERS:-not implementation-specific and not deprecated and not strict}"
 JOBS="${JOBS:-2}"
+TIMEOUT="${TIMEOUT:-60}"
 K="${K:-}"
 OUT="${OUT:-/tmp/irctest-results}"
 mkdir -p "$OUT"
@@ -41,7 +44,7 @@ for server in $SERVERS; do
     echo "run.sh: ngircd is not installed; skipping it" >&2
     continue
   fi
-  args=(-p no:cacheprovider -q -rfEs --controller "irctest.controllers.$server" -m "$MARKERS")
+  args=(-p no:cacheprovider -q -rfEs --timeout "$TIMEOUT" --controller "irctest.controllers.$server" -m "$MARKERS")
   [[ "$JOBS" -gt 1 ]] && args+=(-n "$JOBS")
   [[ -n "$K" ]] && args+=(-k "$K")
   log="$OUT/$server.log"

@@ -29,10 +29,13 @@ class TincanController(BaseServerController, DirectoryBasedController):
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
             Capabilities.EXTENDED_JOIN,
+            Capabilities.EXTENDED_MONITOR,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.READ_MARKER,
             Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
         )
     )
 

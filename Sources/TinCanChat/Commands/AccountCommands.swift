@@ -166,7 +166,7 @@ extension ChatCore {
         guard let identity = session.identity else { return }  // the rest once registered
         if identity.folded == account.folded { session.nickGraceEnds = nil }
         let notice = IRCMessage(source: session.mask, command: "ACCOUNT", parameters: [account.name])
-        self.fanOut(notice, to: self.presencePeers(of: session).filter { $0.has(.accountNotify) }, from: nil)
+        self.fanOut(notice, to: self.changeAudience(of: session, with: .accountNotify), from: nil)
         self.arrived(session, account)
     }
 
@@ -184,7 +184,7 @@ extension ChatCore {
         self.numeric(.rplLoggedOut, to: session, [session.mask, "You are now logged out"])
         guard session.isRegistered else { return }
         let notice = IRCMessage(source: session.mask, command: "ACCOUNT", parameters: ["*"])
-        self.fanOut(notice, to: self.presencePeers(of: session).filter { $0.has(.accountNotify) }, from: nil)
+        self.fanOut(notice, to: self.changeAudience(of: session, with: .accountNotify), from: nil)
     }
 
     // MARK: registered nicks

@@ -44,6 +44,11 @@ extension ChatCore {
         } else {
             self.fanOut(join, to: audience, from: nil)
         }
+        if let away = session.away {
+            // away-notify: those in the channel learn that who joined is away.
+            let line = IRCMessage(source: session.mask, command: "AWAY", parameters: [away], trailing: true)
+            self.fanOut(line, to: audience.lazy.filter { $0 !== session && $0.has(.awayNotify) }, from: nil)
+        }
         if channel.topic != nil { self.sendTopic(channel, to: session) }
         self.sendNames(channel, to: session)
         self.sendReadMarker(of: channel, to: session)
@@ -103,7 +108,7 @@ extension ChatCore {
         let listed = channel.isQuiet(mark: self.limits.quietPresence) ? self.presenceAudience(channel, with: session) : channel.members
         for member in listed where channel.contains(member) {
             guard let nick = member.nick else { continue }  // members are registered
-            let entry = channel.prefix(of: member) + nick
+            let entry = channel.prefix(of: member) + (session.has(.userhostInNames) ? member.mask : nick)
             if length + entry.utf8.count + 1 > 500, !line.isEmpty {
                 self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")])
                 line = []

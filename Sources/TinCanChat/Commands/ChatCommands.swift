@@ -54,6 +54,7 @@ enum ChatCommands {
         "TAGMSG": ChatCommand { $0.message($1, $2, command: "TAGMSG") },
         // Information and presence (InfoCommands.swift)
         "AWAY": ChatCommand { $0.away($1, $2) },
+        "SETNAME": ChatCommand(minParameters: 1) { $0.setname($1, $2) },
         "ISON": ChatCommand(minParameters: 1) { $0.ison($1, $2) },
         "USERHOST": ChatCommand(minParameters: 1) { $0.userhost($1, $2) },
         "WHO": ChatCommand { $0.who($1, $2) },

@@ -93,7 +93,7 @@ extension ChatCore {
         if session.has(.serverTime) { line.tags.append(IRCTag("time", ChatClock.timeTag(milliseconds: Int(message.time)))) }
         if session.has(.messageTags) { line.tags.append(IRCTag("msgid", message.msgid)) }
         if session.has(.accountTag), let account = message.sourceAccount { line.tags.append(IRCTag("account", account)) }
-        self.round.deliver(self.round.write(line, toLog: 0), to: session)
+        self.sendAsIs(line, to: session)
     }
 
     // MARK: CHATHISTORY
@@ -215,7 +215,7 @@ extension ChatCore {
             if let channel = self.channels[target.name] { name = channel.name }
             var line = IRCMessage(source: self.serverName, command: "CHATHISTORY", parameters: ["TARGETS", name, "timestamp=" + ChatClock.timeTag(milliseconds: Int(target.latest))])
             if withBatch { line.tags.append(IRCTag("batch", batch)) }
-            self.round.deliver(self.round.write(line, toLog: 0), to: session)
+            self.sendAsIs(line, to: session)
         }
         if withBatch { self.send(IRCMessage(source: self.serverName, command: "BATCH", parameters: ["-" + batch]), to: session) }
     }
