@@ -323,6 +323,10 @@ final class ChatCore {
             self.fail("CHATHISTORY", "MESSAGE_ERROR", ["*"], "History is unavailable; try again later", to: session)
         case .offlineBox:
             session.offlineInFlight = false
+        case .readMarker(_, let conversation) where session.namesEndAwaitingMarker.remove(conversation) != nil:
+            // A join's NAMES still ends.
+            let target = session.takeTarget(of: conversation) ?? conversation
+            self.numeric(.rplEndOfNames, to: session, [target, "End of /NAMES list."])
         case .contacts, .readMarker, .setReadMarker:
             break
         }

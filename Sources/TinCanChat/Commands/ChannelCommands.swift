@@ -50,8 +50,10 @@ extension ChatCore {
             self.fanOut(line, to: audience.lazy.filter { $0 !== session && $0.has(.awayNotify) }, from: nil)
         }
         if channel.topic != nil { self.sendTopic(channel, to: session) }
-        self.sendNames(channel, to: session)
-        self.sendReadMarker(of: channel, to: session)
+        self.sendNames(channel, to: session, end: false)
+        if !self.sendReadMarker(of: channel, to: session) {
+            self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+        }
         if channel.isQuiet(mark: self.limits.quietPresence) {
             let text = "\(channel.name) has \(channel.members.count) members: past \(self.limits.quietPresence), joins, parts and quits "
                 + "are not shown and NAMES lists its operators; MONITOR your contacts, and WHO a nick mask to search"
@@ -98,7 +100,8 @@ extension ChatCore {
         }
     }
 
-    func sendNames(_ channel: ChatChannel, to session: ChatSession) {
+    /// - Parameter end: whether RPL_ENDOFNAMES follows (a join sends it after the read marker).
+    func sendNames(_ channel: ChatChannel, to session: ChatSession, end: Bool = true) {
         // As many names per line as keep it well inside 512 bytes.
         let head = ":\(self.serverName) 353 \(session.target) = \(channel.name) :".utf8.count
         var line: [String] = []
@@ -118,7 +121,7 @@ extension ChatCore {
             length += entry.utf8.count + 1
         }
         if !line.isEmpty { self.numeric(.rplNamReply, to: session, ["=", channel.name, line.joined(separator: " ")]) }
-        self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+        if end { self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."]) }
     }
 
     func topic(_ message: IRCMessage, _ session: ChatSession) {

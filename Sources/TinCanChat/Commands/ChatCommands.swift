@@ -41,7 +41,7 @@ enum ChatCommands {
         "NS": ChatCommand { $0.nickServCommand($1, $2) },
         // History (HistoryCommands.swift)
         "CHATHISTORY": ChatCommand(minParameters: 1) { $0.chathistory($1, $2) },
-        "MARKREAD": ChatCommand(minParameters: 1) { $0.markread($1, $2) },
+        "MARKREAD": ChatCommand { $0.markread($1, $2) },
         // Channels (ChannelCommands.swift)
         "JOIN": ChatCommand(minParameters: 1) { $0.join($1, $2) },
         "PART": ChatCommand(minParameters: 1) { $0.part($1, $2) },

@@ -39,6 +39,22 @@ final class ChatSession {
     /// The replies to a labeled command that asked the store, collected until it answers
     /// (labeled-response).
     var labeledReply: ChatLabeledReply?
+    /// Read markers of a session without an account (MARKREAD), by folded target; they last as
+    /// long as the connection. At most ``readMarkerLimit``.
+    private(set) var readMarkers: [String: Int64] = [:]
+    static let readMarkerLimit = 500
+    /// Channels joined whose RPL_ENDOFNAMES waits for the store's read marker.
+    var namesEndAwaitingMarker: Set<String> = []
+
+    /// Moves a marker forward (never back); past the limit, a new target is not kept.
+    func setReadMarker(_ time: Int64, for key: String) {
+        if let old = self.readMarkers[key] {
+            self.readMarkers[key] = max(old, time)
+        } else if self.readMarkers.count < Self.readMarkerLimit {
+            self.readMarkers[key] = time
+        }
+    }
+
     /// Questions at the store whose answers the session is waiting for
     /// (``ChatStoreRequest/holdsLaterLines``): while there is one, its later lines are held, so
     /// that replies come in the order of the commands (a PING sent after NickServ REGISTER is
