@@ -223,7 +223,7 @@ final class ChatCore {
 
     /// The store answered the session's request (``ChatEffect/ask(_:for:)``).
     func storeAnswered(_ answer: ChatStoreAnswer, to request: ChatStoreRequest, for session: ChatSession) {
-        if request.holdsLaterLines { session.questionsAwaited -= 1 }
+        if request.holdsLaterLines { session.questionsAwaited = max(0, session.questionsAwaited - 1) }
         guard !session.closing else { return }
         // The replies of a labeled command that waited for this answer.
         if let reply = session.labeledReply {

@@ -129,7 +129,10 @@ final class CoreHarness {
         let h = CoreHarness()
         let bob = h.connect()
         h.say(bob, "CAP LS 302", "NICK bob", "USER bob 0 * :Bob")
-        #expect(h.take(bob) == [":irc.test CAP * LS :away-notify batch cap-notify echo-message message-tags multi-prefix server-time"])
+        #expect(h.take(bob) == [
+            ":irc.test CAP * LS :away-notify batch cap-notify echo-message extended-monitor labeled-response message-tags multi-prefix server-time "
+                + "setname userhost-in-names"
+        ])
         h.say(bob, "CAP REQ :server-time bogus")
         #expect(h.take(bob) == [":irc.test CAP bob NAK :server-time bogus"])
         h.say(bob, "CAP REQ :server-time echo-message", "CAP LIST")
@@ -249,11 +252,12 @@ final class CoreHarness {
         h.say(cat, "AWAY :gone")
         #expect(h.take(bob) == [":cat!~cat@192.0.2.1 AWAY :gone"])
         #expect(h.take(ann).isEmpty)
-        // Private messages are echoed too, to the sender alone and once to oneself.
+        // Private messages are echoed too, to the sender alone; one to oneself arrives and is echoed.
         _ = h.take(cat)
         h.say(ann, "PRIVMSG Bob :psst", "PRIVMSG ann :note to self")
         #expect(h.take(ann) == [
             "@msgid=m-3;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG bob :psst",
+            "@msgid=m-4;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG ann :note to self",
             "@msgid=m-4;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG ann :note to self",
         ])
         #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG bob :psst"])
@@ -721,10 +725,10 @@ final class CoreHarness {
         #expect(all.count == 3 && all.last == ":irc.test 315 ann * :End of WHO list (cut at 2; narrow the mask)")
     }
 
-    @Test("MONITOR is exact whatever the channel's size; AWAY reaches monitors with away-notify, not the quiet lobby")
+    @Test("MONITOR is exact whatever the channel's size; AWAY reaches monitors with extended-monitor and away-notify, not the quiet lobby")
     func contacts() {
         let h = Self.harness()
-        let ann = h.registered("ann", caps: "away-notify")
+        let ann = h.registered("ann", caps: "away-notify extended-monitor")
         let bob = h.registered("bob", caps: "away-notify")
         _ = (h.registered("cat"), h.registered("dan"))
         h.say(ann, "MONITOR + eve")
