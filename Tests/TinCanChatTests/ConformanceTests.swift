@@ -189,3 +189,51 @@ import TinCanIRC
         #expect(ChatCore.fitting("short", source: "a!b@c", command: "PRIVMSG", target: "bob") == "short")
     }
 }
+
+@Suite struct ConformanceMoreTests {
+    @Test("STATUSMSG: PRIVMSG @#chan reaches the channel's operators only, with the @ kept in the target")
+    func statusmsg() {
+        let h = ConformanceTests.plainServer()
+        let op = h.registered("op")
+        let schmoe = h.registered("schmoe")
+        h.say(op, "JOIN #c")
+        h.say(schmoe, "JOIN #c")
+        _ = (h.take(op), h.take(schmoe))
+        h.say(schmoe, "PRIVMSG @#c :psst ops")
+        #expect(h.take(op) == [":schmoe!~schmoe@192.0.2.1 PRIVMSG @#c :psst ops"])
+        #expect(h.take(schmoe).isEmpty)
+        h.say(op, "PRIVMSG @#c :ops only")
+        #expect(h.take(schmoe).isEmpty)
+    }
+
+    @Test("SASL: chunks that never end fail the exchange with 904; one chunk over 400 bytes is 905")
+    func saslEndless() {
+        let h = CoreHarness(usesStore: true)
+        let ann = h.connect()
+        h.say(ann, "CAP REQ :sasl", "NICK ann", "USER ann 0 * :Ann", "AUTHENTICATE PLAIN")
+        _ = h.take(ann)
+        for _ in 0..<3 { h.say(ann, "AUTHENTICATE " + String(repeating: "A", count: 400)) }
+        #expect(h.take(ann) == [":irc.test 904 ann :SASL authentication failed: the credentials are too long"])
+        h.say(ann, "AUTHENTICATE PLAIN", "AUTHENTICATE " + String(repeating: "A", count: 401))
+        #expect(h.take(ann) == ["AUTHENTICATE +", ":irc.test 905 ann :SASL message too long"])
+    }
+
+    @Test("CHATHISTORY TARGETS names each target with its latest time, bare as the spec's examples")
+    func targetsFormat() {
+        let h = CoreHarness(usesStore: true)
+        let ann = AccountCoreTests.loggedIn(h, "ann", caps: "sasl batch")
+        h.say(ann, "CHATHISTORY TARGETS timestamp=2027-01-01T00:00:00.000Z timestamp=2027-02-01T00:00:00Z 20")
+        guard let question = AccountCoreTests.lastQuestion(h, for: ann) else { Issue.record("no question"); return }
+        h.core.storeAnswered(.targets([ChatHistoryTarget(conversation: "#lobby", name: "#lobby", latest: 1_800_000_000_000)]), to: question, for: ann)
+        #expect(h.take(ann).contains { $0.hasSuffix(" CHATHISTORY TARGETS #lobby 2027-01-15T08:00:00.000Z") })
+    }
+
+    @Test("USER with an empty real name is 461")
+    func emptyRealName() {
+        let h = ConformanceTests.plainServer()
+        let ann = h.connect()
+        h.say(ann, "NICK ann", "USER ann 0 * :")
+        #expect(h.take(ann) == [":irc.test 461 ann USER :Not enough parameters"])
+        #expect(!ann.isRegistered)
+    }
+}

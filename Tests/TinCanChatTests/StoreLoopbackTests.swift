@@ -144,7 +144,7 @@ import TinCanTestSupport
             let targets = try await eve.read(until: "BATCH -")
             #expect(!targets.contains { $0.contains("TARGETS ann") || $0.contains("TARGETS bob") })
             try bob.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
-            #expect(try await bob.read(until: "BATCH -").contains { $0.contains(" CHATHISTORY TARGETS ann timestamp=") })
+            #expect(try await bob.read(until: "BATCH -").contains { $0.contains(" CHATHISTORY TARGETS ann 2") })
         }
     }
 }

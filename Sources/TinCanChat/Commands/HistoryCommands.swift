@@ -213,7 +213,7 @@ extension ChatCore {
         for target in targets {
             var name = target.name
             if let channel = self.channels[target.name] { name = channel.name }
-            var line = IRCMessage(source: self.serverName, command: "CHATHISTORY", parameters: ["TARGETS", name, "timestamp=" + ChatClock.timeTag(milliseconds: Int(target.latest))])
+            var line = IRCMessage(source: self.serverName, command: "CHATHISTORY", parameters: ["TARGETS", name, ChatClock.timeTag(milliseconds: Int(target.latest))])
             if withBatch { line.tags.append(IRCTag("batch", batch)) }
             self.sendAsIs(line, to: session)
         }

@@ -49,8 +49,11 @@ extension ChatCore {
             let text = text.map { Self.fitting($0, source: session.mask, command: command, target: target) }
             let msgid = self.nextMsgid()
             let outgoing = IRCMessage(source: session.mask, command: command, parameters: [target] + (text.map { [$0] } ?? []), trailing: text != nil)
-            if target.hasPrefix("#") {
-                guard let channel = self.channels[target] else {
+            // STATUSMSG: `@#chan` reaches the channel's operators only (and is not kept).
+            let toOperators = target.hasPrefix("@#")
+            let channelName = toOperators ? String(target.dropFirst()) : target
+            if channelName.hasPrefix("#") {
+                guard let channel = self.channels[channelName] else {
                     if !notice { self.numeric(.errNoSuchChannel, to: session, [target, "No such channel"]) }
                     continue
                 }
@@ -59,7 +62,12 @@ extension ChatCore {
                     continue
                 }
                 var named = outgoing
-                named.parameters[0] = channel.name
+                named.parameters[0] = (toOperators ? "@" : "") + channel.name
+                if toOperators {
+                    let audience = channel.members.filter { channel.isOperator($0) || $0 === session }
+                    self.fanOut(named, to: audience, from: session, clientTags: clientTags, msgid: msgid, account: account, time: time)
+                    continue
+                }
                 self.fanOut(named, to: channel.members, from: session, clientTags: clientTags, msgid: msgid, account: account, time: time)
                 if self.usesStore, let text {
                     self.effect(.keep(.append([self.stored(command, from: session, to: channel.name, conversation: channel.folded, text: text, msgid: msgid, time: time)])))
