@@ -26,7 +26,16 @@ OUT="${OUT:-/tmp/irctest-results}"
 mkdir -p "$OUT"
 
 work="$(mktemp -d /tmp/irctest-copy.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# Servers that a failed test left running carry this mark in their environment and are
+# stopped when the run ends.
+export TINCAN_IRCTEST_RUN="$$-$RANDOM"
+stop_leftovers() {
+  local pid
+  for pid in $(grep -lsa "TINCAN_IRCTEST_RUN=$TINCAN_IRCTEST_RUN" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q " chat serve "; then kill "$pid" 2>/dev/null || true; fi
+  done
+}
+trap 'stop_leftovers; rm -rf "$work"' EXIT
 cp -a "$src/." "$work/"
 cp "$here/tincan_controller.py" "$work/irctest/controllers/tincan.py"
 
@@ -50,7 +59,8 @@ for server in $SERVERS; do
   log="$OUT/$server.log"
   echo "== $server: python3 -m pytest ${args[*]}" >&2
   (cd "$work" && python3 -m pytest "${args[@]}" >"$log" 2>&1) || true
-  line="$(grep -aE '^=+ .*(passed|failed|skipped).* in [0-9.]+s' "$log" | tail -1 | sed -E 's/^=+ //; s/ =+$//')"
+  stop_leftovers
+  line="$(grep -aE '(passed|failed|skipped).* in [0-9.]+s' "$log" | tail -1 | sed -E 's/^=+ //; s/ =+$//')"
   summary+=("$(printf '%-8s %s' "$server" "$line")")
 done
 echo
