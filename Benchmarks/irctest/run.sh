@@ -32,7 +32,7 @@ export TINCAN_IRCTEST_RUN="$$-$RANDOM"
 stop_leftovers() {
   local pid
   for pid in $(grep -lsa "TINCAN_IRCTEST_RUN=$TINCAN_IRCTEST_RUN" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q " chat serve "; then kill "$pid" 2>/dev/null || true; fi
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q " chat serve "; then kill "$pid" 2>/dev/null || true; fi
   done
 }
 trap 'stop_leftovers; rm -rf "$work"' EXIT
