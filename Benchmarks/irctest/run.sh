@@ -8,8 +8,10 @@
 #
 # irctest is not vendored: the checkout is copied to a temporary directory and
 # tincan's controller (Benchmarks/irctest/tincan_controller.py) is written into
-# the copy. Needs: python3 with pytest, pytest-xdist, filelock, ecdsa and websockets
-# (scripts/install-irctest-deps does `pip install` them), and a release build.
+# the copy. Needs python3 with pytest, pytest-xdist, pytest-timeout, filelock, ecdsa and
+# websockets (`pip install pytest pytest-xdist pytest-timeout filelock ecdsa websockets`);
+# builds tincan in release mode unless TINCAN_BIN names a binary. A test that waits
+# longer than TIMEOUT seconds (default 60) fails, so one hang does not stop the run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -18,12 +20,22 @@ src="${1:?usage: $0 PATH_TO_IRCTEST}"
 SERVERS="${SERVERS:-tincan ngircd}"
 MARKERS="${MARKERS:-not implementation-specific and not deprecated and not strict}"
 JOBS="${JOBS:-2}"
+TIMEOUT="${TIMEOUT:-60}"
 K="${K:-}"
 OUT="${OUT:-/tmp/irctest-results}"
 mkdir -p "$OUT"
 
 work="$(mktemp -d /tmp/irctest-copy.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# Servers that a failed test left running carry this mark in their environment and are
+# stopped when the run ends.
+export TINCAN_IRCTEST_RUN="$$-$RANDOM"
+stop_leftovers() {
+  local pid
+  for pid in $(grep -lsa "TINCAN_IRCTEST_RUN=$TINCAN_IRCTEST_RUN" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q " chat serve "; then kill "$pid" 2>/dev/null || true; fi
+  done
+}
+trap 'stop_leftovers; rm -rf "$work"' EXIT
 cp -a "$src/." "$work/"
 cp "$here/tincan_controller.py" "$work/irctest/controllers/tincan.py"
 
@@ -41,13 +53,14 @@ for server in $SERVERS; do
     echo "run.sh: ngircd is not installed; skipping it" >&2
     continue
   fi
-  args=(-p no:cacheprovider -q -rfEs --controller "irctest.controllers.$server" -m "$MARKERS")
+  args=(-p no:cacheprovider -q -rfEs --timeout "$TIMEOUT" --controller "irctest.controllers.$server" -m "$MARKERS")
   [[ "$JOBS" -gt 1 ]] && args+=(-n "$JOBS")
   [[ -n "$K" ]] && args+=(-k "$K")
   log="$OUT/$server.log"
   echo "== $server: python3 -m pytest ${args[*]}" >&2
   (cd "$work" && python3 -m pytest "${args[@]}" >"$log" 2>&1) || true
-  line="$(grep -aE '^=+ .*(passed|failed|skipped).* in [0-9.]+s' "$log" | tail -1 | sed -E 's/^=+ //; s/ =+$//')"
+  stop_leftovers
+  line="$(grep -aE '(passed|failed|skipped).* in [0-9.]+s' "$log" | tail -1 | sed -E 's/^=+ //; s/ =+$//')"
   summary+=("$(printf '%-8s %s' "$server" "$line")")
 done
 echo

@@ -29,10 +29,13 @@ class TincanController(BaseServerController, DirectoryBasedController):
             Capabilities.BATCH,
             Capabilities.ECHO_MESSAGE,
             Capabilities.EXTENDED_JOIN,
+            Capabilities.EXTENDED_MONITOR,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
             Capabilities.READ_MARKER,
             Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
         )
     )
 
@@ -68,8 +71,8 @@ class TincanController(BaseServerController, DirectoryBasedController):
             "--no-flood-limit",
             "--lobby", os.environ.get("TINCAN_LOBBY", "none"),
             "--db", str(self.directory / "chat.sqlite"),
-            # irctest's accounts have 6-character passwords ("sesame"); tincan's default is 8.
-            "--min-password-length", "6",
+            # irctest's accounts have passwords of 3 characters ("bar"); tincan's default is 8.
+            "--min-password-length", "1",
         ]
         if ssl:
             self.gen_ssl()

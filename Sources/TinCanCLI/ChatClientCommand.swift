@@ -18,8 +18,9 @@ struct ChatConnectCommand: AsyncParsableCommand {
             TINCAN_CHAT_PASSWORD=... tincan chat localhost < script.txt   line mode
             The password comes from a prompt, --password-file or TINCAN_CHAT_PASSWORD, never from
             the command line; without one you are a guest. Type /help in the chat for the commands.
-            Without a terminal (a pipe, expect) each event is one line on stdout and each line
-            read is a message to the lobby (or the conversation /query opened) or a command.
+            Without a terminal (a pipe), or with --line-mode (under expect, which gives it a
+            terminal), each event is one line on stdout and each line read is a message to the
+            lobby (or the conversation /query opened) or a command.
             """
     )
 

@@ -4,7 +4,8 @@ import TinCanCore
 import TinCanTerminal
 
 /// The chat without a terminal: each event one line on stdout, each input line a message (to the
-/// conversation open, the lobby at first) or a command, so it works in pipes and under expect.
+/// conversation open, the lobby at first) or a command, so it works in pipes, and under expect
+/// with `--line-mode` (expect gives the program a terminal).
 ///
 /// A line is `HH:MM TARGET TEXT`: TARGET is the channel or the partner of a private conversation;
 /// TEXT is `<nick> message`, `* nick action`, `-nick- notice` or `-!- what happened`. A message

@@ -40,6 +40,9 @@ final class ChatCore {
     var backedUp: Set<Int> = []
     /// Reading from every connection is paused until the backlog drains.
     var overloaded = false
+    /// The command being handled carries a `label` (labeled-response): its replies to its sender
+    /// are collected here and sent once it is done (``finishLabeled(_:)``).
+    var labeling: ChatLabeledReply?
 
     /// - Parameter msgidPrefix: the start of every `msgid` (tests fix it); random by default.
     init(
@@ -166,10 +169,22 @@ final class ChatCore {
             self.numeric(.errInputTooLong, to: session, ["Input line was too long"])
         case .malformed:
             break  // nothing that can be answered
+        case .notUTF8(let command):
+            // UTF8ONLY: the line is not relayed; the client is told which command was refused.
+            let name = command.map { $0.uppercased() } ?? "*"
+            self.send(IRCMessage(source: self.serverName, command: "FAIL", parameters: [name, "INVALID_UTF8", "Messages must be UTF-8"], trailing: true), to: session)
         case .message(let message):
+            guard session.has(.labeledResponse), let label = message.tags.first(where: { $0.key == "label" })?.value,
+                !label.isEmpty, label.utf8.count <= Self.labelLimit
+            else { return self.dispatch(message, from: session) }
+            self.labeling = ChatLabeledReply(session: session, label: label)
             self.dispatch(message, from: session)
+            self.settleLabel(session)
         }
     }
+
+    /// The longest `label` tag value answered with labeled-response (the spec's 64 bytes).
+    static let labelLimit = 64
 
     /// Lines a session may send while it waits for the store (registering, logging in, a
     /// history query); one more is a flood.
@@ -208,13 +223,34 @@ final class ChatCore {
 
     /// The store answered the session's request (``ChatEffect/ask(_:for:)``).
     func storeAnswered(_ answer: ChatStoreAnswer, to request: ChatStoreRequest, for session: ChatSession) {
-        if request.holdsLaterLines { session.questionsAwaited -= 1 }
+        if request.holdsLaterLines { session.questionsAwaited = max(0, session.questionsAwaited - 1) }
         guard !session.closing else { return }
+        // The replies of a labeled command that waited for this answer.
+        if let reply = session.labeledReply {
+            session.labeledReply = nil
+            self.labeling = reply
+        }
+        self.answer(answer, to: request, for: session)
+        self.settleLabel(session)
+        self.releaseHeldIfReady(session)
+    }
+
+    /// The labeled command is done unless it waits for the store: its replies go out.
+    private func settleLabel(_ session: ChatSession) {
+        guard let reply = self.labeling else { return }
+        self.labeling = nil
+        if session.questionsAwaited > 0, !session.closing {
+            session.labeledReply = reply
+        } else {
+            self.finishLabeled(reply)
+        }
+    }
+
+    private func answer(_ answer: ChatStoreAnswer, to request: ChatStoreRequest, for session: ChatSession) {
         if case .failed(let why) = answer {
             // The live chat goes on without the store; the asker is told where it has to be.
             self.logger.error("store failed", metadata: ["client": "\(session.mask)", "error": "\(why)"])
-            self.storeFailed(request, session)
-            return self.releaseHeldIfReady(session)
+            return self.storeFailed(request, session)
         }
         switch (request, answer) {
         case (.nickOwner(let folded), .nickOwner(let owner)):
@@ -254,7 +290,6 @@ final class ChatCore {
         default:
             self.logger.error("store answered a question with something else", metadata: ["client": "\(session.mask)"])
         }
-        self.releaseHeldIfReady(session)
     }
 
     /// Lines held while the session waited (its registration, or its SASL login before
@@ -288,6 +323,10 @@ final class ChatCore {
             self.fail("CHATHISTORY", "MESSAGE_ERROR", ["*"], "History is unavailable; try again later", to: session)
         case .offlineBox:
             session.offlineInFlight = false
+        case .readMarker(_, let conversation) where session.namesEndAwaitingMarker.remove(conversation) != nil:
+            // A join's NAMES still ends.
+            let target = session.takeTarget(of: conversation) ?? conversation
+            self.numeric(.rplEndOfNames, to: session, [target, "End of /NAMES list."])
         case .contacts, .readMarker, .setReadMarker:
             break
         }

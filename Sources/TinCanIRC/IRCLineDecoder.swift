@@ -8,6 +8,9 @@ public enum IRCInboundLine: Hashable, Sendable {
     case tooLong
     /// Not a message (no command, or NUL inside): dropped.
     case malformed(IRCParseError)
+    /// Not UTF-8, from a decoder that requires it (``IRCLineDecoder/requireUTF8``): dropped. The
+    /// command, as far as it could be read, for the server's `FAIL <command> INVALID_UTF8`.
+    case notUTF8(command: String?)
 }
 
 /// Splits a byte stream into IRC lines (LF-terminated, an optional CR before it) and parses them,
@@ -21,11 +24,15 @@ public struct IRCLineDecoder: ByteToMessageDecoder {
     /// The longest tag section, `@` and the space after it included: 4096 (IRCv3 lets a client
     /// send 4094 bytes of tag data).
     public let maxTagBytes: Int
+    /// A line that is not UTF-8 is reported as ``IRCInboundLine/notUTF8(command:)`` rather than
+    /// read with U+FFFD in place of its bad bytes (a server that announces `UTF8ONLY`).
+    public let requireUTF8: Bool
     private var discarding = false
 
-    public init(maxLineBytes: Int = 512, maxTagBytes: Int = 4096) {
+    public init(maxLineBytes: Int = 512, maxTagBytes: Int = 4096, requireUTF8: Bool = false) {
         self.maxLineBytes = maxLineBytes
         self.maxTagBytes = maxTagBytes
+        self.requireUTF8 = requireUTF8
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -77,6 +84,9 @@ public struct IRCLineDecoder: ByteToMessageDecoder {
         // The rest counts with its CR LF (two bytes whatever the client sent).
         let restBytes = (end - start - min(tagBytes, end - start)) + 2
         if tagBytes > self.maxTagBytes || restBytes > self.maxLineBytes { return .some(.tooLong) }
+        if self.requireUTF8, line.contains(where: { $0 >= 0x80 }), String(validating: line, as: UTF8.self) == nil {
+            return .some(.notUTF8(command: (try? IRCMessage(parsing: line))?.command))
+        }
         do {
             return .some(.message(try IRCMessage(parsing: line)))
         } catch {

@@ -129,7 +129,10 @@ final class CoreHarness {
         let h = CoreHarness()
         let bob = h.connect()
         h.say(bob, "CAP LS 302", "NICK bob", "USER bob 0 * :Bob")
-        #expect(h.take(bob) == [":irc.test CAP * LS :away-notify batch cap-notify echo-message message-tags multi-prefix server-time"])
+        #expect(h.take(bob) == [
+            ":irc.test CAP * LS :away-notify batch cap-notify echo-message extended-monitor labeled-response message-tags multi-prefix server-time "
+                + "setname userhost-in-names"
+        ])
         h.say(bob, "CAP REQ :server-time bogus")
         #expect(h.take(bob) == [":irc.test CAP bob NAK :server-time bogus"])
         h.say(bob, "CAP REQ :server-time echo-message", "CAP LIST")
@@ -249,11 +252,12 @@ final class CoreHarness {
         h.say(cat, "AWAY :gone")
         #expect(h.take(bob) == [":cat!~cat@192.0.2.1 AWAY :gone"])
         #expect(h.take(ann).isEmpty)
-        // Private messages are echoed too, to the sender alone and once to oneself.
+        // Private messages are echoed too, to the sender alone; one to oneself arrives and is echoed.
         _ = h.take(cat)
         h.say(ann, "PRIVMSG Bob :psst", "PRIVMSG ann :note to self")
         #expect(h.take(ann) == [
             "@msgid=m-3;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG bob :psst",
+            "@msgid=m-4;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG ann :note to self",
             "@msgid=m-4;time=2027-01-15T08:00:00.250Z :ann!~ann@192.0.2.1 PRIVMSG ann :note to self",
         ])
         #expect(h.take(bob) == [":ann!~ann@192.0.2.1 PRIVMSG bob :psst"])
@@ -431,7 +435,7 @@ final class CoreHarness {
         h.say(bob, "KILL ann :no")
         #expect(h.take(bob) == [":irc.test 481 bob :Permission Denied- You're not an IRC operator"])
         h.say(ann, "OPER root wrong", "OPER root hunter2")
-        #expect(h.take(ann) == [":irc.test 464 ann :Password incorrect", ":irc.test 381 ann :You are now an IRC operator"])
+        #expect(h.take(ann) == [":irc.test 464 ann :Password incorrect", ":irc.test 381 ann :You are now an IRC operator", ":ann!~ann@192.0.2.1 MODE ann +o"])
         h.say(bob, "WHOIS ann")
         #expect(h.take(bob).filter { $0.contains(" 313 ") } == [":irc.test 313 bob ann :is an IRC operator"])
         h.say(ann, "KILL bob :spam")
@@ -690,7 +694,7 @@ final class CoreHarness {
         _ = (h.registered("bob"), h.registered("cat"), h.registered("dan"))
         _ = h.take(ann)
         h.say(ann, "OPER root pw")
-        #expect(h.take(ann) == [":irc.test 381 ann :You are now an IRC operator"])
+        #expect(h.take(ann) == [":irc.test 381 ann :You are now an IRC operator", ":ann!~ann@192.0.2.1 MODE ann +o"])
         let eve = h.registered("eve")
         #expect(h.take(ann) == [":eve!~eve@192.0.2.1 JOIN #lobby"])
         h.say(eve, "QUIT")
@@ -726,10 +730,10 @@ final class CoreHarness {
         #expect(all.count == 3 && all.last == ":irc.test 315 ann * :End of WHO list (cut at 2; narrow the mask)")
     }
 
-    @Test("MONITOR is exact whatever the channel's size; AWAY reaches monitors with away-notify, not the quiet lobby")
+    @Test("MONITOR is exact whatever the channel's size; AWAY reaches monitors with extended-monitor and away-notify, not the quiet lobby")
     func contacts() {
         let h = Self.harness()
-        let ann = h.registered("ann", caps: "away-notify")
+        let ann = h.registered("ann", caps: "away-notify extended-monitor")
         let bob = h.registered("bob", caps: "away-notify")
         _ = (h.registered("cat"), h.registered("dan"))
         h.say(ann, "MONITOR + eve")

@@ -66,6 +66,13 @@ final class LineClient: Sendable {
         return (ann, bob)
     }
 
+    /// QUIT, and read up to the server's ERROR: the session is gone (a QUIT sent while the store
+    /// answers the session's last question waits for it, like every line).
+    func quit() async throws {
+        try self.send("QUIT")
+        _ = try await self.read(until: "ERROR :Closing Link")
+    }
+
     /// Registers as `nick` and reads through the lobby's NAMES.
     func register(_ nick: String) async throws {
         try self.send("NICK \(nick)", "USER \(nick) 0 * :\(nick)")

@@ -216,7 +216,10 @@ struct ChatWebSocketTests {
                 defer { page.stop() }
                 #expect(try await page.next()["open"] as? String == "text.ircv3.net", "\(origin)")
             }
-            // Only /socket upgrades.
+            // Only /socket and / upgrade (a client given only host and port asks at /).
+            let root = try WebSocketPeer(port: port, path: "/", protocols: ["text.ircv3.net"])
+            defer { root.stop() }
+            #expect(try await root.next()["open"] as? String == "text.ircv3.net")
             let elsewhere = try WebSocketPeer(port: port, path: "/elsewhere")
             defer { elsewhere.stop() }
             #expect(try await elsewhere.next()["refused"] as? Int == 404)

@@ -42,7 +42,7 @@ final class ChatWebSocketFramer: ChannelDuplexHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let opcode: WebSocketOpcode
-    private var decoder = IRCLineDecoder()
+    private var decoder = IRCLineDecoder(requireUTF8: true)
     /// The message whose fragments are arriving; nil between messages.
     private var message: ByteBuffer?
     private var messageIsText = false

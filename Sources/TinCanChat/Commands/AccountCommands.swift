@@ -15,7 +15,7 @@ extension ChatCore {
     static let saslPayloadLimit = 1024
     /// Passwords are shorter than this (the account-registration spec's advice, so that they fit
     /// in a NickServ line).
-    static let passwordLimit = 300
+    static let passwordLimit = 400
 
     // MARK: SASL
 
@@ -39,9 +39,14 @@ extension ChatCore {
             return
         }
         guard !exchange.verifying else { return }  // the answer is on its way
-        guard argument.utf8.count <= Self.saslChunk, exchange.payload.utf8.count + argument.utf8.count <= Self.saslPayloadLimit else {
+        guard argument.utf8.count <= Self.saslChunk else {
             session.sasl = nil
             return self.numeric(.errSaslTooLong, to: session, ["SASL message too long"])
+        }
+        guard exchange.payload.utf8.count + argument.utf8.count <= Self.saslPayloadLimit else {
+            // Chunks that never end: the exchange fails (904), as the SASL spec has it.
+            session.sasl = nil
+            return self.numeric(.errSaslFail, to: session, ["SASL authentication failed: the credentials are too long"])
         }
         if argument != "+" { exchange.payload += argument }
         if argument.utf8.count == Self.saslChunk {
@@ -166,7 +171,7 @@ extension ChatCore {
         guard let identity = session.identity else { return }  // the rest once registered
         if identity.folded == account.folded { session.nickGraceEnds = nil }
         let notice = IRCMessage(source: session.mask, command: "ACCOUNT", parameters: [account.name])
-        self.fanOut(notice, to: self.presencePeers(of: session).filter { $0.has(.accountNotify) }, from: nil)
+        self.fanOut(notice, to: self.changeAudience(of: session, with: .accountNotify), from: nil)
         self.arrived(session, account)
     }
 
@@ -184,7 +189,7 @@ extension ChatCore {
         self.numeric(.rplLoggedOut, to: session, [session.mask, "You are now logged out"])
         guard session.isRegistered else { return }
         let notice = IRCMessage(source: session.mask, command: "ACCOUNT", parameters: ["*"])
-        self.fanOut(notice, to: self.presencePeers(of: session).filter { $0.has(.accountNotify) }, from: nil)
+        self.fanOut(notice, to: self.changeAudience(of: session, with: .accountNotify), from: nil)
     }
 
     // MARK: registered nicks

@@ -52,9 +52,16 @@ extension ChatCore {
         } else {
             self.fanOut(join, to: audience, from: nil)
         }
+        if let away = session.away {
+            // away-notify: those in the channel learn that who joined is away.
+            let line = IRCMessage(source: session.mask, command: "AWAY", parameters: [away], trailing: true)
+            self.fanOut(line, to: audience.lazy.filter { $0 !== session && $0.has(.awayNotify) }, from: nil)
+        }
         if channel.topic != nil { self.sendTopic(channel, to: session) }
-        self.sendNames(channel, to: session)
-        self.sendReadMarker(of: channel, to: session)
+        self.sendNames(channel, to: session, end: false)
+        if !self.sendReadMarker(of: channel, to: session) {
+            self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+        }
         if channel.isQuiet(mark: self.limits.quietPresence) {
             let text = "\(channel.name) has \(channel.members.count) members: past \(self.limits.quietPresence), joins, parts and quits "
                 + "are not shown and NAMES lists its operators; MONITOR your contacts, and WHO a nick mask to search"
@@ -101,12 +108,14 @@ extension ChatCore {
         }
     }
 
-    func sendNames(_ channel: ChatChannel, to session: ChatSession) {
-        // As many names per line as keep it well inside 512 bytes.
+    /// - Parameter end: whether RPL_ENDOFNAMES follows (a join sends it after the read marker).
+    func sendNames(_ channel: ChatChannel, to session: ChatSession, end: Bool = true) {
         // A secret channel is named to its members alone, with `@` for its kind.
         guard self.sees(channel, session) else {
-            return self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+            if end { self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."]) }
+            return
         }
+        // As many names per line as keep it well inside 512 bytes.
         let kind = channel.modes.flags.contains(.secret) ? "@" : "="
         let all = session.has(.multiPrefix)
         let head = ":\(self.serverName) 353 \(session.target) \(kind) \(channel.name) :".utf8.count
@@ -117,7 +126,7 @@ extension ChatCore {
         let listed = channel.isQuiet(mark: self.limits.quietPresence) ? self.presenceAudience(channel, with: session) : channel.members
         for member in listed where channel.contains(member) {
             guard let nick = member.nick else { continue }  // members are registered
-            let entry = channel.prefix(of: member, all: all) + nick
+            let entry = channel.prefix(of: member, all: all) + (session.has(.userhostInNames) ? member.mask : nick)
             if length + entry.utf8.count + 1 > 500, !line.isEmpty {
                 self.numeric(.rplNamReply, to: session, [kind, channel.name, line.joined(separator: " ")])
                 line = []
@@ -127,7 +136,7 @@ extension ChatCore {
             length += entry.utf8.count + 1
         }
         if !line.isEmpty { self.numeric(.rplNamReply, to: session, [kind, channel.name, line.joined(separator: " ")]) }
-        self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."])
+        if end { self.numeric(.rplEndOfNames, to: session, [channel.name, "End of /NAMES list."]) }
     }
 
     func topic(_ message: IRCMessage, _ session: ChatSession) {

@@ -41,7 +41,7 @@ enum ChatCommands {
         "NS": ChatCommand { $0.nickServCommand($1, $2) },
         // History (HistoryCommands.swift)
         "CHATHISTORY": ChatCommand(minParameters: 1) { $0.chathistory($1, $2) },
-        "MARKREAD": ChatCommand(minParameters: 1) { $0.markread($1, $2) },
+        "MARKREAD": ChatCommand { $0.markread($1, $2) },
         // Channels (ChannelCommands.swift)
         "JOIN": ChatCommand(minParameters: 1) { $0.join($1, $2) },
         "PART": ChatCommand(minParameters: 1) { $0.part($1, $2) },
@@ -55,6 +55,7 @@ enum ChatCommands {
         "TAGMSG": ChatCommand { $0.message($1, $2, command: "TAGMSG") },
         // Information and presence (InfoCommands.swift)
         "AWAY": ChatCommand { $0.away($1, $2) },
+        "SETNAME": ChatCommand(minParameters: 1) { $0.setname($1, $2) },
         "ISON": ChatCommand(minParameters: 1) { $0.ison($1, $2) },
         "USERHOST": ChatCommand(minParameters: 1) { $0.userhost($1, $2) },
         "WHO": ChatCommand { $0.who($1, $2) },

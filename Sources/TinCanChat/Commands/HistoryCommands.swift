@@ -93,7 +93,7 @@ extension ChatCore {
         if session.has(.serverTime) { line.tags.append(IRCTag("time", ChatClock.timeTag(milliseconds: Int(message.time)))) }
         if session.has(.messageTags) { line.tags.append(IRCTag("msgid", message.msgid)) }
         if session.has(.accountTag), let account = message.sourceAccount { line.tags.append(IRCTag("account", account)) }
-        self.round.deliver(self.round.write(line, toLog: 0), to: session)
+        self.sendAsIs(line, to: session)
     }
 
     // MARK: CHATHISTORY
@@ -213,9 +213,9 @@ extension ChatCore {
         for target in targets {
             var name = target.name
             if let channel = self.channels[target.name] { name = channel.name }
-            var line = IRCMessage(source: self.serverName, command: "CHATHISTORY", parameters: ["TARGETS", name, "timestamp=" + ChatClock.timeTag(milliseconds: Int(target.latest))])
+            var line = IRCMessage(source: self.serverName, command: "CHATHISTORY", parameters: ["TARGETS", name, ChatClock.timeTag(milliseconds: Int(target.latest))])
             if withBatch { line.tags.append(IRCTag("batch", batch)) }
-            self.round.deliver(self.round.write(line, toLog: 0), to: session)
+            self.sendAsIs(line, to: session)
         }
         if withBatch { self.send(IRCMessage(source: self.serverName, command: "BATCH", parameters: ["-" + batch]), to: session) }
     }
@@ -226,29 +226,53 @@ extension ChatCore {
     /// every session of the account hears the result.
     func markread(_ message: IRCMessage, _ session: ChatSession) {
         let p = message.parameters
-        guard self.usesStore, let account = session.account else {
-            return self.fail("MARKREAD", "ACCOUNT_REQUIRED", [p[0]], "Read markers are kept for accounts: log in first", to: session)
+        guard let target = p.first, !target.isEmpty else {
+            return self.fail("MARKREAD", "NEED_MORE_PARAMS", [], "MARKREAD <target> [timestamp=...]", to: session)
         }
-        guard let conversation = self.conversation(p[0], for: session) else {
-            return self.fail("MARKREAD", "INVALID_TARGET", [p[0]], "No conversation \(p[0]) for you", to: session)
-        }
-        session.rememberTarget(p[0], of: conversation)
+        var time: Int64?
         if p.count > 1 {
-            guard let time = self.historyTime(p[1]) else {
+            // A client sets a time; `*` is only the server's word for "none".
+            guard let parsed = self.historyTime(p[1]) else {
                 return self.fail("MARKREAD", "INVALID_PARAMS", [p[1]], "The marker is timestamp=YYYY-MM-DDThh:mm:ss.sssZ", to: session)
             }
+            time = parsed
+        }
+        guard self.usesStore, let account = session.account else {
+            // Without an account, markers last as long as the connection.
+            guard target.hasPrefix("#") ? ChatChannels.isValidName(target, limit: self.limits.channelLength) : ChatNicks.isValid(target, limit: self.limits.nickLength) else {
+                return self.fail("MARKREAD", "INVALID_TARGET", [target], "No conversation \(target)", to: session)
+            }
+            let key = self.caseMapping.fold(target)
+            if let time { session.setReadMarker(time, for: key) }
+            return self.sendMarker(session.readMarkers[key], target: target, to: session)
+        }
+        guard let conversation = self.conversation(target, for: session) else {
+            return self.fail("MARKREAD", "INVALID_TARGET", [target], "No conversation \(target) for you", to: session)
+        }
+        session.rememberTarget(target, of: conversation)
+        if let time {
             self.effect(.ask(.setReadMarker(folded: account.folded, conversation: conversation, time: time), for: session))
         } else {
             self.effect(.ask(.readMarker(folded: account.folded, conversation: conversation), for: session))
         }
     }
 
+    private func sendMarker(_ time: Int64?, target: String, to session: ChatSession) {
+        let value = time.map { "timestamp=" + ChatClock.timeTag(milliseconds: Int($0)) } ?? "*"
+        self.send(IRCMessage(source: self.serverName, command: "MARKREAD", parameters: [target, value]), to: session)
+    }
+
     /// The marker as stored: to the asker, or after a move to every connection of the account
-    /// with `draft/read-marker`, so that its other clients agree.
+    /// with `draft/read-marker`, so that its other clients agree. The answer to a join's question
+    /// comes before the end of its NAMES, as the spec asks.
     func markerAnswered(_ time: Int64?, conversation: String, _ session: ChatSession, everyConnection: Bool) {
         let target = session.takeTarget(of: conversation) ?? conversation
         let value = time.map { "timestamp=" + ChatClock.timeTag(milliseconds: Int($0)) } ?? "*"
         let line = IRCMessage(source: self.serverName, command: "MARKREAD", parameters: [target, value])
+        if !everyConnection, session.namesEndAwaitingMarker.remove(conversation) != nil {
+            self.send(line, to: session)
+            return self.numeric(.rplEndOfNames, to: session, [target, "End of /NAMES list."])
+        }
         guard everyConnection, let account = session.account else { return self.send(line, to: session) }
         for other in self.directory.sessions(ofAccount: account.folded) where other === session || other.has(.readMarker) {
             self.send(line, to: other)
@@ -256,11 +280,19 @@ extension ChatCore {
         if !session.isRegistered { self.send(line, to: session) }
     }
 
-    /// A session with `draft/read-marker` that joins a channel is told its marker there.
-    func sendReadMarker(of channel: ChatChannel, to session: ChatSession) {
-        guard self.usesStore, session.has(.readMarker), let account = session.account else { return }
+    /// A session with `draft/read-marker` that joins a channel is told its marker there, before
+    /// the end of the channel's NAMES: at once without an account, once the store answers with
+    /// one. Returns whether the end of NAMES waits for the store (``markerAnswered``).
+    func sendReadMarker(of channel: ChatChannel, to session: ChatSession) -> Bool {
+        guard session.has(.readMarker) else { return false }
+        guard self.usesStore, let account = session.account else {
+            self.sendMarker(session.readMarkers[channel.folded], target: channel.name, to: session)
+            return false
+        }
         session.rememberTarget(channel.name, of: channel.folded)
+        session.namesEndAwaitingMarker.insert(channel.folded)
         self.effect(.ask(.readMarker(folded: account.folded, conversation: channel.folded), for: session))
+        return true
     }
 
     // MARK: contacts

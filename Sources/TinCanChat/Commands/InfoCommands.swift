@@ -15,15 +15,22 @@ extension ChatCore {
         }
         let notice = IRCMessage(source: session.mask, command: "AWAY", parameters: session.away.map { [$0] } ?? [], trailing: session.away != nil)
         // Those who share a channel that is not quiet, and those who monitor the session.
-        var told = Set<Int>()
-        var audience: [ChatSession] = []
-        for peer in self.presencePeers(of: session) where peer.has(.awayNotify) && told.insert(peer.id).inserted { audience.append(peer) }
-        if let identity = session.identity {
-            for id in self.monitors.watchers(of: identity.folded) ?? [] where id != session.id && told.insert(id).inserted {
-                if let watcher = self.directory.sessions[id], watcher.isRegistered, watcher.has(.awayNotify) { audience.append(watcher) }
-            }
+        self.fanOut(notice, to: self.changeAudience(of: session, with: .awayNotify), from: nil)
+    }
+
+    /// SETNAME (IRCv3 setname): a new real name, confirmed to the session and told to those
+    /// who share a channel with it or monitor it (extended-monitor), if they asked for setname.
+    func setname(_ message: IRCMessage, _ session: ChatSession) {
+        let name = message.parameters[0]
+        guard !name.isEmpty, name.utf8.count <= self.limits.topicLength, case .registered(var identity) = session.registration else {
+            return self.fail("SETNAME", "INVALID_REALNAME", [], "A real name is 1 to \(self.limits.topicLength) bytes", to: session)
         }
-        self.fanOut(notice, to: audience, from: nil)
+        identity.realName = name
+        session.registration = .registered(identity)
+        let line = IRCMessage(source: session.mask, command: "SETNAME", parameters: [name], trailing: true)
+        var audience = self.changeAudience(of: session, with: .setname)
+        if session.has(.setname) { audience.append(session) }
+        self.fanOut(line, to: audience, from: nil)
     }
 
     func ison(_ message: IRCMessage, _ session: ChatSession) {

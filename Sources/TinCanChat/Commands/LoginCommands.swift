@@ -79,7 +79,7 @@ extension ChatCore {
 
     func user(_ message: IRCMessage, _ session: ChatSession) {
         let p = message.parameters
-        guard !p[0].isEmpty else { return self.needMoreParameters("USER", session) }
+        guard !p[0].isEmpty, !p[3].isEmpty else { return self.needMoreParameters("USER", session) }
         guard case .pending(var pending) = session.registration else { return }
         // The username as the client gave it, made safe for a mask; "~" marks it unverified (no ident).
         let name = String(p[0].filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }.prefix(10))

@@ -31,10 +31,13 @@ extension ChatCore {
             self.logger.notice("failed OPER", metadata: ["client": "\(session.mask)", "name": "\(p[0])"])
             return self.numeric(.errPasswdMismatch, to: session, ["Password incorrect"])
         }
-        if !session.isOperator { self.directory.operatorCount += 1 }
+        let already = session.isOperator
+        if !already { self.directory.operatorCount += 1 }
         session.isOperator = true
         for channel in session.channels { channel.refreshWatcher(session) }
         self.numeric(.rplYoureOper, to: session, ["You are now an IRC operator"])
+        // The user mode that came with it, as every server says it.
+        if !already, let nick = session.nick { self.send(IRCMessage(source: session.mask, command: "MODE", parameters: [nick, "+o"]), to: session) }
         self.logger.info("OPER", metadata: ["client": "\(session.mask)", "name": "\(p[0])"])
     }
 

@@ -20,7 +20,44 @@ extension ChatCore {
         var message = message
         let log = session.has(.serverTime) ? 1 : 0
         if log == 1 { message.tags.append(IRCTag("time", self.clock.timeTag())) }
+        if let labeling = self.labeling, labeling.session === session { return labeling.messages.append(message) }
         self.round.deliver(self.round.write(message, toLog: log), to: session)
+    }
+
+    /// Sends a message whose tags are already the session's (history replayed as kept).
+    func sendAsIs(_ message: IRCMessage, to session: ChatSession) {
+        guard !session.closing else { return }
+        if let labeling = self.labeling, labeling.session === session { return labeling.messages.append(message) }
+        self.round.deliver(self.round.write(message, toLog: 0), to: session)
+    }
+
+    /// The replies of a labeled command, as labeled-response says: none is an `ACK`, one carries
+    /// the label, more go in a `labeled-response` batch that carries it (without batch, as they
+    /// are). A reply that is itself in a batch (CHATHISTORY) stays in it, nested.
+    func finishLabeled(_ reply: ChatLabeledReply) {
+        let session = reply.session
+        guard !session.closing else { return }
+        let label = IRCTag("label", reply.label)
+        func write(_ message: IRCMessage) { self.round.deliver(self.round.write(message, toLog: 0), to: session) }
+        switch reply.messages.count {
+        case 0:
+            write(IRCMessage(tags: [label], source: self.serverName, command: "ACK"))
+        case 1:
+            var message = reply.messages[0]
+            message.tags.insert(label, at: 0)
+            write(message)
+        default:
+            guard session.has(.batch) else { return reply.messages.forEach(write) }
+            let batch = self.nextBatch()
+            var start = IRCMessage(tags: [label], source: self.serverName, command: "BATCH", parameters: ["+" + batch, "labeled-response"])
+            if session.has(.serverTime) { start.tags.append(IRCTag("time", self.clock.timeTag())) }
+            write(start)
+            for var message in reply.messages {
+                if !message.tags.contains(where: { $0.key == "batch" }) { message.tags.insert(IRCTag("batch", batch), at: 0) }
+                write(message)
+            }
+            write(IRCMessage(source: self.serverName, command: "BATCH", parameters: ["-" + batch]))
+        }
     }
 
     /// Sends `message` to `recipients`, leaving out `sender` unless it asked for echo-message (or
@@ -54,6 +91,18 @@ extension ChatCore {
             let withTags = recipient.has(.messageTags)
             if tagsOnly, !withTags { continue }
             let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0) + (account != nil && recipient.has(.accountTag) ? 4 : 0)
+            if let labeling = self.labeling, labeling.session === recipient {
+                // The sender's own copy (echo-message) answers its labeled command.
+                var variant = message
+                if key & 4 != 0, let account { variant.tags.append(IRCTag("account", account)) }
+                if key & 2 != 0 {
+                    variant.tags += clientTags
+                    if let msgid { variant.tags.append(IRCTag("msgid", msgid)) }
+                }
+                if key & 1 != 0 { variant.tags.append(IRCTag("time", time.map { ChatClock.timeTag(milliseconds: $0) } ?? self.clock.timeTag())) }
+                labeling.messages.append(variant)
+                continue
+            }
             let cached: ChatRun?
             switch key {
             case 0: cached = variants.0
@@ -124,6 +173,23 @@ extension ChatCore {
         return result
     }
 
+    /// Who hears that `session` changed (AWAY, ACCOUNT, SETNAME): those of its presence peers
+    /// with `capability`, and those monitoring it with extended-monitor and `capability`; once
+    /// each, without the session.
+    func changeAudience(of session: ChatSession, with capability: ChatCapability) -> [ChatSession] {
+        var told: Set<Int> = [session.id]
+        var audience: [ChatSession] = []
+        for peer in self.presencePeers(of: session) where peer.has(capability) && told.insert(peer.id).inserted { audience.append(peer) }
+        if let identity = session.identity {
+            for id in self.monitors.watchers(of: identity.folded) ?? [] where told.insert(id).inserted {
+                if let watcher = self.directory.sessions[id], watcher.isRegistered, watcher.has(.extendedMonitor), watcher.has(capability) {
+                    audience.append(watcher)
+                }
+            }
+        }
+        return audience
+    }
+
     /// Everyone who shares a channel with `session`, once each, without the session.
     func peers(of session: ChatSession) -> [ChatSession] {
         if session.channels.count == 1 { return session.channels[0].members.filter { $0 !== session } }
@@ -148,3 +214,19 @@ extension ChatCore {
         }
     }
 }
+
+/// A labeled command's replies to its sender, collected while it is handled (and while it waits
+/// for the store), then sent as labeled-response says (``ChatCore/finishLabeled(_:)``).
+final class ChatLabeledReply {
+    let session: ChatSession
+    let label: String
+    var messages: [IRCMessage] = []
+
+    init(session: ChatSession, label: String) {
+        self.session = session
+        self.label = label
+    }
+}
+
+@available(*, unavailable)
+extension ChatLabeledReply: Sendable {}

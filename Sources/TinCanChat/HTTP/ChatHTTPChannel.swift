@@ -101,10 +101,13 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         case refuse(HTTPResponse.Status)
     }
 
-    /// The upgrade's extra headers, or why there is none: a WebSocket only at `/socket` (404
-    /// elsewhere), and only from an allowed page (403 before upgrading).
+    /// The upgrade's extra headers, or why there is none: a WebSocket only at `/socket` or `/`
+    /// (404 elsewhere), and only from an allowed page (403 before upgrading). `/` upgrades as
+    /// well because IRC WebSocket clients that are given only a host and port (irctest, some
+    /// bouncers) ask for it there; a plain GET of `/` is still the page.
     private func upgrade(_ head: HTTPRequestHead) -> UpgradeAnswer {
-        guard head.uri.split(separator: "?", maxSplits: 1).first == "/socket" else { return .refuse(.notFound) }
+        let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+        guard path == "/socket" || path == "/" else { return .refuse(.notFound) }
         guard self.origins.allows(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host")) else {
             return .refuse(.forbidden)
         }

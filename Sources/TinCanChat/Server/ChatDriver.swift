@@ -192,7 +192,11 @@ final class ChatDriver {
     private func start(_ batch: [ChatStoreRequest], for id: Int) {
         guard let persistence = self.persistence, let bound = self.bound else { return }
         let loop = self.loop
+        // History is read after the messages sent before the question are written.
+        let writer = self.writer
+        let mark = batch.contains(where: \.readsHistory) ? writer?.mark() : nil
         Task {
+            if let writer, let mark { await writer.written(through: mark) }
             let answers = await persistence.perform(batch)
             loop.execute {
                 let driver = bound.value

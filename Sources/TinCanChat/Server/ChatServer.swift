@@ -280,7 +280,7 @@ public final class ChatServer: Service, Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-                        try sync.addHandler(ByteToMessageHandler(IRCLineDecoder()))
+                        try sync.addHandler(ByteToMessageHandler(IRCLineDecoder(requireUTF8: true)))
                         try sync.addHandler(ChatConnectionHandler(driver: driver.value))
                     }
                 }

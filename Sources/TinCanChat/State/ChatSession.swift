@@ -36,6 +36,25 @@ final class ChatSession {
     var closing = false
     /// Lines read while the session waits for the store; handled, in order, once it answers.
     var held: [IRCInboundLine] = []
+    /// The replies to a labeled command that asked the store, collected until it answers
+    /// (labeled-response).
+    var labeledReply: ChatLabeledReply?
+    /// Read markers of a session without an account (MARKREAD), by folded target; they last as
+    /// long as the connection. At most ``readMarkerLimit``.
+    private(set) var readMarkers: [String: Int64] = [:]
+    static let readMarkerLimit = 500
+    /// Channels joined whose RPL_ENDOFNAMES waits for the store's read marker.
+    var namesEndAwaitingMarker: Set<String> = []
+
+    /// Moves a marker forward (never back); past the limit, a new target is not kept.
+    func setReadMarker(_ time: Int64, for key: String) {
+        if let old = self.readMarkers[key] {
+            self.readMarkers[key] = max(old, time)
+        } else if self.readMarkers.count < Self.readMarkerLimit {
+            self.readMarkers[key] = time
+        }
+    }
+
     /// Questions at the store whose answers the session is waiting for
     /// (``ChatStoreRequest/holdsLaterLines``): while there is one, its later lines are held, so
     /// that replies come in the order of the commands (a PING sent after NickServ REGISTER is
@@ -179,10 +198,14 @@ enum ChatCapability: String, CaseIterable, Sendable {
     case readMarker = "draft/read-marker"
     case echoMessage = "echo-message"
     case extendedJoin = "extended-join"
+    case extendedMonitor = "extended-monitor"
+    case labeledResponse = "labeled-response"
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"
     case sasl = "sasl"
     case serverTime = "server-time"
+    case setname = "setname"
+    case userhostInNames = "userhost-in-names"
 
     /// Needs the store (accounts, history).
     var needsStore: Bool {
@@ -209,6 +232,10 @@ enum ChatCapability: String, CaseIterable, Sendable {
         case .sasl: 1 << 11
         case .serverTime: 1 << 12
         case .readMarker: 1 << 13
+        case .extendedMonitor: 1 << 14
+        case .labeledResponse: 1 << 15
+        case .setname: 1 << 16
+        case .userhostInNames: 1 << 17
         }
     }
 }

@@ -127,6 +127,9 @@ final class ChatStoreWriter: Sendable {
         var queue: [ChatStoreWrite] = []
         var running = false
         var dropped = 0
+        /// Writes accepted, and writes carried out (or failed), since the start.
+        var accepted = 0
+        var done = 0
     }
 
     private let persistence: ChatPersistence
@@ -145,11 +148,24 @@ final class ChatStoreWriter: Sendable {
                 return false
             }
             state.queue.append(write)
+            state.accepted += 1
             defer { state.running = true }
             return !state.running
         }
         guard start else { return }
         Task { await self.drain() }
+    }
+
+    /// How many writes have been accepted so far: a mark for ``written(through:within:)``.
+    func mark() -> Int { self.state.withLock { $0.accepted } }
+
+    /// Waits until the writes accepted up to `mark` are carried out, for at most `deadline`:
+    /// a history question sees the messages sent before it (read your own writes).
+    func written(through mark: Int, within deadline: Duration = .seconds(2)) async {
+        let end = ContinuousClock.now + deadline
+        while self.state.withLock({ $0.done < mark }), ContinuousClock.now < end {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
     }
 
     /// Waits until every write enqueued so far is done, for at most `deadline` (graceful
@@ -184,6 +200,7 @@ final class ChatStoreWriter: Sendable {
             } catch {
                 self.logger.error("store write failed", metadata: ["error": "\(error)", "writes": "\(batch.count)"])
             }
+            self.state.withLock { $0.done += batch.count }
         }
     }
 }

@@ -333,6 +333,15 @@ package enum ChatStoreRequest: Sendable, Equatable {
         if case .offlineMessage = self { return false }
         return true
     }
+
+    /// It reads what the writer keeps (history, targets): it waits for the writes accepted
+    /// before it.
+    var readsHistory: Bool {
+        switch self {
+        case .history, .targets: true
+        default: false
+        }
+    }
 }
 
 /// The store's answer to a ``ChatStoreRequest``.

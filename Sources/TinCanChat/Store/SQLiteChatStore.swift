@@ -338,8 +338,8 @@ package final class SQLiteChatStore: ChatStore {
         return fromLower ? messages : messages.reversed()
     }
 
-    /// `around` takes `limit / 2` messages before the bound and the rest after it; the bound's
-    /// own message (a msgid) is not among them, as every bound is exclusive.
+    /// `around` takes about half the messages before the bound and the rest after it; a msgid
+    /// bound's own message is among them (the centre), a time bound is exclusive like the others.
     package func history(_ query: ChatHistoryQuery) async throws -> [ChatStoredMessage] {
         let (conversation, limit) = (query.conversation, query.limit)
         guard limit > 0 else { return [] }
@@ -362,8 +362,13 @@ package final class SQLiteChatStore: ChatStore {
                 guard let upper = try Self.position(bound, .upper, in: conversation, db),
                     let lower = try Self.position(bound, .lower, in: conversation, db)
                 else { return [] }
-                let before = try Self.range(conversation, after: nil, before: upper, limit: limit / 2, fromLower: false, db)
-                let after = try Self.range(conversation, after: lower, before: nil, limit: limit - limit / 2, fromLower: true, db)
+                // A msgid's own message is the centre and is included (the spec's AROUND: limit 1
+                // is that message alone); the rest is split before and after.
+                var centre = false
+                if case .msgid = bound { centre = true }
+                let from = centre ? Position(time: lower.time, id: lower.id - 1) : lower
+                let before = try Self.range(conversation, after: nil, before: upper, limit: (limit - (centre ? 1 : 0)) / 2, fromLower: false, db)
+                let after = try Self.range(conversation, after: from, before: nil, limit: limit - before.count, fromLower: true, db)
                 return before + after
             case .between(let first, let second):
                 // Which way the span runs decides which end the messages are counted from.
@@ -380,6 +385,8 @@ package final class SQLiteChatStore: ChatStore {
         }
     }
 
+    /// A conversation is listed when its latest message falls in the span (one that has moved
+    /// on since is not: TARGETS answers "what is new up to then").
     /// The span is open at both ends and may be given in either order: from the earlier time,
     /// the first `limit` conversations are counted; from the later, the last `limit`. Channels
     /// are given as their conversation keys and shown by them; a private conversation is shown by
@@ -395,10 +402,10 @@ package final class SQLiteChatStore: ChatStore {
                 db,
                 sql: """
                     SELECT conversation, max(time) AS latest FROM message
-                    WHERE conversation > '@' AND conversation < 'A' AND time > :low AND time < :high
+                    WHERE conversation > '@' AND conversation < 'A'
                     AND (substr(conversation, 2, instr(conversation, ' ') - 2) = :folded
                         OR substr(conversation, instr(conversation, ' ') + 1) = :folded)
-                    GROUP BY conversation
+                    GROUP BY conversation HAVING latest > :low AND latest < :high
                     """,
                 arguments: ["low": low, "high": high, "folded": folded]
             )
@@ -411,11 +418,8 @@ package final class SQLiteChatStore: ChatStore {
                 found.append(ChatHistoryTarget(conversation: conversation, name: partner, latest: row["latest"]))
             }
             for channel in Set(channels) {
-                let latest = try Int64.fetchOne(
-                    db, sql: "SELECT max(time) FROM message WHERE conversation = ? AND time > ? AND time < ?",
-                    arguments: [channel, low, high]
-                )
-                if let latest { found.append(ChatHistoryTarget(conversation: channel, name: channel, latest: latest)) }
+                let latest = try Int64.fetchOne(db, sql: "SELECT max(time) FROM message WHERE conversation = ?", arguments: [channel])
+                if let latest, latest > low, latest < high { found.append(ChatHistoryTarget(conversation: channel, name: channel, latest: latest)) }
             }
             found.sort { ($0.latest, $0.conversation) < ($1.latest, $1.conversation) }
             return from <= to ? Array(found.prefix(limit)) : Array(found.suffix(limit))
