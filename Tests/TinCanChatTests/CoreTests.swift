@@ -115,8 +115,8 @@ final class CoreHarness {
             ":irc.test 253 Ann 0 :unknown connection(s)",
             ":irc.test 254 Ann 1 :channels formed",
             ":irc.test 255 Ann :I have 1 clients and 0 servers",
-            ":irc.test 265 Ann 1 10000 :Current local users 1, max 10000",
-            ":irc.test 266 Ann 1 10000 :Current global users 1, max 10000",
+            ":irc.test 265 Ann 1 1 :Current local users 1, max 1",
+            ":irc.test 266 Ann 1 1 :Current global users 1, max 1",
             ":irc.test 422 Ann :MOTD File is missing",
             ":Ann!~ann@192.0.2.1 JOIN #lobby",
             ":irc.test 353 Ann = #lobby :Ann",
@@ -402,10 +402,15 @@ final class CoreHarness {
             "errUModeUnknownFlag": 501, "errUsersDontMatch": 502, "rplMonOnline": 730, "rplMonOffline": 731, "rplMonList": 732,
             "rplEndOfMonList": 733, "errMonListFull": 734, "rplWhoisAccount": 330, "rplLoggedIn": 900, "rplLoggedOut": 901,
             "rplSaslSuccess": 903, "errSaslFail": 904, "errSaslTooLong": 905, "errSaslAborted": 906, "rplSaslMechs": 908,
+            "rplAdminMe": 256, "rplAdminLoc1": 257, "rplAdminLoc2": 258, "rplAdminEmail": 259, "rplWhowasUser": 314,
+            "rplVersion": 351, "rplLinks": 364, "rplEndOfLinks": 365, "rplEndOfWhowas": 369, "rplInfo": 371, "rplEndOfInfo": 374,
+            "rplTime": 391, "errWasNoSuchNick": 406, "errHelpNotFound": 524, "rplHelpStart": 704, "rplHelpTxt": 705,
+            "rplEndOfHelp": 706,
         ]
         let tests = try String(contentsOf: URL(filePath: #filePath), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "LoopbackTests.swift"), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "AccountCoreTests.swift"), encoding: .utf8)
+            + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "ServerCommandTests.swift"), encoding: .utf8)
         for name in used.sorted() {
             guard let code = expected[name] else {
                 Issue.record("\(name) is sent but has no conventional code in this test")

@@ -118,6 +118,7 @@ extension ChatCore {
     /// Changes a registered session's nick: everyone who sees it told, monitors too.
     func rename(_ session: ChatSession, to wanted: String) {
         guard case .registered(var identity) = session.registration else { return }
+        self.rememberWhowas(session)
         let folded = self.caseMapping.fold(wanted)
         let change = IRCMessage(source: session.mask, command: "NICK", parameters: [wanted])
         var recipients = self.presencePeers(of: session)
