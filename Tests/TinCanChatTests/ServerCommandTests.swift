@@ -263,6 +263,7 @@ import TinCanIRC
         #expect(lines[6] == ":irc.test 266 bar 2 2 :Current global users 2, max 2")
         h.say(qux, "MODE qux +i", "OPER root hunter2", "JOIN #x")
         h.say(bar, "MODE bar +i")
+        #expect(h.take(bar) == [":bar!~bar@192.0.2.1 MODE bar +i"])
         lines = self.lusers(h, bar)
         #expect(lines[0] == ":irc.test 251 bar :There are 0 users and 2 invisible on 1 servers")
         #expect(lines[1] == ":irc.test 252 bar 1 :operator(s) online")
@@ -275,6 +276,7 @@ import TinCanIRC
         #expect(lines[4] == ":irc.test 255 bar :I have 1 clients and 0 servers")
         #expect(lines[5] == ":irc.test 265 bar 1 2 :Current local users 1, max 2")
         h.say(bar, "MODE bar -i")
+        _ = h.take(bar)
         #expect(self.lusers(h, bar)[0] == ":irc.test 251 bar :There are 1 users and 0 invisible on 1 servers")
     }
 }
