@@ -104,7 +104,7 @@ final class CoreHarness {
             ":irc.test 001 Ann :Welcome to the tincan IRC network, Ann!~ann@192.0.2.1",
             ":irc.test 002 Ann :Your host is irc.test, running version tincan-chat-0.1",
             ":irc.test 003 Ann :This server was created 2027-01-15 08:00:00 UTC",
-            ":irc.test 004 Ann irc.test tincan-chat-0.1 io nt o",
+            ":irc.test 004 Ann irc.test tincan-chat-0.1 iow nt o",
         ])
         #expect(lines[4].hasPrefix(":irc.test 005 Ann AWAYLEN=390 CASEMAPPING=rfc1459 CHANLIMIT=#:50 "))
         #expect(lines[4].hasSuffix(" :are supported by this server"))

@@ -157,6 +157,24 @@ import TinCanIRC
         #expect(h.take(ann) == [":irc.test 402 ann other.example :No such server"])
     }
 
+    @Test("the server's description (--server-info) is what WHOIS, WHOWAS, LINKS and VERSION give")
+    func serverInfo() {
+        var configuration = ChatServerConfiguration(name: "irc.test", lobby: nil)
+        configuration.serverInfo = "test server"
+        let h = CoreHarness(configuration)
+        let ann = h.registered("ann")
+        let bob = h.registered("bob")
+        h.say(ann, "WHOIS bob")
+        #expect(h.take(ann).contains(":irc.test 312 ann bob irc.test :test server"))
+        h.say(bob, "QUIT")
+        _ = h.take(ann)
+        h.say(ann, "WHOWAS bob", "LINKS", "VERSION")
+        let lines = h.take(ann)
+        #expect(lines.contains(":irc.test 312 ann bob irc.test :test server"))
+        #expect(lines.contains(":irc.test 364 ann irc.test irc.test :0 test server"))
+        #expect(lines.contains(":irc.test 351 ann tincan-chat-0.1 irc.test :test server"))
+    }
+
     // MARK: HELP
 
     @Test("HELP and HELPOP: the index, a command's text (any case), 524 for an unknown subject", arguments: ["HELP", "HELPOP"])

@@ -192,7 +192,7 @@ extension ChatCore {
         self.numeric(.rplWelcome, to: session, ["Welcome to the \(self.configuration.network) IRC network, \(session.mask)"])
         self.numeric(.rplYourHost, to: session, ["Your host is \(self.serverName), running version \(ChatServer.version)"])
         self.numeric(.rplCreated, to: session, ["This server was created \(self.createdText)"])
-        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "io", "nt", "o"])
+        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "iow", "nt", "o"])
         for message in self.isupport(for: session).messages(source: self.serverName, nick: nick) { self.send(message, to: session) }
         self.lusers(session)
         self.motd(session)
