@@ -52,6 +52,9 @@ import TinCanIRC
         #expect(users("WHOWAS dan 2") == ["~third", "~second"])
         #expect(users("WHOWAS dan 0") == ["~third", "~second", "~first"])
         #expect(users("WHOWAS dan -1") == ["~third", "~second", "~first"])
+        #expect(users("WHOWAS d*") == ["~third", "~second", "~first"])
+        #expect(users("WHOWAS ?AN 2") == ["~third", "~second"])
+        #expect(users("WHOWAS x*").isEmpty)
         h.say(ann, "WHOWAS nobody,dan 1")
         #expect(h.take(ann) == [
             ":irc.test 406 ann nobody :There was no such nickname", ":irc.test 369 ann nobody :End of WHOWAS",
@@ -113,6 +116,9 @@ import TinCanIRC
         #expect(history.lookup("n").map(\.user) == ["e", "d", "c", "b"])
         #expect(history.lookup("n", limit: 2).map(\.user) == ["e", "d"])
         #expect(history.count == 4)
+        history.record(entry("z"), folded: "o", total: 10, perNick: 4)
+        #expect(history.lookup(where: { _ in true }, limit: 1, cap: 10).map(\.user) == ["e", "z"])
+        #expect(history.lookup(where: { _ in true }, limit: nil, cap: 3).map(\.user) == ["e", "d", "c"])
         history.record(entry("f"), folded: "m", total: 0, perNick: 4)
         #expect(history.lookup("m").isEmpty)
     }

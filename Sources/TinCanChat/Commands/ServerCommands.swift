@@ -21,7 +21,7 @@ extension ChatCore {
 
     /// `WHOWAS <nick>{,<nick>} [<count>]`: each nick's entries, newest first, at most `count` of
     /// them when it is positive (a full search otherwise); 406 for a nick with none; 369 after
-    /// each nick.
+    /// each nick. A nick with `*` or `?` is a mask over the history's nicks.
     func whowasCommand(_ message: IRCMessage, _ session: ChatSession) {
         let p = message.parameters
         guard let list = p.first, !list.isEmpty else {
@@ -30,7 +30,14 @@ extension ChatCore {
         let count = p.count > 1 ? Int(p[1]).flatMap { $0 > 0 ? $0 : nil } : nil
         // As many nicks as one PRIVMSG may name, so one line cannot ask for the whole history.
         for nick in list.split(separator: ",").prefix(self.limits.maxTargets).map(String.init) {
-            let entries = self.whowas.lookup(self.caseMapping.fold(nick), limit: count)
+            let entries: [ChatWhowas.Entry]
+            if nick.contains("*") || nick.contains("?") {
+                // A mask (RFC 2812): one WHO page of entries at most.
+                let mask = IRCMask(nick, caseMapping: self.caseMapping)
+                entries = self.whowas.lookup(where: { mask.matches($0) }, limit: count, cap: self.limits.whoReplies)
+            } else {
+                entries = self.whowas.lookup(self.caseMapping.fold(nick), limit: count)
+            }
             if entries.isEmpty { self.numeric(.errWasNoSuchNick, to: session, [nick, "There was no such nickname"]) }
             for entry in entries {
                 self.numeric(.rplWhowasUser, to: session, [entry.nick, entry.user, entry.host, "*", entry.realName])

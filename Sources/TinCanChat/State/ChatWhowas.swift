@@ -60,6 +60,18 @@ struct ChatWhowas {
         return Array(newestFirst.prefix(max(0, limit)))
     }
 
+    /// The entries of every folded nick `matches` accepts (a WHOWAS mask): each nick's newest
+    /// first, nicks in order, at most `limit` per nick when given and `cap` in all. It visits each
+    /// nick in the history once: at most ``ChatLimits/whowasEntries`` of them.
+    func lookup(where matches: (String) -> Bool, limit: Int?, cap: Int) -> [Entry] {
+        var found: [Entry] = []
+        for folded in self.byNick.keys.sorted() where matches(folded) {
+            found += self.lookup(folded, limit: limit)
+            if found.count >= cap { return Array(found.prefix(cap)) }
+        }
+        return found
+    }
+
     private mutating func dropOldest() {
         let (folded, sequence) = self.order[self.head]
         self.head += 1
