@@ -67,6 +67,8 @@ class TincanController(BaseServerController, DirectoryBasedController):
             binary, "chat", "serve",
             "--host", hostname,
             "--name", "My.Little.Server",
+            # irctest's servers describe themselves so (LINKS checks it).
+            "--server-info", "test server",
             "--oper", "operuser:operpassword",
             "--no-flood-limit",
             "--lobby", os.environ.get("TINCAN_LOBBY", "none"),

@@ -55,6 +55,9 @@ struct ChatServeCommand: AsyncParsableCommand {
     @Option(help: "The server's name, the source of its replies.")
     var name = "tincan.local"
 
+    @Option(name: .customLong("server-info"), help: "The server's one-line description (WHOIS, WHOWAS, LINKS).")
+    var serverInfo = "tincan chat"
+
     @Option(help: "A file whose lines are the message of the day.")
     var motd: String?
 
@@ -159,6 +162,7 @@ struct ChatServeCommand: AsyncParsableCommand {
         var configuration = ChatServerConfiguration(
             host: self.host, port: self.port, name: self.name, lobby: self.lobby == "none" ? nil : self.lobby, password: self.password
         )
+        configuration.serverInfo = self.serverInfo
         if let tlsPort = self.tlsPort, let cert = self.cert, let key = self.key {
             configuration.tlsPort = tlsPort
             configuration.tls = ChatTLSFiles(certificate: cert, privateKey: key)

@@ -31,6 +31,7 @@ final class ChatCore {
     var directory = ChatDirectory()
     var channels: ChatChannels
     var monitors = ChatMonitors()
+    var whowas = ChatWhowas()
     /// Unchecked exclusivity: written for every recipient of every message, only from the core
     /// on its one event loop, and no access to it ever overlaps another.
     @exclusivity(unchecked) var round = ChatRoundLog()
@@ -103,6 +104,7 @@ final class ChatCore {
         session.closing = true
         session.held = []
         if self.backedUp.remove(session.id) != nil { self.updateOverload() }
+        self.rememberWhowas(session)
         if let identity = session.identity {
             let quit = IRCMessage(source: session.mask, command: "QUIT", parameters: [reason], trailing: true)
             self.fanOut(quit, to: self.presencePeers(of: session), from: session)

@@ -1,6 +1,6 @@
 /// A three-digit reply code (RFC 1459/2812 and modern.ircdocs.horse "Numerics"; 730-734 from
-/// IRCv3 MONITOR; 900-908 from IRCv3 SASL). A small struct with static members, so that an unknown code is still a value
-/// that prints.
+/// IRCv3 MONITOR; 704-706 and 524 from modern.ircdocs.horse HELP; 900-908 from IRCv3 SASL). A
+/// small struct with static members, so that an unknown code is still a value that prints.
 public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     public let code: Int
 
@@ -221,6 +221,40 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
     public static let errBanListFull = IRCNumeric(478)
     /// ERR_INVALIDMODEPARAM
     public static let errInvalidModeParam = IRCNumeric(696)
+    /// RPL_ADMINME
+    public static let rplAdminMe = IRCNumeric(256)
+    /// RPL_ADMINLOC1
+    public static let rplAdminLoc1 = IRCNumeric(257)
+    /// RPL_ADMINLOC2
+    public static let rplAdminLoc2 = IRCNumeric(258)
+    /// RPL_ADMINEMAIL
+    public static let rplAdminEmail = IRCNumeric(259)
+    /// RPL_WHOWASUSER
+    public static let rplWhowasUser = IRCNumeric(314)
+    /// RPL_VERSION
+    public static let rplVersion = IRCNumeric(351)
+    /// RPL_LINKS
+    public static let rplLinks = IRCNumeric(364)
+    /// RPL_ENDOFLINKS
+    public static let rplEndOfLinks = IRCNumeric(365)
+    /// RPL_ENDOFWHOWAS
+    public static let rplEndOfWhowas = IRCNumeric(369)
+    /// RPL_INFO
+    public static let rplInfo = IRCNumeric(371)
+    /// RPL_ENDOFINFO
+    public static let rplEndOfInfo = IRCNumeric(374)
+    /// RPL_TIME
+    public static let rplTime = IRCNumeric(391)
+    /// ERR_WASNOSUCHNICK
+    public static let errWasNoSuchNick = IRCNumeric(406)
+    /// ERR_HELPNOTFOUND
+    public static let errHelpNotFound = IRCNumeric(524)
+    /// RPL_HELPSTART
+    public static let rplHelpStart = IRCNumeric(704)
+    /// RPL_HELPTXT
+    public static let rplHelpTxt = IRCNumeric(705)
+    /// RPL_ENDOFHELP
+    public static let rplEndOfHelp = IRCNumeric(706)
 
     private static let names: [Int: String] = [
         1: "RPL_WELCOME",
@@ -322,5 +356,22 @@ public struct IRCNumeric: Hashable, Sendable, CustomStringConvertible {
         475: "ERR_BADCHANNELKEY",
         478: "ERR_BANLISTFULL",
         696: "ERR_INVALIDMODEPARAM",
+        256: "RPL_ADMINME",
+        257: "RPL_ADMINLOC1",
+        258: "RPL_ADMINLOC2",
+        259: "RPL_ADMINEMAIL",
+        314: "RPL_WHOWASUSER",
+        351: "RPL_VERSION",
+        364: "RPL_LINKS",
+        365: "RPL_ENDOFLINKS",
+        369: "RPL_ENDOFWHOWAS",
+        371: "RPL_INFO",
+        374: "RPL_ENDOFINFO",
+        391: "RPL_TIME",
+        406: "ERR_WASNOSUCHNICK",
+        524: "ERR_HELPNOTFOUND",
+        704: "RPL_HELPSTART",
+        705: "RPL_HELPTXT",
+        706: "RPL_ENDOFHELP",
     ]
 }

@@ -25,7 +25,7 @@ import TinCanIRC
         let ann = h.connect()
         h.say(ann, "NICK ann", "USER ann 0 * :Ann")
         let lines = h.take(ann)
-        #expect(lines.contains(":irc.test 004 ann irc.test tincan-chat-0.1 io beIiklmnostv beIklov"))
+        #expect(lines.contains(":irc.test 004 ann irc.test tincan-chat-0.1 iow beIiklmnostv beIklov"))
         let isupport = lines.filter { $0.contains(" 005 ") }.joined(separator: " ").split(separator: " ").map(String.init)
         for token in ["CHANMODES=beI,k,l,imnst", "PREFIX=(ov)@+", "MODES=4", "MAXLIST=beI:100", "EXCEPTS=e", "INVEX=I"] {
             #expect(isupport.contains(token), "\(token)")

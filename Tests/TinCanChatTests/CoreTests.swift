@@ -104,7 +104,7 @@ final class CoreHarness {
             ":irc.test 001 Ann :Welcome to the tincan IRC network, Ann!~ann@192.0.2.1",
             ":irc.test 002 Ann :Your host is irc.test, running version tincan-chat-0.1",
             ":irc.test 003 Ann :This server was created 2027-01-15 08:00:00 UTC",
-            ":irc.test 004 Ann irc.test tincan-chat-0.1 io beIiklmnostv beIklov",
+            ":irc.test 004 Ann irc.test tincan-chat-0.1 iow beIiklmnostv beIklov",
         ])
         #expect(lines[4].hasPrefix(":irc.test 005 Ann AWAYLEN=390 CASEMAPPING=rfc1459 CHANLIMIT=#:50 "))
         #expect(lines[4].hasSuffix(" :are supported by this server"))
@@ -115,8 +115,8 @@ final class CoreHarness {
             ":irc.test 253 Ann 0 :unknown connection(s)",
             ":irc.test 254 Ann 1 :channels formed",
             ":irc.test 255 Ann :I have 1 clients and 0 servers",
-            ":irc.test 265 Ann 1 10000 :Current local users 1, max 10000",
-            ":irc.test 266 Ann 1 10000 :Current global users 1, max 10000",
+            ":irc.test 265 Ann 1 1 :Current local users 1, max 1",
+            ":irc.test 266 Ann 1 1 :Current global users 1, max 1",
             ":irc.test 422 Ann :MOTD File is missing",
             ":Ann!~ann@192.0.2.1 JOIN #lobby",
             ":irc.test 353 Ann = #lobby :Ann",
@@ -406,11 +406,16 @@ final class CoreHarness {
             "rplInviteList": 336, "rplEndOfInviteList": 337, "rplInviting": 341, "rplInvExList": 346, "rplEndOfInvExList": 347,
             "rplExceptList": 348, "rplEndOfExceptList": 349, "rplBanList": 367, "errUserOnChannel": 443, "errInviteOnlyChan": 473,
             "errBannedFromChan": 474, "errBadChannelKey": 475, "errBanListFull": 478, "errInvalidModeParam": 696,
+            "rplAdminMe": 256, "rplAdminLoc1": 257, "rplAdminLoc2": 258, "rplAdminEmail": 259, "rplWhowasUser": 314,
+            "rplVersion": 351, "rplLinks": 364, "rplEndOfLinks": 365, "rplEndOfWhowas": 369, "rplInfo": 371, "rplEndOfInfo": 374,
+            "rplTime": 391, "errWasNoSuchNick": 406, "errHelpNotFound": 524, "rplHelpStart": 704, "rplHelpTxt": 705,
+            "rplEndOfHelp": 706,
         ]
         let tests = try String(contentsOf: URL(filePath: #filePath), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "LoopbackTests.swift"), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "AccountCoreTests.swift"), encoding: .utf8)
             + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "ChannelModeTests.swift"), encoding: .utf8)
+            + String(contentsOf: URL(filePath: #filePath).deletingLastPathComponent().appending(path: "ServerCommandTests.swift"), encoding: .utf8)
         for name in used.sorted() {
             guard let code = expected[name] else {
                 Issue.record("\(name) is sent but has no conventional code in this test")

@@ -63,6 +63,16 @@ enum ChatCommands {
         "MONITOR": ChatCommand(minParameters: 1) { $0.monitor($1, $2) },
         "MOTD": ChatCommand { core, _, session in core.motd(session) },
         "LUSERS": ChatCommand { core, _, session in core.lusers(session) },
+        // About the server, and the nicks' history (ServerCommands.swift)
+        "WHOWAS": ChatCommand { $0.whowasCommand($1, $2) },
+        "TIME": ChatCommand { $0.time($1, $2) },
+        "INFO": ChatCommand { $0.info($1, $2) },
+        "VERSION": ChatCommand { $0.version($1, $2) },
+        "ADMIN": ChatCommand { $0.admin($1, $2) },
+        "LINKS": ChatCommand { $0.links($1, $2) },
+        "HELP": ChatCommand { $0.help($1, $2) },
+        "HELPOP": ChatCommand { $0.help($1, $2) },
+        "WALLOPS": ChatCommand(minParameters: 1, operatorOnly: true) { $0.wallops($1, $2) },
         // Modes and operators (OperatorCommands.swift)
         "MODE": ChatCommand(minParameters: 1) { $0.mode($1, $2) },
         "OPER": ChatCommand(minParameters: 2) { $0.oper($1, $2) },

@@ -111,7 +111,7 @@ extension ChatCore {
         if user.channels.contains(where: { self.sees($0, session) }) {
             self.numeric(.rplWhoisChannels, to: session, [name, user.channels.filter { self.sees($0, session) }.map { $0.prefix(of: user, all: session.has(.multiPrefix)) + $0.name }.joined(separator: " ")])
         }
-        self.numeric(.rplWhoisServer, to: session, [name, self.serverName, "tincan chat"])
+        self.numeric(.rplWhoisServer, to: session, [name, self.serverName, self.serverInfo])
         if let away = user.away { self.numeric(.rplAway, to: session, [name, away]) }
         if user.isOperator { self.numeric(.rplWhoisOperator, to: session, [name, "is an IRC operator"]) }
         if let account = user.account { self.numeric(.rplWhoisAccount, to: session, [name, account.name, "is logged in as"]) }
@@ -169,18 +169,21 @@ extension ChatCore {
         }
     }
 
+    /// LUSERS: every count kept as it changes (``ChatDirectory``), none counted here. Clients
+    /// are registered sessions; connections that have not registered are unknown; the max is
+    /// the most there have been at once.
     func lusers(_ session: ChatSession) {
-        let users = self.directory.registeredCount
-        let connected = self.directory.connectedCount
-        let operators = self.directory.operatorCount
-        let maxClients = self.limits.maxClients
-        self.numeric(.rplLUserClient, to: session, ["There are \(users) users and 0 invisible on 1 servers"])
-        self.numeric(.rplLUserOp, to: session, [String(operators), "operator(s) online"])
-        self.numeric(.rplLUserUnknown, to: session, [String(connected - users), "unknown connection(s)"])
+        let d = self.directory
+        let users = d.registeredCount
+        let invisible = d.invisibleCount
+        let peak = d.peakRegistered
+        self.numeric(.rplLUserClient, to: session, ["There are \(users - invisible) users and \(invisible) invisible on 1 servers"])
+        self.numeric(.rplLUserOp, to: session, [String(d.operatorCount), "operator(s) online"])
+        self.numeric(.rplLUserUnknown, to: session, [String(d.connectedCount - users), "unknown connection(s)"])
         self.numeric(.rplLUserChannels, to: session, [String(self.channels.count), "channels formed"])
-        self.numeric(.rplLUserMe, to: session, ["I have \(connected) clients and 0 servers"])
-        self.numeric(.rplLocalUsers, to: session, [String(users), String(maxClients), "Current local users \(users), max \(maxClients)"])
-        self.numeric(.rplGlobalUsers, to: session, [String(users), String(maxClients), "Current global users \(users), max \(maxClients)"])
+        self.numeric(.rplLUserMe, to: session, ["I have \(users) clients and 0 servers"])
+        self.numeric(.rplLocalUsers, to: session, [String(users), String(peak), "Current local users \(users), max \(peak)"])
+        self.numeric(.rplGlobalUsers, to: session, [String(users), String(peak), "Current global users \(users), max \(peak)"])
     }
 
     func motd(_ session: ChatSession) {

@@ -118,6 +118,7 @@ extension ChatCore {
     /// Changes a registered session's nick: everyone who sees it told, monitors too.
     func rename(_ session: ChatSession, to wanted: String) {
         guard case .registered(var identity) = session.registration else { return }
+        self.rememberWhowas(session)
         let folded = self.caseMapping.fold(wanted)
         let change = IRCMessage(source: session.mask, command: "NICK", parameters: [wanted])
         var recipients = self.presencePeers(of: session)
@@ -191,7 +192,7 @@ extension ChatCore {
         self.numeric(.rplWelcome, to: session, ["Welcome to the \(self.configuration.network) IRC network, \(session.mask)"])
         self.numeric(.rplYourHost, to: session, ["Your host is \(self.serverName), running version \(ChatServer.version)"])
         self.numeric(.rplCreated, to: session, ["This server was created \(self.createdText)"])
-        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "io", "beIiklmnostv", "beIklov"])
+        self.numeric(.rplMyInfo, to: session, [self.serverName, ChatServer.version, "iow", "beIiklmnostv", "beIklov"])
         for message in self.isupport(for: session).messages(source: self.serverName, nick: nick) { self.send(message, to: session) }
         self.lusers(session)
         self.motd(session)

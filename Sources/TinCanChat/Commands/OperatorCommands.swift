@@ -11,15 +11,9 @@ extension ChatCore {
             return self.numeric(.errUsersDontMatch, to: session, ["Can't change mode for other users"])
         }
         guard p.count > 1 else {
-            return self.numeric(.rplUModeIs, to: session, [session.invisible ? "+i" : "+"])
+            return self.numeric(.rplUModeIs, to: session, [self.userModes(session)])
         }
-        // +i and -i are taken (and change nothing visible: WHO never lists the whole server).
-        let change = p[1]
-        guard change == "+i" || change == "-i" else {
-            return self.numeric(.errUModeUnknownFlag, to: session, ["Unknown MODE flag"])
-        }
-        session.invisible = change == "+i"
-        self.send(IRCMessage(source: session.mask, command: "MODE", parameters: [identity.nick, change]), to: session)
+        self.changeUserModes(p[1], identity.nick, session)
     }
 
     func oper(_ message: IRCMessage, _ session: ChatSession) {

@@ -17,6 +17,9 @@ public struct ChatServerConfiguration: Sendable {
     public var name: String
     /// The network name announced in ISUPPORT. Default "tincan".
     public var network: String
+    /// The server's one-line description, as WHOIS, WHOWAS, LINKS and VERSION give it. Default
+    /// "tincan chat".
+    public var serverInfo = "tincan chat"
     /// The message of the day, line by line; nil answers ERR_NOMOTD. Default nil.
     public var motd: [String]?
     /// The channel every client joins on registration; nil for a plain IRC server with no
@@ -110,6 +113,7 @@ extension ChatServerConfiguration {
             ("maxChannelsPerClient", limits.maxChannelsPerClient), ("nickLength", limits.nickLength),
             ("topicLength", limits.topicLength), ("monitorEntries", limits.monitorEntries), ("maxTargets", limits.maxTargets),
             ("sendQueueBytes", limits.sendQueueBytes), ("quietPresence", limits.quietPresence), ("whoReplies", limits.whoReplies),
+            ("whowasEntries", limits.whowasEntries), ("whowasPerNick", limits.whowasPerNick),
         ] {
             try ConfigurationError.checkAtLeast(value, 1, "limits." + setting)
         }
@@ -149,6 +153,10 @@ public struct ChatLimits: Sendable, Hashable {
     public var quietPresence: Int
     /// Replies one WHO gives at most; past it the list is cut and its end says so. Default 200.
     public var whoReplies: Int
+    /// WHOWAS history: entries kept in all (the oldest go first). Default 1000.
+    public var whowasEntries: Int
+    /// WHOWAS history: entries kept for one nick (its oldest go first). Default 4.
+    public var whowasPerNick: Int
 
     public init(
         maxClients: Int = 10_000,
@@ -161,7 +169,9 @@ public struct ChatLimits: Sendable, Hashable {
         maxTargets: Int = 4,
         sendQueueBytes: Int = 1 << 20,
         quietPresence: Int = 1000,
-        whoReplies: Int = 200
+        whoReplies: Int = 200,
+        whowasEntries: Int = 1000,
+        whowasPerNick: Int = 4
     ) {
         self.maxClients = maxClients
         self.maxClientsPerAddress = maxClientsPerAddress
@@ -174,6 +184,8 @@ public struct ChatLimits: Sendable, Hashable {
         self.sendQueueBytes = sendQueueBytes
         self.quietPresence = quietPresence
         self.whoReplies = whoReplies
+        self.whowasEntries = whowasEntries
+        self.whowasPerNick = whowasPerNick
     }
 }
 

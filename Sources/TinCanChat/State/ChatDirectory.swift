@@ -9,6 +9,12 @@ struct ChatDirectory {
     /// Registered sessions that are IRC operators (LUSERS), kept as they change rather than
     /// counted, so that registering costs the same however many are in.
     var operatorCount = 0
+    /// Registered sessions with user mode +i (LUSERS), kept the same way.
+    var invisibleCount = 0
+    /// The most registered sessions there have been at once (LUSERS 265/266).
+    private(set) var peakRegistered = 0
+    /// Sessions with user mode +w: they get WALLOPS.
+    var wallops: Set<Int> = []
 
     var connectedCount: Int { self.sessions.count }
     var registeredCount: Int { self.nicks.count }
@@ -37,6 +43,8 @@ struct ChatDirectory {
     mutating func remove(_ session: ChatSession) -> Bool {
         guard self.sessions.removeValue(forKey: session.id) != nil else { return false }
         self.perAddress[session.host, default: 1] -= 1
+        if session.invisible { self.invisibleCount -= 1 }
+        self.wallops.remove(session.id)
         if self.perAddress[session.host] == 0 { self.perAddress[session.host] = nil }
         if let identity = session.identity, self.nicks[identity.folded] === session { self.nicks[identity.folded] = nil }
         if let account = session.account { self.logOut(session, from: account.folded) }
@@ -69,7 +77,10 @@ struct ChatDirectory {
         (self.accounts[folded] ?? []).filter { $0.isRegistered && !$0.closing }
     }
 
-    mutating func claim(_ folded: String, for session: ChatSession) { self.nicks[folded] = session }
+    mutating func claim(_ folded: String, for session: ChatSession) {
+        self.nicks[folded] = session
+        self.peakRegistered = max(self.peakRegistered, self.nicks.count)
+    }
 
     mutating func release(_ folded: String) { self.nicks[folded] = nil }
 }
