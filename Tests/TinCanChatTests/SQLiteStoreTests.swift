@@ -85,6 +85,7 @@ private func message(_ msgid: String, _ time: Int64, in conversation: String, te
         (.around(.msgid("m3")), 3, ["m2", "m3", "m4"]),
         (.around(.msgid("m3")), 1, ["m3"]),
         (.around(.time(250)), 2, ["m4", "m5"]),
+        (.around(.time(200)), 3, ["m1", "m2", "m3"]),
         (.between(.msgid("m1"), .msgid("m5")), 2, ["m2", "m3"]),
         (.between(.msgid("m5"), .msgid("m1")), 2, ["m3", "m4"]),
         (.between(.time(100), .time(400)), 10, ["m2", "m3", "m4", "m5"]),

@@ -338,8 +338,8 @@ package final class SQLiteChatStore: ChatStore {
         return fromLower ? messages : messages.reversed()
     }
 
-    /// `around` takes about half the messages before the bound and the rest after it; a msgid
-    /// bound's own message is among them (the centre), a time bound is exclusive like the others.
+    /// `around` takes about half the messages before the bound and the rest from it on: the
+    /// bound's own message (a msgid), or those at its very time, are among them.
     package func history(_ query: ChatHistoryQuery) async throws -> [ChatStoredMessage] {
         let (conversation, limit) = (query.conversation, query.limit)
         guard limit > 0 else { return [] }
@@ -359,15 +359,14 @@ package final class SQLiteChatStore: ChatStore {
                 guard let lower = try Self.position(bound, .lower, in: conversation, db) else { return [] }
                 return try Self.range(conversation, after: lower, before: nil, limit: limit, fromLower: true, db)
             case .around(let bound):
-                guard let upper = try Self.position(bound, .upper, in: conversation, db),
-                    let lower = try Self.position(bound, .lower, in: conversation, db)
-                else { return [] }
-                // A msgid's own message is the centre and is included (the spec's AROUND: limit 1
-                // is that message alone); the rest is split before and after.
-                var centre = false
-                if case .msgid = bound { centre = true }
-                let from = centre ? Position(time: lower.time, id: lower.id - 1) : lower
-                let before = try Self.range(conversation, after: nil, before: upper, limit: (limit - (centre ? 1 : 0)) / 2, fromLower: false, db)
+                guard let upper = try Self.position(bound, .upper, in: conversation, db) else { return [] }
+                // The bound is the centre and is included: a msgid's own message (limit 1 is that
+                // message alone, as the spec has it), or the messages at that very time; the rest
+                // is split before and after.
+                var message = false
+                if case .msgid = bound { message = true }
+                let from = Position(time: upper.time, id: upper.id - 1)
+                let before = try Self.range(conversation, after: nil, before: upper, limit: message ? (limit - 1) / 2 : limit / 2, fromLower: false, db)
                 let after = try Self.range(conversation, after: from, before: nil, limit: limit - before.count, fromLower: true, db)
                 return before + after
             case .between(let first, let second):
