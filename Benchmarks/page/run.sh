@@ -30,7 +30,7 @@
 # LIMIT (default 600) is the most seconds any one wait may take. The page measured is the one
 # beside the binary (tincan_TinCanChat.resources, copied there by swift build), read when the
 # server starts.
-# Needs: swift build -c release; apt-get install chromium chromium-driver python3-selenium.
+# Needs: swift build -c release; apt-get install chromium chromium-driver; pip install selenium (as scripts/test does).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +50,7 @@ LIMIT=${LIMIT:-600}
 command -v chromium >/dev/null || die "chromium not found (apt-get install chromium)"
 command -v chromedriver >/dev/null || [[ -x /usr/bin/chromedriver ]] ||
     die "chromedriver not found (apt-get install chromium-driver)"
-python3 -c 'import selenium' 2>/dev/null || die "python3 cannot import selenium (apt-get install python3-selenium)"
+python3 -c 'import selenium' 2>/dev/null || die "python3 cannot import selenium (pip install selenium)"
 (( OTHERS >= 1 && BURST >= 1 && HISTORY > BURST )) || die "need OTHERS >= 1 and HISTORY > BURST >= 1"
 ulimit -n "$(ulimit -Hn)"
 (( OTHERS + 200 < $(ulimit -n) )) ||
