@@ -279,7 +279,7 @@ import TinCanIRC
         #expect(Self.names(h.take(ann)) == ["@+ann", "bob"])
     }
 
-    @Test("+s: hidden from LIST, NAMES (366 alone) and WHOIS for those outside; members see it with the @ kind")
+    @Test("+s: hidden from LIST, NAMES (366 alone), WHO and WHOIS for those outside; members see it with the @ kind")
     func secret() {
         let (h, ann, bob, carl) = Self.harness()
         h.say(ann, "MODE #c +s")
@@ -290,6 +290,12 @@ import TinCanIRC
         #expect(h.take(bob) == [":irc.test 366 bob #c :End of /NAMES list."])
         h.say(bob, "WHOIS carl")
         #expect(!h.take(bob).contains { $0.contains(" 319 ") })
+        h.say(bob, "WHO #c")
+        #expect(h.take(bob) == [":irc.test 315 bob #c :End of WHO list"])
+        h.say(carl, "WHO #c")
+        let who = h.take(carl)
+        #expect(who.filter { $0.contains(" 352 carl #c ") }.count == 2, "\(who)")
+        #expect(who.last == ":irc.test 315 carl #c :End of WHO list")
         h.say(carl, "LIST")
         #expect(h.take(carl).contains(":irc.test 322 carl #c 2 :"))
         h.say(carl, "NAMES #c")

@@ -185,7 +185,7 @@ extension ChatCore {
         !channel.modes.flags.contains(.topicLocked) || channel.isOperator(session) || session.isOperator
     }
 
-    /// Whether `session` sees `channel` in LIST, NAMES and WHOIS: a `+s` channel only its members.
+    /// Whether `session` sees `channel` in LIST, NAMES, WHO and WHOIS: a `+s` channel only its members.
     func sees(_ channel: ChatChannel, _ session: ChatSession) -> Bool {
         !channel.modes.flags.contains(.secret) || channel.contains(session)
     }

@@ -66,7 +66,8 @@ extension ChatCore {
             ])
         }
         if mask.hasPrefix("#") {
-            if let channel = self.channels[mask] {
+            // A +s channel's members are listed to its members only.
+            if let channel = self.channels[mask], self.sees(channel, session) {
                 if channel.isQuiet(mark: self.limits.quietPresence) {
                     // Its operators and the asker; the rest by nick mask, a page at a time.
                     for member in self.presenceAudience(channel, with: session) where channel.contains(member) { reply(member, channel) }
