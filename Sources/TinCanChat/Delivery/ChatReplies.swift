@@ -86,6 +86,21 @@ extension ChatCore {
         let tagsOnly = message.command == "TAGMSG"
         let anyTags = !clientTags.isEmpty || msgid != nil
         let skipSender = !includeSender && !(sender?.has(.echoMessage) ?? true)
+        /// The message with the tags of variant `key`.
+        func variant(_ key: Int) -> IRCMessage {
+            var variant = message
+            if key & 4 != 0, let account { variant.tags.append(IRCTag("account", account)) }
+            if key & 2 != 0 {
+                variant.tags += clientTags
+                if let msgid { variant.tags.append(IRCTag("msgid", msgid)) }
+            }
+            if key & 1 != 0 {
+                let text = stamp ?? (time.map { ChatClock.timeTag(milliseconds: $0) } ?? self.clock.timeTag())
+                stamp = text
+                variant.tags.append(IRCTag("time", text))
+            }
+            return variant
+        }
         for recipient in recipients {
             if recipient.closing || (skipSender && recipient === sender) { continue }
             let withTags = recipient.has(.messageTags)
@@ -93,14 +108,7 @@ extension ChatCore {
             let key = (recipient.has(.serverTime) ? 1 : 0) + (withTags && anyTags ? 2 : 0) + (account != nil && recipient.has(.accountTag) ? 4 : 0)
             if let labeling = self.labeling, labeling.session === recipient {
                 // The sender's own copy (echo-message) answers its labeled command.
-                var variant = message
-                if key & 4 != 0, let account { variant.tags.append(IRCTag("account", account)) }
-                if key & 2 != 0 {
-                    variant.tags += clientTags
-                    if let msgid { variant.tags.append(IRCTag("msgid", msgid)) }
-                }
-                if key & 1 != 0 { variant.tags.append(IRCTag("time", time.map { ChatClock.timeTag(milliseconds: $0) } ?? self.clock.timeTag())) }
-                labeling.messages.append(variant)
+                labeling.messages.append(variant(key))
                 continue
             }
             let cached: ChatRun?
@@ -118,18 +126,7 @@ extension ChatCore {
             if let cached {
                 run = cached
             } else {
-                var variant = message
-                if key & 4 != 0, let account { variant.tags.append(IRCTag("account", account)) }
-                if key & 2 != 0 {
-                    variant.tags += clientTags
-                    if let msgid { variant.tags.append(IRCTag("msgid", msgid)) }
-                }
-                if key & 1 != 0 {
-                    let text = stamp ?? (time.map { ChatClock.timeTag(milliseconds: $0) } ?? self.clock.timeTag())
-                    stamp = text
-                    variant.tags.append(IRCTag("time", text))
-                }
-                run = self.round.write(variant, toLog: key)
+                run = self.round.write(variant(key), toLog: key)
                 switch key {
                 case 0: variants.0 = run
                 case 1: variants.1 = run
