@@ -172,17 +172,32 @@ public struct ChatFileTransfer: Sendable {
                 }
             }
         return try await connection.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(head))
-            if let send { try await send(outbound) }
-            try await outbound.write(.end(nil))
+            // A server may answer before it has read the whole body (401, 413) and close: then the
+            // write fails, and its answer is still read below.
+            var sendError: (any Error)?
+            do {
+                try await outbound.write(.head(head))
+                if let send { try await send(outbound) }
+                try await outbound.write(.end(nil))
+            } catch {
+                sendError = error
+            }
             var iterator = inbound.makeAsyncIterator()
             var responseHead: HTTPResponseHead?
             while responseHead == nil {
-                switch try await iterator.next() {
+                let part: HTTPClientResponsePart?
+                do {
+                    part = try await iterator.next()
+                } catch where sendError != nil {
+                    part = nil
+                }
+                switch part {
                 case .head(let h) where h.status.code >= 200: responseHead = h
                 case .head, .body: continue
                 case .end: continue
-                case nil: throw Failure("\(url): the server closed the connection without answering")
+                case nil:
+                    if let sendError { throw Failure("\(url): the server closed the connection while the request was sent (\(sendError))") }
+                    throw Failure("\(url): the server closed the connection without answering")
                 }
             }
             let answer = responseHead!
